@@ -1,0 +1,112 @@
+"""What the answer pipeline produces: events, the final answer and its sources, as plain data.
+
+These types are the contract between `rag_app.chat` (which builds them) and every view
+(CLI, chat page, evaluation, tests). Sources are data here, never glued into the answer text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Passage:
+    """A retrieved passage as shown to a person: where it comes from and how it ranked."""
+
+    chunk_id: int
+    path: str
+    page: int | None
+    heading: str
+    text: str
+    score: float  # fused score, higher is better
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None  # 1-based; None when not in that list
+    bm25_rank: int | None = None
+    fused_rank: int | None = None
+
+
+@dataclass
+class Citation:
+    """A passage the answer cites as [n]; ``n`` is its number in the prompt."""
+
+    n: int
+    path: str
+    page: int | None
+    heading: str
+    text: str
+    score: float
+    chunk_id: int
+    supporting_sentence: str = ""  # the passage sentence that best supports the answer
+
+
+@dataclass
+class Evidence:
+    """A sentence from the retrieved passages that best answers the question."""
+
+    text: str
+    path: str
+    page: int | None
+    heading: str
+    score: float
+    chunk_id: int
+
+
+@dataclass
+class SentenceVerdict:
+    """One sentence of the generated answer and whether the passages support it."""
+
+    text: str
+    supported: bool
+    score: float = 0.0
+    citations: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent, and generation speed."""
+
+    retrieval_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+    tokens_per_s: float | None = None
+    generated_tokens: int = 0
+
+
+@dataclass
+class Answer:
+    """The final answer with everything it rests on."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    evidence: list[Evidence]
+    sentences: list[SentenceVerdict]
+    passages: list[Passage]
+    timings: Timings
+    language: str = "en"
+    verified: bool = True  # False: no sentence of the model's reply was supported
+    raw_answer: str = ""  # the model's reply before verification
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the `rag-app ask --json` object)."""
+        return asdict(self)
+
+
+@dataclass
+class TokenEvent:
+    """A piece of generated text, as it streams."""
+
+    text: str
+
+
+@dataclass
+class AnswerEvent:
+    """The last event of a question: the verified answer."""
+
+    answer: Answer
+
+
+Event = TokenEvent | AnswerEvent

@@ -1,0 +1,42 @@
+"""The outcome of one ingestion run (the `rag-app ingest --json` object)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# (stage, done, total); stage is "scan", "load" or "embed".
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class FailedFile:
+    """A file that could not be ingested, with a reason a person understands."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """File counts, failures, chunk counts and duration of one ingestion run."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: list[FailedFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unsupported extensions
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ingested_anything(self) -> bool:
+        """True when the index holds at least one document after the run."""
+        return self.chunks_total > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with the keys scripts rely on."""
+        return asdict(self)
