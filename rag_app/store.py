@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ END;
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT -1,
+    mtime REAL NOT NULL DEFAULT -1,
     failed_at REAL NOT NULL
 );
 """
@@ -192,6 +195,7 @@ class IndexStore:
         self._conn = conn
         self._faiss_file: str | None = None
         self._faiss: faiss.Index | None = None
+        self._vectors_lock = threading.Lock()
         self._load_vectors()
 
     # ----- opening -----------------------------------------------------------------------
@@ -272,17 +276,18 @@ class IndexStore:
 
     # ----- vectors -----------------------------------------------------------------------
     def _load_vectors(self) -> None:
-        name = self.meta("faiss_file")
-        if name == self._faiss_file and (self._faiss is not None or name is None):
-            return
-        if name is None:
-            self._faiss, self._faiss_file = None, None
-            return
-        path = self.index_dir / name
-        if not path.is_file():
-            raise IndexUnavailableError(f"The vector file {path} is missing. {REBUILD_HINT}")
-        self._faiss = faiss.read_index(str(path))
-        self._faiss_file = name
+        with self._vectors_lock:
+            name = self.meta("faiss_file")
+            if name == self._faiss_file:
+                return
+            if name is None:
+                self._faiss, self._faiss_file = None, None
+                return
+            path = self.index_dir / name
+            if not path.is_file():
+                raise IndexUnavailableError(f"The vector file {path} is missing. {REBUILD_HINT}")
+            self._faiss = faiss.read_index(str(path))
+            self._faiss_file = name
 
     def refresh(self) -> None:
         """Pick up what another process or thread committed since the index was opened."""
@@ -571,22 +576,25 @@ class IndexWriter:
         """Record a new mtime for a document whose content did not change."""
         self._conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
 
-    def record_failure(self, path: str, reason: str) -> None:
-        """Remember that a file could not be ingested, and why."""
+    def record_failure(self, path: str, reason: str, size: int = -1, mtime: float = -1) -> None:
+        """Remember that a file (of this size and mtime) could not be ingested, and why."""
         self._conn.execute(
-            "INSERT INTO failures(path, reason, failed_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, "
-            "failed_at = excluded.failed_at",
-            (path, reason, time.time()),
+            "INSERT INTO failures(path, reason, size, mtime, failed_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, size = excluded.size, "
+            "mtime = excluded.mtime, failed_at = excluded.failed_at",
+            (path, reason, size, mtime, time.time()),
         )
 
     def forget_failure(self, path: str) -> None:
         """Drop a failure record (the file was deleted or is now readable)."""
         self._conn.execute("DELETE FROM failures WHERE path = ?", (path,))
 
-    def failure_paths(self) -> list[str]:
-        """Paths with a recorded failure."""
-        return [r[0] for r in self._conn.execute("SELECT path FROM failures")]
+    def known_failures(self) -> dict[str, tuple[str, int, float]]:
+        """Recorded failures as path -> (reason, size, mtime)."""
+        return {
+            r["path"]: (r["reason"], r["size"], r["mtime"])
+            for r in self._conn.execute("SELECT path, reason, size, mtime FROM failures")
+        }
 
 
 def _chunk(row: sqlite3.Row) -> ChunkRecord:

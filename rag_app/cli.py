@@ -1,0 +1,195 @@
+"""The `rag-app` command line: ingest, info, search, ask, eval, serve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rag_app.config import Settings, load_settings
+
+app = typer.Typer(
+    help="Ask questions about your own documents, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of documents.")]
+IndexDirOpt = Annotated[Optional[Path], typer.Option("--index-dir", help="Index folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    """Local, offline question answering over your own documents."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+    )
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error for a person and return the exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """One JSON object on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError names the field
+        raise fail(f"Invalid settings: {exc}") from exc
+
+
+@app.command()
+def ingest(
+    data_dir: DataDirOpt = None,
+    index_dir: IndexDirOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the index from scratch.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file fails.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add new, replace changed and remove deleted documents in the index."""
+    from rag_app.ingest.pipeline import IngestError, ingest as run_ingest
+    from rag_app.store import IndexUnavailableError
+
+    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+    stages = {"load": "Reading files", "embed": "Embedding chunks"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = run_ingest(settings, rebuild=rebuild, progress=progress)
+        except (IngestError, IndexUnavailableError) as exc:
+            raise fail(str(exc)) from exc
+
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(
+            f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
+            f"[bold]{report.removed}[/] removed, [bold]{report.unchanged}[/] unchanged; "
+            f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in the index "
+            f"({report.seconds:.1f} s)."
+        )
+        for failed in report.failed:
+            console.print(f"[yellow]Could not ingest[/] {failed.path}: {failed.reason}")
+        for name in report.skipped:
+            console.print(f"[dim]Skipped {name}: unsupported file type[/]")
+    if not report.ingested_anything:
+        raise fail(f"Nothing could be ingested from {settings.data_dir}. Add PDF, Markdown, "
+                   "text, HTML or Word files there.")
+    if strict and report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what the index holds."""
+    from rag_app.store import IndexStore, IndexUnavailableError
+
+    settings = _settings(index_dir=index_dir)
+    try:
+        with IndexStore.open(settings.index_dir, create=False) as store:
+            stats = store.stats()
+            failures = store.failures()
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    last = datetime.fromtimestamp(stats.last_ingest).isoformat(timespec="seconds") if stats.last_ingest else None
+    data = {
+        "index_dir": str(settings.index_dir),
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+        "embedding_model": stats.embedding_model,
+        "dimension": stats.dimension,
+        "size_bytes": stats.size_bytes,
+        "last_ingest": last,
+        "failures": [{"path": p, "reason": r} for p, r in failures],
+    }
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        if key == "failures":
+            continue
+        if key == "size_bytes":
+            key, value = "size on disk", f"{value / 1e6:.1f} MB"
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+    for path, reason in failures:
+        console.print(f"[yellow]Not indexed[/] {path}: {reason}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index_dir: IndexDirOpt = None,
+    k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that hybrid retrieval finds for a query."""
+    from dataclasses import asdict
+
+    from rag_app.embedding import Embedder
+    from rag_app.retrieval import HybridRetriever
+    from rag_app.store import IndexStore, IndexUnavailableError
+
+    settings = _settings(index_dir=index_dir)
+    try:
+        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+        store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    with store:
+        try:
+            passages = HybridRetriever(store, embedder, settings).search(query, k=k)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+    if as_json:
+        print_json([asdict(p) for p in passages])
+        return
+    if not passages:
+        console.print("No passage matches.")
+    for rank, p in enumerate(passages, start=1):
+        where = p.path + (f", page {p.page}" if p.page else "") + (f" — {p.heading}" if p.heading else "")
+        ranks = f"dense #{p.dense_rank or '-'}, BM25 #{p.bm25_rank or '-'}"
+        console.print(f"[bold]{rank}. {where}[/]  [dim]score {p.score:.4f} ({ranks})[/]")
+        console.print(p.text, markup=False, highlight=False)
+        console.print()
+
+
+# Further commands (ask, eval, serve) are added below this line.

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real bundled embedder and an index of the demo corpus, built once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag_app.config import Settings
+from rag_app.embedding import Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
+    return Embedder()
+
+
+def make_settings(data_dir: Path, index_dir: Path, **extra: object) -> Settings:
+    """Settings for a test corpus, ignoring any rag_app.toml or RAG_APP_* of the machine."""
+    return Settings(data_dir=data_dir, index_dir=index_dir, **extra)
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """A private copy of the demo corpus that a test may change."""
+    target = tmp_path / "data"
+    shutil.copytree(DEMO_DATA, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """Settings of an index of the demo corpus, ingested once per run (treat as read-only)."""
+    from rag_app.ingest.pipeline import ingest
+
+    root = tmp_path_factory.mktemp("demo")
+    data = root / "data"
+    shutil.copytree(DEMO_DATA, data)
+    settings = make_settings(data, root / "index")
+    ingest(settings, embedder=embedder)
+    return settings
