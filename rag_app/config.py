@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
+    # Dense weight multiplier for questions not in English (the bundled embedder is English-only).
+    foreign_dense_factor: float = Field(0.25, ge=0.0)
 
     # Generation: empty model_path means the bundled SmolLM2-135M-Instruct GGUF.
     model_path: str = ""

@@ -1,0 +1,1 @@
+"""Evaluation on public question sets (`rag-app eval`) and benchmarks."""

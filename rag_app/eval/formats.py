@@ -1,0 +1,360 @@
+"""Readers for public question sets: SQuAD v1.1/v2.0, BEIR, ClapNQ and FinanceBench.
+
+Each reader returns an `EvalDataset`: the documents to write into a corpus folder (one file
+each) and the questions with their gold answers and their relevant units. A unit is a document
+(``(name, None)``) or, for FinanceBench, a page of a document (``(name, page)``, 1-based).
+A bad or partial file raises `DatasetError` naming the file, line or field.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("squad", "beir", "clapnq", "financebench")
+UNITS = ("paragraph", "article")
+
+Unit = tuple[str, int | None]
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be read; the message names the file and the line or field."""
+
+
+@dataclass
+class EvalDocument:
+    """One corpus file: ``name`` is its path in the corpus folder.
+
+    Either ``text`` (written as a text file, ``title`` as its first line) or ``source`` (a file
+    copied as it is, e.g. a PDF) is set.
+    """
+
+    name: str
+    text: str = ""
+    title: str = ""
+    source: Path | None = None
+
+    def fingerprint(self) -> str:
+        """Hash of what the file will hold (used to key the index cache)."""
+        digest = hashlib.sha256(self.name.encode())
+        if self.source is not None:
+            stat = self.source.stat()
+            digest.update(f"{self.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        else:
+            digest.update(self.title.encode() + b"\0" + self.text.encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class EvalQuestion:
+    """A question with its gold answers and relevant units (empty when unanswerable)."""
+
+    id: str
+    question: str
+    answers: list[str] = field(default_factory=list)
+    relevant: list[Unit] = field(default_factory=list)
+    answerable: bool = True
+
+
+@dataclass
+class EvalDataset:
+    """Documents and questions of one evaluation set."""
+
+    name: str
+    format: str
+    documents: list[EvalDocument]
+    questions: list[EvalQuestion]
+    page_level: bool = False  # relevance is judged per page (FinanceBench)
+
+    def limited(self, limit: int | None) -> EvalDataset:
+        """The same corpus with at most ``limit`` questions, spread evenly over the set."""
+        if not limit or limit >= len(self.questions):
+            return self
+        n = len(self.questions)
+        picked = [self.questions[i * n // limit] for i in range(limit)]
+        return EvalDataset(self.name, self.format, self.documents, picked, self.page_level)
+
+
+def load_dataset(path: Path | str, fmt: str, *, unit: str = "paragraph", split: str | None = None) -> EvalDataset:
+    """Read a dataset of format ``fmt`` (one of `FORMATS`) from ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"Dataset not found: {path}")
+    if fmt == "squad":
+        return load_squad(path, unit=unit)
+    if fmt == "beir":
+        return load_beir(path, split=split)
+    if fmt == "clapnq":
+        return load_clapnq(path)
+    if fmt == "financebench":
+        return load_financebench(path)
+    raise DatasetError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+
+
+# ----- helpers ---------------------------------------------------------------------------
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:limit]
+    return slug or "doc"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON Lines file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
+                if not isinstance(obj, dict):
+                    raise DatasetError(f"{path}, line {number}: expected a JSON object")
+                yield number, obj
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _field(obj: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if key not in obj:
+        raise DatasetError(f"{where}: missing field '{key}'")
+    value = obj[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DatasetError(f"{where}: field '{key}' should be {names}, not {type(value).__name__}")
+    return value
+
+
+# ----- SQuAD -------------------------------------------------------------------------------
+def load_squad(path: Path, *, unit: str = "paragraph") -> EvalDataset:
+    """SQuAD v1.1/v2.0 JSON: each paragraph (or article) is a document.
+
+    A question's relevant document is the one holding its context; v2.0 questions marked
+    ``is_impossible`` are unanswerable. Paragraph documents hold the context only (CNIL's
+    article titles are the questions themselves); article documents start with the title.
+    """
+    if unit not in UNITS:
+        raise DatasetError(f"Unknown unit {unit!r}: use 'paragraph' or 'article'.")
+    if path.is_dir():
+        raise DatasetError(f"{path} is a folder: give the SQuAD JSON file.")
+    data = _read_json(path)
+    articles = _field(data, "data", f"{path}", list) if isinstance(data, dict) else None
+    if articles is None:
+        raise DatasetError(f"{path}: expected an object with a 'data' list (SQuAD JSON)")
+    documents: list[EvalDocument] = []
+    questions: list[EvalQuestion] = []
+    for a, article in enumerate(articles):
+        where_a = f"{path}: data[{a}]"
+        if not isinstance(article, dict):
+            raise DatasetError(f"{where_a}: expected an object")
+        paragraphs = _field(article, "paragraphs", where_a, list)
+        title = str(article.get("title") or "").replace("_", " ").strip()
+        article_name = f"a{a:04d}-{_slug(title or str(a))}.txt"
+        contexts: list[str] = []
+        for p, paragraph in enumerate(paragraphs):
+            where_p = f"{where_a}.paragraphs[{p}]"
+            if not isinstance(paragraph, dict):
+                raise DatasetError(f"{where_p}: expected an object")
+            context = _field(paragraph, "context", where_p)
+            qas = _field(paragraph, "qas", where_p, list)
+            if unit == "paragraph":
+                name = f"a{a:04d}-p{p:03d}-{_slug(title or str(a), 30)}.txt"
+                documents.append(EvalDocument(name=name, text=context))
+            else:
+                name = article_name
+                contexts.append(context)
+            for q, qa in enumerate(qas):
+                where_q = f"{where_p}.qas[{q}]"
+                if not isinstance(qa, dict):
+                    raise DatasetError(f"{where_q}: expected an object")
+                question = _field(qa, "question", where_q)
+                answers = _field(qa, "answers", where_q, list)
+                texts = []
+                for n, answer in enumerate(answers):
+                    if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
+                        raise DatasetError(f"{where_q}.answers[{n}]: missing field 'text'")
+                    texts.append(answer["text"])
+                impossible = bool(qa.get("is_impossible", False))
+                if not impossible and not texts:
+                    raise DatasetError(f"{where_q}: no answer and not marked is_impossible")
+                questions.append(
+                    EvalQuestion(
+                        id=str(qa.get("id", f"{a}-{p}-{q}")),
+                        question=question,
+                        answers=[] if impossible else list(dict.fromkeys(texts)),
+                        relevant=[] if impossible else [(name, None)],
+                        answerable=not impossible,
+                    )
+                )
+        if unit == "article" and contexts:
+            documents.append(EvalDocument(name=article_name, title=title, text="\n\n".join(contexts)))
+    if not documents:
+        raise DatasetError(f"{path}: no paragraph found in 'data'")
+    return EvalDataset(path.stem, "squad", documents, questions)
+
+
+# ----- BEIR --------------------------------------------------------------------------------
+def load_beir(path: Path, *, split: str | None = None) -> EvalDataset:
+    """BEIR folder: corpus.jsonl (_id, title, text), queries.jsonl (_id, text), qrels/SPLIT.tsv.
+
+    Without ``split`` the first of test, dev, train that exists is used. Only queries with a
+    positive judgement are kept.
+    """
+    if not path.is_dir():
+        raise DatasetError(f"{path}: a BEIR dataset is a folder with corpus.jsonl, queries.jsonl and qrels/")
+    corpus_file, queries_file = path / "corpus.jsonl", path / "queries.jsonl"
+    for needed in (corpus_file, queries_file):
+        if not needed.is_file():
+            raise DatasetError(f"{path}: missing {needed.name}")
+    splits = [split] if split else ["test", "dev", "train"]
+    qrels_file = next((path / "qrels" / f"{s}.tsv" for s in splits if (path / "qrels" / f"{s}.tsv").is_file()), None)
+    if qrels_file is None:
+        raise DatasetError(f"{path}: missing qrels/{splits[0]}.tsv")
+
+    documents: list[EvalDocument] = []
+    names: dict[str, str] = {}
+    for number, obj in _jsonl(corpus_file):
+        where = f"{corpus_file}, line {number}"
+        doc_id = str(_field(obj, "_id", where, (str, int)))
+        text = _field(obj, "text", where)
+        title = obj.get("title") or ""
+        if not isinstance(title, str):
+            raise DatasetError(f"{where}: field 'title' should be str")
+        name = f"d{len(documents):06d}-{_slug(doc_id, 30)}.txt"
+        names[doc_id] = name
+        documents.append(EvalDocument(name=name, title=title, text=text))
+
+    texts: dict[str, str] = {}
+    for number, obj in _jsonl(queries_file):
+        where = f"{queries_file}, line {number}"
+        texts[str(_field(obj, "_id", where, (str, int)))] = _field(obj, "text", where)
+
+    relevant: dict[str, list[Unit]] = {}
+    with open(qrels_file, encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
+            if not row or (number == 1 and row[0] in ("query-id", "query_id", "qid")):
+                continue
+            where = f"{qrels_file}, line {number}"
+            if len(row) < 3:
+                raise DatasetError(f"{where}: expected 3 tab-separated columns (query-id, corpus-id, score)")
+            query_id, doc_id, score = row[0], row[1], row[2]
+            try:
+                positive = float(score) > 0
+            except ValueError as exc:
+                raise DatasetError(f"{where}: score {score!r} is not a number") from exc
+            if query_id not in texts:
+                raise DatasetError(f"{where}: query-id {query_id!r} is not in {queries_file.name}")
+            if doc_id not in names:
+                raise DatasetError(f"{where}: corpus-id {doc_id!r} is not in {corpus_file.name}")
+            if positive:
+                relevant.setdefault(query_id, []).append((names[doc_id], None))
+    questions = [EvalQuestion(id=qid, question=texts[qid], relevant=units) for qid, units in relevant.items()]
+    return EvalDataset(path.name, "beir", documents, questions)
+
+
+# ----- ClapNQ ------------------------------------------------------------------------------
+def _clapnq_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(path.glob("*.jsonl")) or sorted(path.glob("annotated_dev/*.jsonl")) or sorted(path.rglob("*.jsonl"))
+    if not files:
+        raise DatasetError(f"{path}: no ClapNQ .jsonl file found")
+    return files
+
+
+def load_clapnq(path: Path) -> EvalDataset:
+    """ClapNQ JSONL (a file, or a folder of them such as clapnq-dev/annotated_dev).
+
+    Each line: ``input`` (question), ``passages[0]`` (gold passage: title, text) and
+    ``output[0].answer`` (empty: unanswerable). The corpus is every gold passage, once.
+    """
+    documents: list[EvalDocument] = []
+    by_hash: dict[str, str] = {}
+    questions: list[EvalQuestion] = []
+    for file in _clapnq_files(path):
+        for number, obj in _jsonl(file):
+            where = f"{file}, line {number}"
+            question = _field(obj, "input", where)
+            passages = _field(obj, "passages", where, list)
+            if not passages or not isinstance(passages[0], dict):
+                raise DatasetError(f"{where}: field 'passages' should hold the gold passage")
+            text = _field(passages[0], "text", f"{where}, passages[0]")
+            title = str(passages[0].get("title") or "")
+            outputs = _field(obj, "output", where, list)
+            answer = outputs[0].get("answer", "") if outputs and isinstance(outputs[0], dict) else None
+            if not isinstance(answer, str):
+                raise DatasetError(f"{where}: missing field 'output[0].answer'")
+            key = hashlib.sha256(f"{title}\0{text}".encode()).hexdigest()
+            if key not in by_hash:
+                by_hash[key] = f"p{len(documents):05d}-{_slug(title, 30)}.txt"
+                documents.append(EvalDocument(name=by_hash[key], title=title, text=text))
+            answerable = bool(answer.strip())
+            questions.append(
+                EvalQuestion(
+                    id=str(obj.get("id", f"{file.stem}-{number}")),
+                    question=question,
+                    answers=[answer] if answerable else [],
+                    relevant=[(by_hash[key], None)] if answerable else [],
+                    answerable=answerable,
+                )
+            )
+    name = path.name if path.is_dir() else path.stem
+    return EvalDataset(name, "clapnq", documents, questions)
+
+
+# ----- FinanceBench ------------------------------------------------------------------------
+def load_financebench(path: Path) -> EvalDataset:
+    """FinanceBench folder: questions.jsonl and pdfs/DOC_NAME.pdf; the relevant unit is the page.
+
+    ``evidence[].evidence_page_num`` is 0-based; pages in the index are 1-based.
+    """
+    questions_file = path / "questions.jsonl" if path.is_dir() else path
+    pdf_dir = questions_file.parent / "pdfs"
+    if not questions_file.is_file():
+        raise DatasetError(f"{path}: missing questions.jsonl")
+    if not pdf_dir.is_dir():
+        raise DatasetError(f"{path}: missing the pdfs/ folder")
+    documents = [EvalDocument(name=pdf.name, source=pdf) for pdf in sorted(pdf_dir.glob("*.pdf"))]
+    available = {doc.name for doc in documents}
+    questions: list[EvalQuestion] = []
+    for number, obj in _jsonl(questions_file):
+        where = f"{questions_file}, line {number}"
+        question = _field(obj, "question", where)
+        answer = _field(obj, "answer", where)
+        evidence = _field(obj, "evidence", where, list)
+        units: list[Unit] = []
+        for n, item in enumerate(evidence):
+            where_e = f"{where}, evidence[{n}]"
+            if not isinstance(item, dict):
+                raise DatasetError(f"{where_e}: expected an object")
+            doc = str(_field(item, "doc_name", where_e) if "doc_name" in item else _field(obj, "doc_name", where))
+            page = _field(item, "evidence_page_num", where_e, int)
+            pdf_name = f"{doc}.pdf"
+            if pdf_name not in available:
+                raise DatasetError(f"{where_e}: {pdf_name} is not in {pdf_dir}")
+            units.append((pdf_name, page + 1))
+        questions.append(
+            EvalQuestion(
+                id=str(obj.get("financebench_id", number)),
+                question=question,
+                answers=[answer],
+                relevant=list(dict.fromkeys(units)),
+            )
+        )
+    return EvalDataset(path.name if path.is_dir() else path.parent.name, "financebench", documents, questions, page_level=True)

@@ -1,0 +1,229 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 (SQLite FTS5) rankings fused into one.
+
+Fusion is weighted reciprocal-rank fusion::
+
+    score(chunk) = w_dense / (rrf_k + dense_rank) + w_bm25 / (rrf_k + bm25_rank)
+
+with each term present only when the chunk is among that list's ``candidates``. The bundled
+embedder only knows English, so for a question in another language the dense weight is
+multiplied by ``settings.foreign_dense_factor`` (measured on French data: see
+docs/evaluation.md); BM25 then leads. Optional MMR re-orders the fused list to avoid
+near-duplicate passages.
+
+Any text is a valid query: the store quotes every word for FTS5, so operators and punctuation
+are inert; very long text is cut for both searches. An empty (or blank) query raises
+`EmptyQueryError`, a `ValueError` whose message can be shown as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag_app.answer import Passage
+from rag_app.config import Settings
+from rag_app.embedding import Embedder
+from rag_app.language import ENGLISH, guess_language
+from rag_app.store import ChunkRecord, IndexStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+# The embedder reads at most 256 word pieces (~1,000 characters of English); cut long pastes
+# well beyond that so a 100 KB paste is not tokenized for nothing.
+MAX_DENSE_QUERY_CHARS = 2000
+# BM25 uses the first distinct words (the store caps them at 64); this bounds the scan.
+MAX_BM25_QUERY_CHARS = 5000
+
+
+class EmptyQueryError(ValueError):
+    """The query holds no text to search for."""
+
+    def __init__(self) -> None:
+        super().__init__("The question is empty: type a few words to search for.")
+
+
+@dataclass
+class Ranked:
+    """The raw candidate lists of one query, before fusion (ids with scores, best first)."""
+
+    query_vector: np.ndarray | None
+    dense: list[tuple[int, float]]
+    bm25: list[tuple[int, float]]
+    language: str
+
+
+def rrf_fuse(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of ranked id lists; (id, score) best first.
+
+    Ties keep the order in which ids were first seen (the first list wins ties).
+    """
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, chunk_id in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def mmr_order(
+    relevance: Sequence[float], vectors: np.ndarray, k: int, lambda_: float
+) -> list[int]:
+    """Indices of ``k`` items chosen by maximal marginal relevance.
+
+    ``relevance`` is rescaled to [0, 1]; similarity is the inner product of the (normalized)
+    vectors. ``lambda_`` = 1 keeps the relevance order; lower values favour diversity.
+    """
+    n = len(relevance)
+    if n == 0 or k <= 0:
+        return []
+    rel = np.asarray(relevance, dtype=np.float64)
+    spread = rel.max() - rel.min()
+    rel = (rel - rel.min()) / spread if spread > 0 else np.ones(n)
+    sims = vectors @ vectors.T
+    chosen: list[int] = [int(np.argmax(rel))]
+    max_sim = sims[chosen[0]].copy()
+    while len(chosen) < min(k, n):
+        gain = lambda_ * rel - (1 - lambda_) * max_sim
+        gain[chosen] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        max_sim = np.maximum(max_sim, sims[best])
+    return chosen
+
+
+class HybridRetriever:
+    """Search one index by meaning (dense), by words (BM25), or both fused (the default)."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    # ----- public ------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+        """The ``k`` best passages (``settings.top_k`` by default) for any user text.
+
+        ``mode`` is "hybrid" (fused, what the product uses), "dense" or "bm25".
+        Raises `EmptyQueryError` for an empty or blank query.
+        """
+        return self.search_modes(query, k, modes=(mode,))[mode]
+
+    def search_modes(
+        self,
+        query: str,
+        k: int | None = None,
+        modes: Iterable[str] = MODES,
+        *,
+        candidates: int | None = None,
+    ) -> dict[str, list[Passage]]:
+        """Several rankings of one query from a single embedding and BM25 pass (for evaluation).
+
+        ``candidates`` overrides how many chunks each list contributes (default: the setting,
+        at least ``k``).
+        """
+        modes = tuple(modes)
+        for mode in modes:
+            if mode not in MODES:
+                raise ValueError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
+        k = self.settings.top_k if k is None else k
+        depth = max(candidates or self.settings.candidates, k)
+        ranked = self.candidates(query, depth, dense="dense" in modes or "hybrid" in modes,
+                                 bm25="bm25" in modes or "hybrid" in modes)
+        results: dict[str, list[Passage]] = {}
+        for mode in modes:
+            if mode == "dense":
+                order = ranked.dense[:k]
+            elif mode == "bm25":
+                order = ranked.bm25[:k]
+            else:
+                order = self._fuse(ranked, k)
+            results[mode] = self._passages(order, ranked)
+        return results
+
+    def candidates(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
+        """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks)."""
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError()
+        self.store.refresh()
+        language = guess_language(query)
+        vector = None
+        dense_hits: list[tuple[int, float]] = []
+        if dense and self.store.vector_count:
+            vector = self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
+            dense_hits = self.store.dense_search(vector, depth)
+        bm25_hits = self.store.bm25_search(query[:MAX_BM25_QUERY_CHARS], depth) if bm25 else []
+        return Ranked(vector, dense_hits, bm25_hits, language)
+
+    def weights(self, language: str) -> tuple[float, float]:
+        """(dense, BM25) fusion weights for a query in ``language``."""
+        dense = self.settings.dense_weight
+        if language != ENGLISH:
+            dense *= self.settings.foreign_dense_factor
+        return dense, self.settings.bm25_weight
+
+    # ----- internals ---------------------------------------------------------------------
+    def _fuse(self, ranked: Ranked, k: int) -> list[tuple[int, float]]:
+        dense_w, bm25_w = self.weights(ranked.language)
+        fused = rrf_fuse(
+            [[i for i, _ in ranked.dense], [i for i, _ in ranked.bm25]],
+            [dense_w, bm25_w],
+            self.settings.rrf_k,
+        )
+        if not self.settings.mmr or len(fused) <= 1 or not self.store.vector_count:
+            return fused[:k]
+        ids = [i for i, _ in fused]
+        order = mmr_order([s for _, s in fused], self.store.vectors(ids), k, self.settings.mmr_lambda)
+        return [fused[i] for i in order]
+
+    def _passages(self, order: list[tuple[int, float]], ranked: Ranked) -> list[Passage]:
+        ids = [chunk_id for chunk_id, _ in order]
+        records = {record.id: record for record in self.store.chunks(ids)}
+        dense = {cid: (rank, score) for rank, (cid, score) in enumerate(ranked.dense, start=1)}
+        bm25 = {cid: (rank, score) for rank, (cid, score) in enumerate(ranked.bm25, start=1)}
+        cosines = self._cosines([i for i in ids if i in records and i not in dense], ranked)
+        passages: list[Passage] = []
+        for chunk_id, score in order:
+            record = records.get(chunk_id)
+            if record is None:  # removed by an ingestion since the search: skip it
+                continue
+            dense_rank, dense_score = dense.get(chunk_id, (None, cosines.get(chunk_id)))
+            bm25_rank, bm25_score = bm25.get(chunk_id, (None, None))
+            passages.append(_passage(record, score, dense_score, bm25_score, dense_rank, bm25_rank,
+                                     len(passages) + 1))
+        return passages
+
+    def _cosines(self, ids: list[int], ranked: Ranked) -> dict[int, float]:
+        """Cosine of the query with chunks outside the dense list (known for every passage)."""
+        if not ids or ranked.query_vector is None:
+            return {}
+        vectors = self.store.vectors(ids)
+        return {i: float(s) for i, s in zip(ids, vectors @ ranked.query_vector)}
+
+
+def _passage(
+    record: ChunkRecord,
+    score: float,
+    dense_score: float | None,
+    bm25_score: float | None,
+    dense_rank: int | None,
+    bm25_rank: int | None,
+    fused_rank: int,
+) -> Passage:
+    return Passage(
+        chunk_id=record.id,
+        path=record.path,
+        page=record.page,
+        heading=record.heading,
+        text=record.text,
+        score=float(score),
+        dense_score=dense_score,
+        bm25_score=bm25_score,
+        dense_rank=dense_rank,
+        bm25_rank=bm25_rank,
+        fused_rank=fused_rank,
+    )
