@@ -193,3 +193,7 @@ def search(
 
 
 # Further commands (ask, eval, serve) are added below this line.
+
+
+if __name__ == "__main__":
+    app()

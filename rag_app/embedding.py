@@ -26,7 +26,9 @@ class Embedder:
     @cached_property
     def dimension(self) -> int:
         """Length of one vector."""
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
 
     @cached_property
     def max_tokens(self) -> int:

@@ -92,7 +92,9 @@ _embedder_lock = threading.Lock()
 @lru_cache(maxsize=2)
 def _load_embedder(path: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     log.info("Loading embedding model from %s", path)
     return SentenceTransformer(path, device="cpu", local_files_only=True)
 
