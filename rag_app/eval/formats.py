@@ -97,6 +97,20 @@ def load_dataset(path: Path | str, fmt: str, *, unit: str = "paragraph", split: 
     raise DatasetError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
 
 
+def guess_format(path: Path | str) -> str:
+    """The format of a dataset path: a BEIR or FinanceBench folder, SQuAD .json, ClapNQ .jsonl."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "corpus.jsonl").is_file():
+            return "beir"
+        if (path / "questions.jsonl").is_file():
+            return "financebench"
+        return "clapnq"
+    if path.suffix == ".jsonl":
+        return "financebench" if path.name == "questions.jsonl" else "clapnq"
+    return "squad"
+
+
 # ----- helpers ---------------------------------------------------------------------------
 def _slug(text: str, limit: int = 40) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:limit]

@@ -1,0 +1,367 @@
+"""Run an evaluation: write the corpus, index it with `ingest()`, retrieve, answer, measure.
+
+The corpus is written as files into a cache folder keyed by a hash of the corpus and of the
+settings that shape the index (embedding model, chunk size, overlap), then indexed by the very
+same `rag_app.ingest.pipeline.ingest` a user runs; a second run reuses it. Every question is
+searched three ways (dense, BM25, fused) from one embedding, and, unless ``retrieval_only``,
+asked through the normal answer pipeline (`rag_app.chat.AnswerPipeline`).
+
+Retrieval is measured on answerable questions, on de-duplicated units (a document, or a page
+for FinanceBench): several chunks of one document count once. Each list is taken
+``depth`` (100) chunks deep, so recall@100 counts the units found in the first 100 chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag_app.answer import Answer, Passage
+from rag_app.config import Settings
+from rag_app.embedding import Embedder
+from rag_app.eval import metrics
+from rag_app.eval.formats import EvalDataset, EvalDocument, EvalQuestion, Unit, guess_format, load_dataset
+from rag_app.retrieval import MODES, HybridRetriever
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "RAG_APP_EVAL_CACHE"
+DEPTH = 100
+STAMP = "corpus.key"
+# (stage, done, total): stage is "write", "load", "embed", "retrieve" or "answer".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class EvalOptions:
+    """What to evaluate and how (the `rag-app eval` flags)."""
+
+    dataset: Path
+    format: str | None = None  # guessed from the path when None
+    unit: str = "paragraph"
+    limit: int | None = None
+    index_dir: Path | None = None  # cache folder for this dataset (corpus/ and index/ inside)
+    retrieval_only: bool = False
+    foreign: Path | None = None
+    foreign_format: str | None = None
+    foreign_limit: int = 50
+    answer_limit: int | None = None  # ask at most this many questions (spread evenly); None: all
+    depth: int = DEPTH
+    name: str = ""
+
+
+@dataclass
+class EvalResult:
+    """Summary and per-question records of one run (see `to_dict`)."""
+
+    dataset: str
+    format: str
+    unit: str
+    settings: dict[str, Any]
+    corpus: dict[str, Any]
+    summary: dict[str, Any]
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {
+            "dataset": self.dataset,
+            "format": self.format,
+            "unit": self.unit,
+            "settings": self.settings,
+            "corpus": self.corpus,
+            "summary": self.summary,
+            "questions": self.questions,
+        }
+
+
+# ----- corpus and index --------------------------------------------------------------------
+def cache_root() -> Path:
+    """Where eval corpora and indexes are kept ($RAG_APP_EVAL_CACHE or ~/.cache/rag_app/eval)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "rag_app" / "eval"
+
+
+def corpus_key(dataset: EvalDataset, settings: Settings, unit: str) -> str:
+    """Hash of the corpus files and of the settings that shape the index."""
+    digest = hashlib.sha256()
+    digest.update(f"{dataset.format}|{unit}|{settings.embedding_model}|{settings.chunk_tokens}|"
+                  f"{settings.chunk_overlap}".encode())
+    for document in dataset.documents:
+        digest.update(document.fingerprint().encode())
+    return digest.hexdigest()
+
+
+def document_bytes(document: EvalDocument) -> bytes:
+    """What a text document's file holds: the title line (if any), a blank line, the text."""
+    text = f"{document.title}\n\n{document.text}" if document.title else document.text
+    return text.encode("utf-8")
+
+
+def write_corpus(dataset: EvalDataset, folder: Path, progress: Progress | None = None) -> None:
+    """Write the documents as files; unchanged files are left alone, stale ones removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {doc.name for doc in dataset.documents}
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in wanted:
+            path.unlink()
+    total = len(dataset.documents)
+    for done, doc in enumerate(dataset.documents, start=1):
+        target = folder / doc.name
+        if doc.source is not None:
+            if not target.exists() or target.stat().st_size != doc.source.stat().st_size:
+                shutil.copyfile(doc.source, target)
+        else:
+            data = document_bytes(doc)
+            if not target.exists() or target.read_bytes() != data:
+                target.write_bytes(data)
+        if progress and (done == total or done % 50 == 0):
+            progress("write", done, total)
+
+
+def prepare_index(
+    dataset: EvalDataset,
+    settings: Settings,
+    unit: str,
+    index_dir: Path | None,
+    embedder: Embedder,
+    progress: Progress | None = None,
+) -> tuple[Settings, dict[str, Any]]:
+    """Write the corpus and build or reuse its index; returns the settings pointing at it."""
+    from rag_app.ingest.pipeline import ingest
+
+    key = corpus_key(dataset, settings, unit)
+    folder = Path(index_dir) if index_dir else cache_root() / f"{dataset.name}-{unit}-{key[:12]}"
+    corpus_dir, idx_dir = folder / "corpus", folder / "index"
+    eval_settings = settings.model_copy(update={"data_dir": corpus_dir, "index_dir": idx_dir})
+    stamp = folder / STAMP
+    reused = stamp.is_file() and stamp.read_text().strip() == key and (idx_dir / "index.sqlite3").exists()
+    started = time.perf_counter()
+    if not reused:
+        write_corpus(dataset, corpus_dir, progress)
+        report = ingest(eval_settings, progress=progress, embedder=embedder)
+        if report.failed:
+            log.warning("%d corpus files could not be ingested, e.g. %s: %s",
+                        len(report.failed), report.failed[0].path, report.failed[0].reason)
+        stamp.write_text(key)
+        chunks, embedded = report.chunks_total, report.chunks_embedded
+    else:
+        from rag_app.store import IndexStore
+
+        with IndexStore.open(idx_dir, create=False) as store:
+            chunks, embedded = store.chunk_count(), 0
+    info = {
+        "folder": str(folder),
+        "documents": len(dataset.documents),
+        "chunks": chunks,
+        "chunks_embedded": embedded,
+        "reused": reused,
+        "index_seconds": round(time.perf_counter() - started, 2),
+    }
+    return eval_settings, info
+
+
+# ----- one question --------------------------------------------------------------------------
+def passage_unit(passage: Passage, page_level: bool) -> Unit:
+    """The unit a retrieved passage counts for."""
+    return (passage.path, passage.page if page_level else None)
+
+
+def retrieval_record(
+    rankings: dict[str, list[Passage]], question: EvalQuestion, page_level: bool
+) -> dict[str, Any]:
+    """Metrics and the top-10 units of each ranking for one question."""
+    record: dict[str, Any] = {}
+    relevant = [tuple(u) for u in question.relevant]
+    for mode, passages in rankings.items():
+        ranked = metrics.dedupe(passage_unit(p, page_level) for p in passages)
+        record[mode] = {
+            "metrics": metrics.retrieval_scores(ranked, relevant),
+            "top": [_unit_str(u) for u in ranked[:10]],
+        }
+    return record
+
+
+def answer_record(answer: Answer, question: EvalQuestion) -> dict[str, Any]:
+    """The answer as shown to a person, with its metrics against the gold answers."""
+    golds = question.answers
+    supported = [s.supported for s in answer.sentences]
+    record: dict[str, Any] = {
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "verified": answer.verified,
+        "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading} for c in answer.citations],
+        "evidence": [{"text": e.text, "path": e.path, "page": e.page} for e in answer.evidence],
+        "sentences": [{"text": s.text, "supported": s.supported} for s in answer.sentences],
+        "timings": {
+            "retrieval_ms": answer.timings.retrieval_ms,
+            "first_token_ms": answer.timings.first_token_ms,
+            "total_ms": answer.timings.total_ms,
+        },
+        "has_citation": bool(answer.citations),
+        "all_unsupported": (not answer.refused) and (not any(supported)),
+        "supported": (not answer.refused) and any(supported),
+    }
+    if golds:
+        record["gold_in_answer"] = metrics.contains(answer.answer, golds)
+        record["gold_in_citations"] = metrics.contains("\n".join(c.text for c in answer.citations), golds)
+        record["gold_in_evidence"] = metrics.contains("\n".join(e.text for e in answer.evidence), golds)
+        record["exact_match"] = metrics.exact_match(answer.answer, golds)
+        record["f1"] = metrics.f1(answer.answer, golds)
+    return record
+
+
+def _unit_str(unit: Unit) -> str:
+    return unit[0] if unit[1] is None else f"{unit[0]}#page={unit[1]}"
+
+
+# ----- the run -------------------------------------------------------------------------------
+def run_eval(
+    options: EvalOptions,
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Evaluate ``options.dataset`` with ``settings``; see the module docstring."""
+    fmt = options.format or guess_format(options.dataset)
+    dataset = load_dataset(options.dataset, fmt, unit=options.unit)
+    if options.name:
+        dataset.name = options.name
+    dataset = dataset.limited(options.limit)
+    foreign: list[EvalQuestion] = []
+    if options.foreign is not None and not options.retrieval_only:
+        other = load_dataset(options.foreign, options.foreign_format or guess_format(options.foreign))
+        foreign = [q for q in other.limited(options.foreign_limit).questions]
+
+    embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+    eval_settings, corpus = prepare_index(dataset, settings, options.unit, options.index_dir, embedder, progress)
+
+    from rag_app.store import IndexStore
+
+    records: list[dict[str, Any]] = []
+    with IndexStore.open(eval_settings.index_dir, embedder.name, embedder.dimension, create=False) as store:
+        retriever = HybridRetriever(store, embedder, eval_settings)
+        total = len(dataset.questions)
+        for done, question in enumerate(dataset.questions, start=1):
+            started = time.perf_counter()
+            rankings = retriever.search_modes(question.question, k=options.depth, candidates=options.depth)
+            record = _question_record(question, "answerable" if question.answerable else "unanswerable")
+            record["search_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            if question.answerable and question.relevant:
+                record["retrieval"] = retrieval_record(rankings, question, dataset.page_level)
+            records.append(record)
+            if progress:
+                progress("retrieve", done, total)
+
+        if not options.retrieval_only:
+            from rag_app.chat import AnswerPipeline
+
+            pipeline = AnswerPipeline(eval_settings, store=store, embedder=embedder)
+            asked = _spread(list(zip(records, dataset.questions)), options.answer_limit)
+            asked += [(_question_record(q, "foreign"), q) for q in foreign]
+            for done, (record, question) in enumerate(asked, start=1):
+                answer = pipeline.answer(question.question)
+                record["answer"] = answer_record(answer, question)
+                if record["kind"] == "foreign":
+                    records.append(record)
+                if progress:
+                    progress("answer", done, len(asked))
+
+    summary = summarize(records, retrieval_only=options.retrieval_only)
+    return EvalResult(
+        dataset=dataset.name,
+        format=fmt,
+        unit=options.unit,
+        settings={
+            key: getattr(settings, key)
+            for key in ("embedding_model", "chunk_tokens", "chunk_overlap", "top_k", "candidates",
+                        "dense_weight", "bm25_weight", "rrf_k", "mmr", "mmr_lambda",
+                        "foreign_dense_factor", "model_path", "n_ctx")
+        } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit},
+        corpus=corpus,
+        summary=summary,
+        questions=records,
+    )
+
+
+def _spread(items: list[Any], limit: int | None) -> list[Any]:
+    """At most ``limit`` items, evenly spaced (all of them when ``limit`` is None)."""
+    if not limit or limit >= len(items):
+        return items
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def _question_record(question: EvalQuestion, kind: str) -> dict[str, Any]:
+    return {
+        "id": question.id,
+        "kind": kind,
+        "question": question.question,
+        "gold": question.answers,
+        "relevant": [_unit_str(tuple(u)) for u in question.relevant],
+    }
+
+
+def summarize(records: list[dict[str, Any]], *, retrieval_only: bool = False) -> dict[str, Any]:
+    """Mean retrieval metrics per mode, answer shares per kind, timing percentiles."""
+    summary: dict[str, Any] = {
+        "questions": sum(1 for r in records if r["kind"] != "foreign"),
+        "answerable": sum(1 for r in records if r["kind"] == "answerable"),
+        "unanswerable": sum(1 for r in records if r["kind"] == "unanswerable"),
+        "foreign": sum(1 for r in records if r["kind"] == "foreign"),
+    }
+    judged = [r["retrieval"] for r in records if "retrieval" in r]
+    summary["retrieval"] = {
+        mode: {
+            name: _round(metrics.mean(j[mode]["metrics"][name] for j in judged))
+            for name in judged[0][mode]["metrics"]
+        }
+        for mode in MODES
+    } if judged else {}
+    summary["retrieval"]["judged"] = len(judged)
+    summary["search_ms"] = _percentiles([r["search_ms"] for r in records if "search_ms" in r])
+    if retrieval_only:
+        return summary
+
+    answered = [r for r in records if "answer" in r]
+    by_kind = {kind: [r["answer"] for r in answered if r["kind"] == kind]
+               for kind in ("answerable", "unanswerable", "foreign")}
+    answers: dict[str, Any] = {}
+    if by_kind["answerable"]:
+        rows = by_kind["answerable"]
+        answers["answerable"] = {"n": len(rows)} | {
+            key: _round(metrics.mean(float(a[key]) for a in rows))
+            for key in ("gold_in_answer", "gold_in_citations", "gold_in_evidence", "exact_match", "f1",
+                        "has_citation", "refused")
+        }
+    for kind in ("unanswerable", "foreign"):
+        rows = by_kind[kind]
+        if rows:
+            answers[kind] = {"n": len(rows)} | {
+                key: _round(metrics.mean(float(a[key]) for a in rows))
+                for key in ("refused", "all_unsupported", "supported")
+            }
+    summary["answers"] = answers
+    summary["timings"] = {
+        key: _percentiles([r["answer"]["timings"][key] for r in answered])
+        for key in ("retrieval_ms", "first_token_ms", "total_ms")
+    }
+    return summary
+
+
+def _percentiles(values: list[float | None]) -> dict[str, float | None]:
+    return {"p50": _round(metrics.percentile(values, 50), 1), "p95": _round(metrics.percentile(values, 95), 1)}
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)

@@ -1,0 +1,97 @@
+"""`make eval`: the evaluation suite on the public sets of an eval folder, in one table.
+
+    python -m rag_app.eval.suite EVAL_DIR [--limit N] [--answer-limit N] [--retrieval-only]
+                                 [--out REPORT_DIR]
+
+Runs, when present in EVAL_DIR: xquad-en (SQuAD paragraphs; plus 50 covid-qa questions asked
+as out-of-corpus "foreign" questions), clapnq-dev (both halves: answerable and unanswerable),
+cnil-faq-fr (French), covid-qa (whole articles, --unit article) and financebench-sample (PDF
+pages). Retrieval is measured on every question (or ``--limit``); answers on
+``--answer-limit`` questions per set (default 50), spread evenly. Indexes are cached (see
+`rag_app.eval.runner.cache_root`). The per-set JSON reports go to REPORT_DIR (default
+eval-reports/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from rag_app.config import load_settings
+from rag_app.embedding import Embedder
+from rag_app.eval.command import print_tables, progress_bar, stage_callback, write_report
+from rag_app.eval.runner import EvalOptions, EvalResult, run_eval
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One dataset of the suite: where it lives under EVAL_DIR and how to read it."""
+
+    name: str
+    path: str
+    format: str
+    unit: str = "paragraph"
+    foreign: str | None = None
+
+
+SUITE = (
+    SuiteEntry("xquad-en", "xquad-en/xquad.en.json", "squad", foreign="covid-qa/200423_covidQA.json"),
+    SuiteEntry("clapnq-dev", "clapnq-dev/annotated_dev", "clapnq"),
+    SuiteEntry("cnil-faq-fr", "cnil-faq-fr/cnil_besoindaide_squad.json", "squad"),
+    SuiteEntry("covid-qa", "covid-qa/200423_covidQA.json", "squad", unit="article"),
+    SuiteEntry("financebench", "financebench-sample", "financebench"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; print one retrieval table and one answer table."""
+    parser = argparse.ArgumentParser(prog="python -m rag_app.eval.suite", description=__doc__.split("\n\n")[0])
+    parser.add_argument("eval_dir", type=Path)
+    parser.add_argument("--limit", type=int, default=None, help="questions per set for retrieval (default: all)")
+    parser.add_argument("--answer-limit", type=int, default=50, help="questions asked per set (default 50)")
+    parser.add_argument("--retrieval-only", action="store_true")
+    parser.add_argument("--only", action="append", help="run only this set (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path("eval-reports"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+    console, err_console = Console(), Console(stderr=True)
+    settings = load_settings()
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    results: list[EvalResult] = []
+    for entry in SUITE:
+        path = args.eval_dir / entry.path
+        if (args.only and entry.name not in args.only) or not path.exists():
+            if not args.only:
+                err_console.print(f"[yellow]Skipping {entry.name}: {path} not found[/]")
+            continue
+        foreign = args.eval_dir / entry.foreign if entry.foreign else None
+        options = EvalOptions(
+            dataset=path,
+            format=entry.format,
+            unit=entry.unit,
+            limit=args.limit,
+            retrieval_only=args.retrieval_only,
+            foreign=foreign if foreign is not None and foreign.exists() else None,
+            answer_limit=args.answer_limit,
+            name=entry.name,
+        )
+        with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
+            result = run_eval(options, settings, embedder=embedder, progress=stage_callback(bar, f"{entry.name}: "))
+        write_report(args.out / f"{entry.name}.json", result.to_dict())
+        err_console.print(f"[dim]{entry.name}: done ({result.corpus['chunks']} chunks)[/]")
+        results.append(result)
+    if not results:
+        err_console.print(f"[red]No evaluation set found in {args.eval_dir}[/]")
+        return 1
+    print_tables(console, results)
+    console.print(f"[dim]Per-question reports in {args.out}/[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
