@@ -75,15 +75,15 @@ def mmr_order(
 ) -> list[int]:
     """Indices of ``k`` items chosen by maximal marginal relevance.
 
-    ``relevance`` is rescaled to [0, 1]; similarity is the inner product of the (normalized)
-    vectors. ``lambda_`` = 1 keeps the relevance order; lower values favour diversity.
+    ``relevance`` (positive, e.g. fused scores) is divided by its maximum; similarity is the
+    inner product of the (normalized) vectors. ``lambda_`` = 1 keeps the relevance order;
+    lower values favour diversity.
     """
     n = len(relevance)
     if n == 0 or k <= 0:
         return []
     rel = np.asarray(relevance, dtype=np.float64)
-    spread = rel.max() - rel.min()
-    rel = (rel - rel.min()) / spread if spread > 0 else np.ones(n)
+    rel = rel / rel.max() if rel.max() > 0 else np.ones(n)
     sims = vectors @ vectors.T
     chosen: list[int] = [int(np.argmax(rel))]
     max_sim = sims[chosen[0]].copy()

@@ -1,0 +1,234 @@
+"""Hybrid retrieval on a small real index: right files, fusion, hostile queries, LangChain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_settings
+from rag_app.embedding import Embedder
+from rag_app.ingest.pipeline import ingest
+from rag_app.language import guess_language
+from rag_app.langchain_retriever import IndexRetriever
+from rag_app.retrieval import EmptyQueryError, HybridRetriever, mmr_order, rrf_fuse
+from rag_app.store import IndexStore
+
+DOCS = {
+    "battery.txt": (
+        "Battery care for the Orbit headphones.\n\n"
+        "The battery lasts about thirty hours of playback. Charging from empty to full takes "
+        "two hours with the USB-C cable. Store the headphones half charged if unused for months."
+    ),
+    "garden.txt": (
+        "Growing tomatoes in a small garden.\n\n"
+        "Tomato plants need six to eight hours of direct sunlight and deep watering twice a week. "
+        "Pinch off the suckers that grow between the stem and the branches."
+    ),
+    "cookies_fr.txt": (
+        "Les cookies et le consentement.\n\n"
+        "Un site web doit recueillir le consentement de l'internaute avant de déposer des cookies "
+        "publicitaires. Refuser les cookies doit être aussi simple que de les accepter."
+    ),
+    "kiln.txt": (
+        "Pottery kiln firing schedule.\n\n"
+        "Bisque firing heats the clay slowly to about 1000 degrees Celsius; a glaze firing then "
+        "reaches 1220 degrees. Never open the kiln lid above 200 degrees."
+    ),
+}
+
+HOSTILE = [
+    "NEAR(battery charging)",
+    '"unbalanced quote about the battery',
+    "battery AND OR NOT",
+    "*",
+    "text:battery",
+    "heading:tomato^2",
+    "battery -- '; DROP TABLE chunks; --",
+    "🔋🔋 battery ⚡",
+    "🙂",
+    "???",
+    "(((",
+    "\x00 battery \x00",
+    "a" * 5000,
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
+    root = tmp_path_factory.mktemp("retrieval")
+    data = root / "data"
+    data.mkdir()
+    for name, text in DOCS.items():
+        (data / name).write_text(text, encoding="utf-8")
+    settings = make_settings(data, root / "index")
+    ingest(settings, embedder=embedder)
+    store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False)
+    yield settings, store
+    store.close()
+
+
+@pytest.fixture
+def retriever(index, embedder: Embedder) -> HybridRetriever:
+    settings, store = index
+    return HybridRetriever(store, embedder, settings)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("How long does the battery last?", "battery.txt"),
+        ("how much sun do tomato plants need", "garden.txt"),
+        ("Comment refuser les cookies publicitaires ?", "cookies_fr.txt"),
+        ("temperature of a glaze firing", "kiln.txt"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_results_point_to_the_right_file(retriever: HybridRetriever, query: str, expected: str, mode: str) -> None:
+    passages = retriever.search(query, k=3, mode=mode)
+    assert passages, f"no passage for {query!r} in {mode}"
+    assert passages[0].path == expected
+
+
+def test_hybrid_passages_carry_both_scores_and_ranks(retriever: HybridRetriever) -> None:
+    query = "How long does charging the battery take?"
+    hybrid = retriever.search(query, k=4)
+    dense = retriever.search(query, k=4, mode="dense")
+    bm25 = retriever.search(query, k=4, mode="bm25")
+    assert [p.fused_rank for p in hybrid] == list(range(1, len(hybrid) + 1))
+    assert all(a.score >= b.score for a, b in zip(hybrid, hybrid[1:]))
+    top = hybrid[0]
+    assert top.path == "battery.txt"
+    assert top.dense_rank == 1 and top.bm25_rank == 1
+    assert top.dense_score == pytest.approx(dense[0].dense_score, abs=1e-5)
+    assert top.bm25_score == pytest.approx(bm25[0].bm25_score, abs=1e-5)
+    # The cosine is known for every passage, even one outside the dense candidates.
+    assert all(p.dense_score is not None for p in hybrid)
+    # Fused score of the top passage is the weighted RRF of its two ranks.
+    k = retriever.settings.rrf_k
+    assert top.score == pytest.approx(1 / (k + 1) + 1 / (k + 1))
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_never_raise(retriever: HybridRetriever, query: str) -> None:
+    for mode in ("hybrid", "dense", "bm25"):
+        passages = retriever.search(query, k=3, mode=mode)
+        assert isinstance(passages, list)
+    # Dense search works on any text, so the fused list is never empty on a non-empty index.
+    assert retriever.search(query, k=3)
+
+
+@pytest.mark.parametrize("query", ["NEAR(battery charging)", '"unbalanced quote about the battery',
+                                   "charging battery AND OR NOT", "text:battery", "🔋🔋 battery ⚡"])
+def test_fts5_syntax_is_searched_as_words(retriever: HybridRetriever, query: str) -> None:
+    assert retriever.search(query, k=1, mode="bm25")[0].path == "battery.txt"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_a_clear_error(retriever: HybridRetriever, query: str) -> None:
+    with pytest.raises(EmptyQueryError, match="empty"):
+        retriever.search(query)
+    assert issubclass(EmptyQueryError, ValueError)
+
+
+def test_a_100_kb_paste_is_searched(retriever: HybridRetriever) -> None:
+    paste = ("The kiln glaze firing reaches 1220 degrees. " + "lorem ipsum dolor sit amet " * 40) * 100
+    assert len(paste) > 100_000
+    passages = retriever.search(paste, k=2)
+    assert passages[0].path == "kiln.txt"
+
+
+def test_unknown_mode_is_rejected(retriever: HybridRetriever) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        retriever.search("battery", mode="magic")
+
+
+def test_french_question_lowers_the_dense_weight(retriever: HybridRetriever) -> None:
+    settings = retriever.settings
+    assert retriever.weights("en") == (settings.dense_weight, settings.bm25_weight)
+    dense, bm25 = retriever.weights("fr")
+    assert dense == pytest.approx(settings.dense_weight * settings.foreign_dense_factor)
+    assert dense < settings.dense_weight and bm25 == settings.bm25_weight
+
+
+def test_rrf_fuse_by_hand() -> None:
+    fused = rrf_fuse([[1, 2, 3], [3, 1]], [1.0, 1.0], rrf_k=60)
+    assert [i for i, _ in fused] == [1, 3, 2]
+    assert dict(fused)[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert dict(fused)[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert dict(fused)[2] == pytest.approx(1 / 62)
+    # A zero weight leaves the other list's order.
+    assert [i for i, _ in rrf_fuse([[1, 2, 3], [3, 1]], [0.0, 1.0], rrf_k=60)][:2] == [3, 1]
+
+
+def test_mmr_skips_a_near_duplicate() -> None:
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    assert mmr_order([1.0, 0.99, 0.9], vectors, k=2, lambda_=1.0) == [0, 1]
+    assert mmr_order([1.0, 0.99, 0.9], vectors, k=2, lambda_=0.5) == [0, 2]
+
+
+def test_mmr_setting_diversifies_results(tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, text in DOCS.items():
+        (data / name).write_text(text, encoding="utf-8")
+    (data / "battery_copy.txt").write_text(DOCS["battery.txt"] + "\n\nCopied.", encoding="utf-8")
+    plain = make_settings(data, tmp_path / "index")
+    ingest(plain, embedder=embedder)
+    query = "battery charging with the USB-C cable"
+    with IndexStore.open(plain.index_dir, create=False) as store:
+        without = HybridRetriever(store, embedder, plain).search(query, k=2)
+        diverse = HybridRetriever(store, embedder, plain.model_copy(update={"mmr": True, "mmr_lambda": 0.3}))
+        with_mmr = diverse.search(query, k=2)
+    assert {p.path for p in without} == {"battery.txt", "battery_copy.txt"}
+    assert with_mmr[0].path in {"battery.txt", "battery_copy.txt"}
+    assert with_mmr[1].path not in {"battery.txt", "battery_copy.txt"}
+
+
+def test_search_sees_a_newer_ingest_without_reopening(tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "garden.txt").write_text(DOCS["garden.txt"], encoding="utf-8")
+    settings = make_settings(data, tmp_path / "index")
+    ingest(settings, embedder=embedder)
+    with IndexStore.open(settings.index_dir, create=False) as store:
+        retriever = HybridRetriever(store, embedder, settings)
+        assert retriever.search("pottery kiln firing", k=1)[0].path == "garden.txt"
+        (data / "kiln.txt").write_text(DOCS["kiln.txt"], encoding="utf-8")
+        ingest(settings, embedder=embedder)
+        assert retriever.search("pottery kiln firing", k=1)[0].path == "kiln.txt"
+
+
+def test_langchain_adapter_returns_documents_with_sources(retriever: HybridRetriever) -> None:
+    from langchain_core.retrievers import BaseRetriever
+
+    adapter = IndexRetriever(retriever=retriever, k=2)
+    assert isinstance(adapter, BaseRetriever)
+    docs = adapter.invoke("how much sun do tomato plants need")
+    assert len(docs) == 2
+    top = docs[0]
+    assert top.metadata["path"] == "garden.txt"
+    assert "sunlight" in top.page_content
+    assert {"path", "page", "heading", "chunk_id", "score"} <= set(top.metadata)
+    assert isinstance(top.metadata["chunk_id"], int) and top.metadata["score"] > 0
+    bm25_docs = IndexRetriever(retriever=retriever, k=1, mode="bm25").invoke("kiln lid")
+    assert bm25_docs[0].metadata["path"] == "kiln.txt"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("How long does the battery last?", "en"),
+        ("What's Thomas Piketty's job?", "en"),
+        ("Which shaman's proclamation aided Temüjin's rise?", "en"),
+        ("Comment faire supprimer un compte Badoo ?", "fr"),
+        ("Qu'est-ce qu'un cookie ?", "fr"),
+        ("Puis-je refuser les cookies ?", "fr"),
+        ("Что такое батарея?", "other"),
+        ("🙂", "en"),
+        ("", "en"),
+    ],
+)
+def test_guess_language(text: str, language: str) -> None:
+    assert guess_language(text) == language
