@@ -195,5 +195,31 @@ def search(
 # Further commands (ask, eval, serve) are added below this line.
 
 
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="squad, beir, clapnq or financebench (default: guessed).")] = None,
+    unit: Annotated[str, typer.Option("--unit", help="SQuAD document unit: paragraph or article.")] = "paragraph",
+    limit: Annotated[Optional[int], typer.Option("--limit", help="At most N questions, spread evenly.")] = None,
+    index_dir: Annotated[Optional[Path], typer.Option("--index-dir", help="Cache folder for the corpus and its index.")] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Measure retrieval only.")] = False,
+    foreign: Annotated[Optional[Path], typer.Option("--foreign", help="Another dataset whose questions must be refused.")] = None,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-question JSON report here.")] = None,
+) -> None:
+    """Measure retrieval and answers on a public question set (SQuAD, BEIR, ClapNQ, FinanceBench)."""
+    from rag_app.eval.command import eval_command
+    from rag_app.eval.formats import DatasetError
+    from rag_app.eval.runner import EvalOptions
+    from rag_app.store import IndexUnavailableError
+
+    options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
+                          retrieval_only=retrieval_only, foreign=foreign)
+    try:
+        eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
+    except (DatasetError, IndexUnavailableError) as exc:
+        raise fail(str(exc)) from exc
+
+
 if __name__ == "__main__":
     app()
