@@ -1,0 +1,232 @@
+"""The answer pipeline: question (+ history) -> retrieval -> gate -> generation -> verification.
+
+`AnswerPipeline.ask` yields `TokenEvent`s as the model writes, then one `AnswerEvent` with the
+verified `Answer` (citations, evidence, sentence verdicts, timings). The CLI, the chat page and
+the evaluation all use it. Sources are data in the `Answer`, never glued into its text.
+
+Retrieval runs before the model lock is taken, so questions are searched while another
+question is being generated; generation itself is one request at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rag_app.answer import Answer, AnswerEvent, Event, Passage, Timings, TokenEvent
+from rag_app.config import Settings
+from rag_app.embedding import Embedder
+from rag_app.generation import GenerationStats, Generator, Prompt
+from rag_app.grounding import (
+    PassageSentences,
+    citations_for,
+    content_words,
+    evidence,
+    gate,
+    message,
+    verify,
+)
+from rag_app.language import guess_language
+from rag_app.retrieval import EmptyQueryError, HybridRetriever
+from rag_app.store import IndexStore, IndexUnavailableError
+
+log = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str]]
+
+# A question with at most this many content words, or opening like "and ...", is read as a
+# follow-up of the previous turn: it is searched together with the previous question.
+FOLLOW_UP_MAX_WORDS = 4
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|also|but|so|what about|how about|what if|same|then|"
+    r"et|mais|aussi|alors|donc|quid|pareil|même chose)\b",
+    re.IGNORECASE,
+)
+EMPTY_INDEX = "The index in {dir} holds no documents yet. Run `rag-app ingest` (or `make ingest`) first."
+
+
+class IndexEmptyError(IndexUnavailableError):
+    """The index exists but holds nothing to answer from."""
+
+
+def is_follow_up(question: str) -> bool:
+    """True for a short or elliptic question that only makes sense after the previous turn."""
+    return bool(_FOLLOW_UP_START.match(question)) or len(content_words(question)) <= FOLLOW_UP_MAX_WORDS
+
+
+def retrieval_query(question: str, history: History = ()) -> str:
+    """What to search for: the question, preceded by the previous question for a follow-up."""
+    if history and is_follow_up(question):
+        previous = history[-1][0]
+        return f"{previous} {question}"
+    return question
+
+
+def open_index(settings: Settings, embedder: Embedder) -> IndexStore:
+    """The index of ``settings`` for reading; a clear error when it is missing or empty."""
+    store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False)
+    if store.chunk_count() == 0:
+        store.close()
+        raise IndexEmptyError(EMPTY_INDEX.format(dir=settings.index_dir))
+    return store
+
+
+class AnswerPipeline:
+    """Answers questions from one index with one LLM; shared by the CLI, UI and evaluation.
+
+    ``store``, ``embedder`` and ``generator`` may be given (and are then not closed here);
+    by default they are built from ``settings``. A missing or empty index raises
+    `IndexUnavailableError` telling to run ``rag-app ingest``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: IndexStore | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+        self._own_store = store is None
+        self.store = store if store is not None else open_index(settings, self.embedder)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self.generator = generator or Generator(settings)
+
+    # ----- public ------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: History = (),
+        *,
+        k: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Iterator[Event]:
+        """Answer ``question``: `TokenEvent`s as generated, then one `AnswerEvent`.
+
+        ``history`` is the earlier (question, answer) pairs of the conversation, oldest first.
+        """
+        started = time.perf_counter()
+        history = [(str(q), str(a)) for q, a in history]
+        question = question if isinstance(question, str) else str(question)
+        language = guess_language(question)
+        timings = Timings()
+        query = retrieval_query(question, history)
+        try:
+            passages = self.retrieve(query, k)
+        except EmptyQueryError as exc:
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
+            return
+        timings.retrieval_ms = _ms(started)
+        decision = gate(query, passages, language)
+        log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
+                 decision.reason, decision.dense, decision.coverage)
+
+        if not decision.open:
+            index = PassageSentences.build(passages, self.embedder)
+            found = evidence(query, self.embedder.encode_query(query[:2000]), index, language)
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
+                                     passages, timings, language))
+            return
+
+        stats = GenerationStats()
+        prompts: list[Prompt] = []
+        pieces: list[str] = []
+        for piece in self.generator.stream(question, passages, history, language=language,
+                                           temperature=temperature, max_tokens=max_tokens,
+                                           stats=stats, on_prompt=prompts.append):
+            if not pieces:
+                timings.first_token_ms = _ms(started)
+            pieces.append(piece)
+            yield TokenEvent(piece)
+        raw = "".join(pieces).strip()
+        valid = prompts[0].passages_used if prompts else 0
+
+        index = PassageSentences.build(passages, self.embedder)
+        found = evidence(query, self.embedder.encode_query(query[:2000]), index, language)
+        check = verify(raw, index, self.embedder, valid)
+        if check.verified:
+            text = check.text
+            supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
+            numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
+        else:
+            text, numbers = _unverified_text(found, passages, language)
+        timings.total_ms = _ms(started)
+        timings.generated_tokens = stats.generated_tokens
+        timings.tokens_per_s = round(stats.tokens_per_s, 2) if stats.tokens_per_s else None
+        yield AnswerEvent(Answer(
+            question=question,
+            answer=text,
+            refused=False,
+            citations=citations_for(numbers, passages, check.best_support),
+            evidence=found,
+            sentences=check.sentences,
+            passages=passages,
+            timings=timings,
+            language=language,
+            verified=check.verified,
+            raw_answer=raw,
+        ))
+
+    def answer(
+        self,
+        question: str,
+        history: History = (),
+        *,
+        k: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Answer:
+        """The final `Answer` of `ask` (tokens are not surfaced)."""
+        final: Answer | None = None
+        for event in self.ask(question, history, k=k, temperature=temperature, max_tokens=max_tokens):
+            if isinstance(event, AnswerEvent):
+                final = event.answer
+        assert final is not None
+        return final
+
+    def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
+        """The passages for ``query`` (raises `EmptyQueryError`, `IndexEmptyError`)."""
+        self.store.refresh()
+        if self.store.vector_count == 0 and self.store.chunk_count() == 0:
+            raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
+        return self.retriever.search(query, k=k)
+
+    def set_model(self, path: str | Path) -> None:
+        """Generate with another GGUF file from the next question on."""
+        self.generator.set_model(path)
+
+    def close(self) -> None:
+        """Close the index if this pipeline opened it."""
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> AnswerPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unverified_text(found: list, passages: list[Passage], language: str) -> tuple[str, list[int]]:
+    """The "could not be verified" message followed by the evidence sentences, cited by number."""
+    numbers: list[int] = []
+    lines = [message("unverified", language)]
+    by_chunk = {p.chunk_id: n for n, p in enumerate(passages, start=1)}
+    for item in found:
+        n = by_chunk.get(item.chunk_id)
+        lines.append(f"- {item.text}" + (f" [{n}]" if n else ""))
+        if n and n not in numbers:
+            numbers.append(n)
+    return "\n".join(lines), numbers
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,399 @@
+"""Generation with llama.cpp: the prompt within the context budget, then streamed tokens.
+
+A model whose GGUF holds a chat template (``tokenizer.chat_template``, e.g. the bundled
+SmolLM2-135M-Instruct) is prompted through that template, rendered the way llama-cpp-python's
+own chat handler renders it; a model without one (a base model such as Gemma 3 270M) gets a
+plain completion prompt ending in "Answer:".
+
+Every length is counted in the model's own tokens (``llm.tokenize``). The prompt is built so
+that prompt + answer never exceed ``n_ctx``: the oldest history turns go first, then the
+lowest-ranked passages, and the last passage that fits only in part is trimmed.
+
+The model is loaded once (on first use) and used by one request at a time (a lock);
+`Generator.set_model` switches to another GGUF file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag_app.answer import Passage
+from rag_app.config import Settings
+from rag_app.language import ENGLISH, FRENCH
+from rag_app.models import resolve_llm_path
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+log = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str]]
+
+# A passage trimmed to fit must keep at least this many tokens to be worth including.
+MIN_PASSAGE_TOKENS = 24
+# History turns kept at most, and tokens kept of each earlier answer.
+MAX_HISTORY_TURNS = 3
+MAX_HISTORY_ANSWER_TOKENS = 96
+# The answer never gets less than this share of a small context window.
+MIN_ANSWER_SHARE = 4
+
+INSTRUCTIONS = {
+    ENGLISH: (
+        "You answer questions using only the numbered passages from the user's documents. "
+        "Cite the passages you use as [1], [2]. If the passages do not contain the answer, "
+        "say that it is not in the documents. Answer in English, briefly."
+    ),
+    FRENCH: (
+        "Tu réponds aux questions uniquement à partir des passages numérotés des documents de "
+        "l'utilisateur. Cite les passages utilisés sous la forme [1], [2]. Si les passages ne "
+        "contiennent pas la réponse, dis que ce n'est pas dans les documents. Réponds en "
+        "français, brièvement."
+    ),
+}
+OTHER_INSTRUCTIONS = (
+    "You answer questions using only the numbered passages from the user's documents. "
+    "Cite the passages you use as [1], [2]. If the passages do not contain the answer, say that "
+    "it is not in the documents. Answer in the language of the question, briefly."
+)
+LABELS = {
+    ENGLISH: ("Passages", "Question", "Answer", "page"),
+    FRENCH: ("Passages", "Question", "Réponse", "page"),
+}
+# Tiny models loop on one sentence without a repetition penalty.
+REPEAT_PENALTY = 1.15
+COMPLETION_STOPS = ["\n\n", "\nQuestion:", "\n[", "Question :"]
+
+
+@dataclass
+class Prompt:
+    """A prompt ready to generate from, in the model's tokens."""
+
+    tokens: list[int]
+    text: str
+    passages_used: int  # passages [1]..[passages_used] are in the prompt
+    trimmed_last: bool  # the last passage was cut to fit
+    history_used: int  # history turns kept (the most recent ones)
+    max_tokens: int  # answer tokens allowed; len(tokens) + max_tokens <= n_ctx
+    stop: list[str] = field(default_factory=list)
+    chat: bool = True  # built with the model's chat template
+
+
+@dataclass
+class GenerationStats:
+    """What one generation cost."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    first_token_s: float | None = None  # seconds from start to the first token
+    generation_s: float = 0.0  # seconds from the first token to the last
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed after the first token (None for fewer than two tokens)."""
+        if self.generated_tokens < 2 or self.generation_s <= 0:
+            return None
+        return (self.generated_tokens - 1) / self.generation_s
+
+
+def instructions(language: str) -> str:
+    """The system instructions for an answer in ``language``."""
+    return INSTRUCTIONS.get(language, OTHER_INSTRUCTIONS)
+
+
+def passage_block(n: int, passage: Passage, text: str, language: str) -> str:
+    """One numbered passage as the model sees it: ``[n] (file, page p) text``."""
+    page_word = LABELS.get(language, LABELS[ENGLISH])[3]
+    where = Path(passage.path).name + (f", {page_word} {passage.page}" if passage.page else "")
+    return f"[{n}] ({where}) {' '.join(text.split())}"
+
+
+class Generator:
+    """A GGUF model loaded once, prompted within its context window, streamed one request at a time."""
+
+    def __init__(self, settings: Settings, model_path: str | Path | None = None) -> None:
+        self.settings = settings
+        self.n_ctx = settings.n_ctx
+        self.model_path = resolve_llm_path(str(model_path) if model_path else settings.model_path)
+        self._lock = threading.Lock()
+        self._llm: Llama | None = None
+        self._formatter = None
+
+    # ----- model -------------------------------------------------------------------------
+    @property
+    def llm(self) -> Llama:
+        """The loaded llama.cpp model (loaded on first use)."""
+        if self._llm is None:
+            self._load()
+        assert self._llm is not None
+        return self._llm
+
+    def load(self) -> None:
+        """Load the model now (otherwise it loads on the first question)."""
+        with self._lock:
+            _ = self.llm
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        log.info("Loading %s (n_ctx=%d)", self.model_path, self.n_ctx)
+        threads = self.settings.n_threads or None
+        try:
+            llm = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=self.settings.n_gpu_layers,
+                verbose=False,
+            )
+        except ValueError as exc:
+            raise RuntimeError(
+                f"Could not load the model {self.model_path}: is it a valid GGUF file? ({exc})"
+            ) from exc
+        self._llm = llm
+        self._formatter = _chat_formatter(llm)
+
+    def set_model(self, path: str | Path) -> None:
+        """Switch to another GGUF file (waits for the running request; loads on next use)."""
+        new_path = resolve_llm_path(str(path))
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            self._llm, self._formatter = None, None
+            self.model_path = new_path
+
+    def close(self) -> None:
+        """Free the model."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            self._llm, self._formatter = None, None
+
+    @property
+    def has_chat_template(self) -> bool:
+        """True when the GGUF holds a chat template (an instruction-tuned model)."""
+        _ = self.llm
+        return self._formatter is not None
+
+    @property
+    def model_name(self) -> str:
+        """The file name of the model."""
+        return self.model_path.name
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own tokenizer (no special tokens added)."""
+        return len(self._tokenize(text))
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _detokenize(self, tokens: list[int]) -> str:
+        return self.llm.detokenize(tokens).decode("utf-8", errors="ignore")
+
+    # ----- prompt ------------------------------------------------------------------------
+    def build_prompt(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        max_tokens: int | None = None,
+    ) -> Prompt:
+        """The prompt for ``question`` over numbered ``passages`` (best first) within ``n_ctx``.
+
+        Room is kept for ``max_tokens`` answer tokens (shrunk to leave the prompt at least
+        three quarters of a small window). Then, while the prompt is too long: the oldest
+        history turn goes, then the lowest-ranked passage; the last passage kept is trimmed
+        to the room left; a question longer than the window is cut.
+        """
+        answer_tokens = max_tokens or self.settings.max_tokens
+        answer_tokens = max(16, min(answer_tokens, self.n_ctx // MIN_ANSWER_SHARE))
+        budget = self.n_ctx - answer_tokens
+        history = [
+            (user, self._cut(answer, MAX_HISTORY_ANSWER_TOKENS))
+            for user, answer in list(history)[-MAX_HISTORY_TURNS:]
+        ]
+        # The question alone (no passages, no history) must fit: cut it if needed.
+        base = self._render(question, [], [], language)
+        if len(base.tokens) > budget:
+            excess = len(base.tokens) - budget
+            question = self._cut(question, max(8, self.count_tokens(question) - excess - 8))
+        # Drop the oldest history turns until the question with history fits in half the room.
+        while history and len(self._render(question, [], history, language).tokens) > budget // 2:
+            history.pop(0)
+        # Add passages best first; the first one that does not fit whole is trimmed.
+        blocks: list[str] = []
+        trimmed = False
+        for n, passage in enumerate(passages, start=1):
+            block = passage_block(n, passage, passage.text, language)
+            used = len(self._render(question, blocks + [block], history, language).tokens)
+            if used <= budget:
+                blocks.append(block)
+                continue
+            room = budget - len(self._render(question, blocks, history, language).tokens)
+            room -= self.count_tokens(passage_block(n, passage, "", language)) + 4
+            if room >= MIN_PASSAGE_TOKENS:
+                text = self._cut(passage.text, room)
+                block = passage_block(n, passage, text, language)
+                # Tokens may merge differently at the cut: shrink until it fits.
+                while len(self._render(question, blocks + [block], history, language).tokens) > budget:
+                    room -= 8
+                    if room < MIN_PASSAGE_TOKENS:
+                        block = ""
+                        break
+                    block = passage_block(n, passage, self._cut(passage.text, room), language)
+                if block:
+                    blocks.append(block)
+                    trimmed = True
+            break
+        prompt = self._render(question, blocks, history, language)
+        prompt.passages_used = len(blocks)
+        prompt.trimmed_last = trimmed
+        prompt.history_used = len(history)
+        prompt.max_tokens = min(answer_tokens, self.n_ctx - len(prompt.tokens))
+        return prompt
+
+    def _cut(self, text: str, tokens: int) -> str:
+        """The beginning of ``text``, at most ``tokens`` model tokens long."""
+        ids = self._tokenize(text)
+        if len(ids) <= tokens:
+            return text
+        return self._detokenize(ids[: max(tokens, 0)]).rstrip() + " …"
+
+    def _render(
+        self, question: str, blocks: list[str], history: list[tuple[str, str]], language: str
+    ) -> Prompt:
+        _ = self.llm
+        labels = LABELS.get(language, LABELS[ENGLISH])
+        context = f"{labels[0]}:\n" + "\n\n".join(blocks) if blocks else f"{labels[0]}: (none)"
+        if self._formatter is not None:
+            messages: list[dict[str, str]] = [{"role": "system", "content": instructions(language)}]
+            for user, answer in history:
+                messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+            messages.append({"role": "user", "content": f"{context}\n\n{labels[1]}: {question}"})
+            for message in messages[1:]:
+                message["content"] = _inert(message["content"])
+            result = self._formatter(messages=messages)
+            tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                                       special=True)
+            stop = result.stop if isinstance(result.stop, list) else [result.stop]
+            return Prompt(tokens, result.prompt, 0, False, 0, 0, [s for s in stop if s], chat=True)
+        lines = [instructions(language), "", context, ""]
+        for user, answer in history:
+            lines += [f"{labels[1]}: {user}", f"{labels[2]}: {answer}", ""]
+        lines += [f"{labels[1]}: {question}", f"{labels[2]}:"]
+        text = "\n".join(lines)
+        # The text is the user's and the documents': special-token strings in it stay plain text.
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        return Prompt(tokens, text, 0, False, 0, 0, list(COMPLETION_STOPS), chat=False)
+
+    # ----- generation --------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stats: GenerationStats | None = None,
+        on_prompt: Callable[[Prompt], None] | None = None,
+    ) -> Iterator[str]:
+        """Build the prompt and yield the answer's text as it is generated.
+
+        Holds the model lock until the iterator is exhausted or closed. ``on_prompt`` gets the
+        `Prompt` before the first token (which passages are in it); ``stats`` is filled in.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self.build_prompt(question, passages, history, language=language,
+                                       max_tokens=max_tokens)
+            if on_prompt is not None:
+                on_prompt(prompt)
+            yield from self._generate(prompt, temperature, stats, started)
+
+    def stream_prompt(
+        self, prompt: Prompt, *, temperature: float | None = None, stats: GenerationStats | None = None
+    ) -> Iterator[str]:
+        """Yield the answer to an already built ``prompt`` (holds the model lock)."""
+        with self._lock:
+            yield from self._generate(prompt, temperature, stats, time.perf_counter())
+
+    def _generate(
+        self, prompt: Prompt, temperature: float | None, stats: GenerationStats | None, started: float
+    ) -> Iterator[str]:
+        stats = stats if stats is not None else GenerationStats()
+        stats.prompt_tokens = len(prompt.tokens)
+        temperature = self.settings.temperature if temperature is None else temperature
+        counter = _TokenCounter()
+        first = last = None
+        for chunk in self.llm.create_completion(
+            prompt.tokens,
+            max_tokens=prompt.max_tokens,
+            temperature=temperature,
+            repeat_penalty=REPEAT_PENALTY,
+            stop=prompt.stop or None,
+            stream=True,
+            stopping_criteria=_stopping([counter]),
+        ):
+            text = chunk["choices"][0]["text"]
+            if not text:
+                continue
+            now = time.perf_counter()
+            if first is None:
+                first = now
+                stats.first_token_s = now - started
+            last = now
+            stats.generated_tokens = counter.count
+            yield text
+        stats.generated_tokens = counter.count
+        if first is not None and last is not None:
+            stats.generation_s = last - first
+
+
+def _inert(text: str) -> str:
+    """User and document text with chat-template markers (``<|im_end|>``, ``<end_of_turn>``) broken up.
+
+    The rendered chat prompt is tokenized with special tokens on, so such strings in a
+    document would otherwise end the turn early.
+    """
+    return text.replace("<|", "< |").replace("<start_of_turn>", "< start_of_turn>").replace(
+        "<end_of_turn>", "< end_of_turn>")
+
+
+class _TokenCounter:
+    """Counts generated tokens (llama.cpp calls stopping criteria once per new token)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, input_ids: object, logits: object) -> bool:
+        self.count += 1
+        return False
+
+
+def _stopping(criteria: list[_TokenCounter]):  # noqa: ANN202
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList(criteria)
+
+
+def _chat_formatter(llm: Llama):  # noqa: ANN202
+    """The GGUF's own chat template as llama-cpp-python renders it, or None (a base model)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
