@@ -195,6 +195,26 @@ def search(
 # Further commands (ask, eval, serve) are added below this line.
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    index_dir: IndexDirOpt = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="A GGUF model file.")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", help="Number of passages.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from your documents, with the file and page of every source."""
+    from rag_app.cli_ask import ask_command
+    from rag_app.models import ModelNotFoundError
+    from rag_app.store import IndexUnavailableError
+
+    settings = _settings(index_dir=index_dir, model_path=str(model) if model else None)
+    try:
+        ask_command(settings, question, k=k, as_json=as_json, console=console)
+    except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
+        raise fail(str(exc)) from exc
+
+
 @app.command("eval")
 def eval_(
     dataset: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
