@@ -15,8 +15,9 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from rag_app.answer import Answer, AnswerEvent, Event, Passage, Timings, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, Event, Evidence, Passage, Timings, TokenEvent
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.generation import GenerationStats, Generator, Prompt
@@ -215,7 +216,23 @@ class AnswerPipeline:
         self.close()
 
 
-def _unverified_text(found: list, passages: list[Passage], language: str) -> tuple[str, list[int]]:
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The `rag-app ask --json` object: answer, refused, citations, evidence, sentences, timings."""
+    t = answer.timings
+    return {
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading, "text": c.text}
+                      for c in answer.citations],
+        "evidence": [{"text": e.text, "path": e.path, "page": e.page, "heading": e.heading}
+                     for e in answer.evidence],
+        "sentences": [{"text": s.text, "supported": s.supported} for s in answer.sentences],
+        "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
+                    "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
+    }
+
+
+def _unverified_text(found: list[Evidence], passages: list[Passage], language: str) -> tuple[str, list[int]]:
     """The "could not be verified" message followed by the evidence sentences, cited by number."""
     numbers: list[int] = []
     lines = [message("unverified", language)]
