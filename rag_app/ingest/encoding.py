@@ -1,0 +1,113 @@
+"""Turn the bytes of a text file into clean text: encoding detection and normalization.
+
+Detection order: a byte order mark (UTF-8, UTF-16 LE/BE), then UTF-8, then UTF-16 without a
+BOM when the zero bytes say so, then an encoding the file declares (HTML ``<meta charset>``),
+then Windows-1252 / Latin-1. Binary data (NUL bytes, many control characters) is rejected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from rag_app.ingest.document import LoadError
+
+NOT_TEXT = "not valid text in any supported encoding"
+
+# Control characters other than tab and newline (C0, DEL and C1), and invisible format marks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b\ufeff]")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_OK_CONTROLS = frozenset("\t\n\r\f\v")
+
+# Share of control characters above which decoded text is considered binary data.
+_MAX_CONTROL_SHARE = 0.05
+# An 8-bit (Latin-1 / cp1252) guess must be mostly ASCII, as real Western text is.
+_MIN_ASCII_SHARE_8BIT = 0.7
+
+
+def clean_text(text: str) -> str:
+    """Normalize extracted text: NFC, ``\\n`` line ends, no NULs or control characters,
+    no trailing spaces, at most one blank line in a row, no leading/trailing blank lines."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").replace("\v", "\n")
+    text = _CONTROL.sub("", text)
+    text = _TRAILING_SPACE.sub("\n", text + "\n")
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip("\n").rstrip()
+
+
+def _looks_like_text(text: str) -> bool:
+    if not text:
+        return True
+    bad = sum(1 for ch in text if (ch < " " or "\x7f" <= ch <= "\x9f") and ch not in _OK_CONTROLS)
+    bad += text.count("\ufffd")
+    return bad / len(text) <= _MAX_CONTROL_SHARE
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The byte order when ``data`` looks like UTF-16 text without a BOM, else None."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    half = len(data) // 2
+    even_zeros = data[0::2].count(0) / half
+    odd_zeros = data[1::2].count(0) / half
+    if odd_zeros > 0.3 and even_zeros < 0.05:
+        return "utf-16-le"
+    if even_zeros > 0.3 and odd_zeros < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _known_codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> str:
+    """Decode the bytes of a text file, guessing the encoding; raise LoadError for binary data.
+
+    ``declared`` is an encoding named by the file itself (e.g. an HTML meta charset); it is
+    tried after BOMs, UTF-8 and UTF-16 and before the 8-bit fallbacks.
+    """
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(codec)
+            except UnicodeDecodeError:
+                raise LoadError(NOT_TEXT) from None
+            if not _looks_like_text(text):
+                raise LoadError(NOT_TEXT)
+            return text
+
+    candidates: list[str] = ["utf-8"]
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        candidates.append(utf16)
+    declared_codec = _known_codec(declared)
+    if declared_codec and declared_codec not in candidates and not declared_codec.startswith("utf-16"):
+        candidates.append(declared_codec)
+    for codec in candidates:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text
+
+    # 8-bit fallback: Windows-1252 (a superset of Latin-1's printable range), else Latin-1.
+    if b"\x00" not in data:
+        for codec in ("cp1252", "latin-1"):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            ascii_share = sum(1 for ch in text if ch < "\x80") / max(len(text), 1)
+            if _looks_like_text(text) and ascii_share >= _MIN_ASCII_SHARE_8BIT:
+                return text
+    raise LoadError(NOT_TEXT)
