@@ -118,7 +118,7 @@ def load_pdf(data: bytes) -> Loaded:
             log.debug("pypdf could not open the file", exc_info=True)
             raise LoadError(PDF_INVALID) from exc
         if not pages:
-            raise LoadError("PDF has no pages")
+            raise LoadError(PDF_INVALID)
 
         sections: list[Section] = []
         broken_pages = 0
