@@ -49,13 +49,14 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1)
-    dense_weight: float = Field(1.0, ge=0.0)
+    # Fusion tuned on xquad-en, covid-qa and cnil-faq-fr (docs/evaluation.md).
+    dense_weight: float = Field(0.75, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)
-    rrf_k: int = Field(60, ge=1)
+    rrf_k: int = Field(5, ge=1)
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
     # Dense weight multiplier for questions not in English (the bundled embedder is English-only).
-    foreign_dense_factor: float = Field(0.25, ge=0.0)
+    foreign_dense_factor: float = Field(0.8, ge=0.0)
 
     # Generation: empty model_path means the bundled SmolLM2-135M-Instruct GGUF.
     model_path: str = ""

@@ -168,17 +168,25 @@ class HybridRetriever:
 
     # ----- internals ---------------------------------------------------------------------
     def _fuse(self, ranked: Ranked, k: int) -> list[tuple[int, float]]:
-        dense_w, bm25_w = self.weights(ranked.language)
-        fused = rrf_fuse(
-            [[i for i, _ in ranked.dense], [i for i, _ in ranked.bm25]],
-            [dense_w, bm25_w],
-            self.settings.rrf_k,
-        )
-        if not self.settings.mmr or len(fused) <= 1 or not self.store.vector_count:
-            return fused[:k]
-        ids = [i for i, _ in fused]
-        order = mmr_order([s for _, s in fused], self.store.vectors(ids), k, self.settings.mmr_lambda)
-        return [fused[i] for i in order]
+        """Fuse the first ``settings.candidates`` of each list (what the product ranks).
+
+        When the lists are deeper (evaluation asks for 100), the chunks beyond follow in the
+        order of the fusion of the whole lists, so the head is the product's ranking.
+        """
+        weights = self.weights(ranked.language)
+        dense_ids = [i for i, _ in ranked.dense]
+        bm25_ids = [i for i, _ in ranked.bm25]
+        depth = self.settings.candidates
+        fused = rrf_fuse([dense_ids[:depth], bm25_ids[:depth]], weights, self.settings.rrf_k)
+        if self.settings.mmr and len(fused) > 1 and self.store.vector_count:
+            ids = [i for i, _ in fused]
+            order = mmr_order([s for _, s in fused], self.store.vectors(ids), k, self.settings.mmr_lambda)
+            fused = [fused[i] for i in order]
+        if len(fused) < k and (len(dense_ids) > depth or len(bm25_ids) > depth):
+            seen = {i for i, _ in fused}
+            tail = rrf_fuse([dense_ids, bm25_ids], weights, self.settings.rrf_k)
+            fused += [(i, s) for i, s in tail if i not in seen]
+        return fused[:k]
 
     def _passages(self, order: list[tuple[int, float]], ranked: Ranked) -> list[Passage]:
         ids = [chunk_id for chunk_id, _ in order]

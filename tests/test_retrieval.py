@@ -107,7 +107,8 @@ def test_hybrid_passages_carry_both_scores_and_ranks(retriever: HybridRetriever)
     assert all(p.dense_score is not None for p in hybrid)
     # Fused score of the top passage is the weighted RRF of its two ranks.
     k = retriever.settings.rrf_k
-    assert top.score == pytest.approx(1 / (k + 1) + 1 / (k + 1))
+    dense_w, bm25_w = retriever.weights("en")
+    assert top.score == pytest.approx(dense_w / (k + 1) + bm25_w / (k + 1))
 
 
 @pytest.mark.parametrize("query", HOSTILE)
