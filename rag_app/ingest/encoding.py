@@ -101,13 +101,12 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
             return text
 
     # 8-bit fallback: Windows-1252 (a superset of Latin-1's printable range), else Latin-1.
-    if b"\x00" not in data:
-        for codec in ("cp1252", "latin-1"):
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError:
-                continue
-            ascii_share = sum(1 for ch in text if ch < "\x80") / max(len(text), 1)
-            if _looks_like_text(text) and ascii_share >= _MIN_ASCII_SHARE_8BIT:
-                return text
+    for codec in ("cp1252", "latin-1"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        ascii_share = sum(1 for ch in text if ch < "\x80") / max(len(text), 1)
+        if _looks_like_text(text) and ascii_share >= _MIN_ASCII_SHARE_8BIT:
+            return text
     raise LoadError(NOT_TEXT)

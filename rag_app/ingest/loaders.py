@@ -317,7 +317,9 @@ def load_html(data: bytes) -> Loaded:
             return
         if name == "tr":
             cells = [_SPACES.sub(" ", c.get_text(" ", strip=True)) for c in node.find_all(["td", "th"], recursive=False)]
-            parts.append("\n" + " | ".join(cells) + "\n")
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+            parts.append(" | ".join(cells) + "\n")
             return
         block = name in _BLOCK_TAGS
         if block:
