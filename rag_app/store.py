@@ -18,169 +18,35 @@ import fcntl
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from rag_app.store_records import (  # noqa: F401  (re-exported: the store's public types)
+    DB_NAME,
+    LOCK_NAME,
+    REBUILD_HINT,
+    SCHEMA_VERSION,
+    ChunkRecord,
+    DocumentRecord,
+    IndexMismatchError,
+    IndexStats,
+    IndexUnavailableError,
+    NewChunk,
+    chunk_from_row,
+    connect,
+    fsync_dir,
+    fts_query,
+    SCHEMA,
+)
+from rag_app.store_writer import IndexWriter
+
 log = logging.getLogger(__name__)
-
-DB_NAME = "index.sqlite3"
-LOCK_NAME = ".ingest.lock"
-SCHEMA_VERSION = "1"
-REBUILD_HINT = "Run `rag-app ingest --rebuild` to rebuild the index."
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}',
-    ingested_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    page INTEGER,
-    heading TEXT NOT NULL DEFAULT '',
-    char_start INTEGER NOT NULL,
-    char_end INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
-CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, heading, content='chunks', content_rowid='id',
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
-    VALUES ('delete', old.id, old.text, old.heading);
-END;
-CREATE TABLE IF NOT EXISTS failures (
-    path TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    size INTEGER NOT NULL DEFAULT -1,
-    mtime REAL NOT NULL DEFAULT -1,
-    failed_at REAL NOT NULL
-);
-"""
-
-# Words for BM25: letters and digits of any script (FTS5 operators and punctuation fall away).
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_QUERY_TERMS = 64
-
-
-class IndexUnavailableError(RuntimeError):
-    """The index cannot be used as it is; the message tells the user what to do."""
-
-
-class IndexMismatchError(IndexUnavailableError):
-    """The index was built with another embedding model or dimension."""
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    """One indexed file."""
-
-    id: int
-    path: str
-    content_hash: str
-    size: int
-    mtime: float
-    title: str
-    metadata: dict[str, str]
-    ingested_at: float
-    n_chunks: int
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """One stored chunk with where it came from."""
-
-    id: int
-    document_id: int
-    path: str
-    title: str
-    ordinal: int
-    text: str
-    page: int | None
-    heading: str
-    char_start: int
-    char_end: int
-
-
-@dataclass(frozen=True)
-class NewChunk:
-    """A chunk to store, with its embedding."""
-
-    ordinal: int
-    text: str
-    text_hash: str
-    page: int | None
-    heading: str
-    char_start: int
-    char_end: int
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    """What `rag-app info` shows."""
-
-    documents: int
-    chunks: int
-    embedding_model: str
-    dimension: int
-    size_bytes: int
-    last_ingest: float | None
-    failures: int
-
-
-def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
-    """An FTS5 MATCH expression for any user text: its words, each quoted, joined by OR.
-
-    Quoting every word makes FTS5 operators, quotes and punctuation in the user's text inert.
-    Returns an empty string when the text holds no word.
-    """
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if word not in seen:
-            seen[word] = None
-        if len(seen) >= max_terms:
-            break
-    return " OR ".join(f'"{word}"' for word in seen)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class IndexStore:
@@ -222,8 +88,8 @@ class IndexStore:
                 )
             index_dir.mkdir(parents=True, exist_ok=True)
         try:
-            conn = _connect(db_path)
-            conn.executescript(_SCHEMA)
+            conn = connect(db_path)
+            conn.executescript(SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
@@ -342,7 +208,7 @@ class IndexStore:
             f"WHERE c.id IN ({marks})",
             [int(i) for i in ids],
         ).fetchall()
-        by_id = {row["id"]: _chunk(row) for row in rows}
+        by_id = {row["id"]: chunk_from_row(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def document_chunks(self, path: str) -> list[ChunkRecord]:
@@ -352,7 +218,7 @@ class IndexStore:
             "WHERE d.path = ? ORDER BY c.ordinal",
             (path,),
         ).fetchall()
-        return [_chunk(row) for row in rows]
+        return [chunk_from_row(row) for row in rows]
 
     def documents(self) -> list[DocumentRecord]:
         """Every indexed document with its chunk count, by path."""
@@ -419,7 +285,7 @@ class IndexStore:
         lock_path = self.index_dir / LOCK_NAME
         with open(lock_path, "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
-            conn = _connect(self.index_dir / DB_NAME)
+            conn = connect(self.index_dir / DB_NAME)
             try:
                 self._load_vectors()
                 if not rebuild:
@@ -455,7 +321,7 @@ class IndexStore:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, self.index_dir / name)
-        _fsync_dir(self.index_dir)
+        fsync_dir(self.index_dir)
         values = {
             "generation": str(generation),
             "faiss_file": name,
@@ -476,137 +342,3 @@ class IndexStore:
             if path.name != current:
                 with contextlib.suppress(OSError):
                     path.unlink()
-
-
-class IndexWriter:
-    """Changes to the index inside one transaction (see `IndexStore.writer`)."""
-
-    def __init__(self, conn: sqlite3.Connection, vectors: faiss.Index) -> None:
-        self._conn = conn
-        self.vectors = vectors
-
-    def clear(self) -> None:
-        """Remove every document, chunk, vector and failure."""
-        self._conn.execute("DELETE FROM chunks")
-        self._conn.execute("DELETE FROM documents")
-        self._conn.execute("DELETE FROM failures")
-        self.vectors.reset()
-
-    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(text_hashes))
-        for start in range(0, len(unique), 500):
-            batch = unique[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for row in self._conn.execute(
-                f"SELECT text_hash, MIN(id) AS id FROM chunks WHERE text_hash IN ({marks}) "
-                "GROUP BY text_hash",
-                batch,
-            ):
-                found[row["text_hash"]] = self.vectors.reconstruct(int(row["id"]))
-        return found
-
-    def remove_document(self, path: str) -> int:
-        """Remove a document with its chunks and vectors; returns the number of chunks removed."""
-        ids = [
-            r[0]
-            for r in self._conn.execute(
-                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                "WHERE d.path = ?",
-                (path,),
-            )
-        ]
-        if ids:
-            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
-        self._conn.execute(
-            "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE path = ?)",
-            (path,),
-        )
-        self._conn.execute("DELETE FROM documents WHERE path = ?", (path,))
-        return len(ids)
-
-    def add_document(
-        self,
-        *,
-        path: str,
-        content_hash: str,
-        size: int,
-        mtime: float,
-        title: str,
-        metadata: dict[str, str],
-        chunks: Sequence[NewChunk],
-        vectors: np.ndarray,
-    ) -> list[int]:
-        """Store a document (replacing any earlier version) with its chunks and vectors."""
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk is required")
-        self.remove_document(path)
-        cur = self._conn.execute(
-            "INSERT INTO documents(path, content_hash, size, mtime, title, metadata, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (path, content_hash, size, mtime, title, json.dumps(metadata), time.time()),
-        )
-        document_id = int(cur.lastrowid)
-        ids: list[int] = []
-        for chunk in chunks:
-            cur = self._conn.execute(
-                "INSERT INTO chunks(document_id, ordinal, text, text_hash, page, heading, "
-                "char_start, char_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    document_id,
-                    chunk.ordinal,
-                    chunk.text,
-                    chunk.text_hash,
-                    chunk.page,
-                    chunk.heading,
-                    chunk.char_start,
-                    chunk.char_end,
-                ),
-            )
-            ids.append(int(cur.lastrowid))
-        if ids:
-            self.vectors.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
-        self._conn.execute("DELETE FROM failures WHERE path = ?", (path,))
-        return ids
-
-    def touch_document(self, path: str, mtime: float) -> None:
-        """Record a new mtime for a document whose content did not change."""
-        self._conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
-
-    def record_failure(self, path: str, reason: str, size: int = -1, mtime: float = -1) -> None:
-        """Remember that a file (of this size and mtime) could not be ingested, and why."""
-        self._conn.execute(
-            "INSERT INTO failures(path, reason, size, mtime, failed_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, size = excluded.size, "
-            "mtime = excluded.mtime, failed_at = excluded.failed_at",
-            (path, reason, size, mtime, time.time()),
-        )
-
-    def forget_failure(self, path: str) -> None:
-        """Drop a failure record (the file was deleted or is now readable)."""
-        self._conn.execute("DELETE FROM failures WHERE path = ?", (path,))
-
-    def known_failures(self) -> dict[str, tuple[str, int, float]]:
-        """Recorded failures as path -> (reason, size, mtime)."""
-        return {
-            r["path"]: (r["reason"], r["size"], r["mtime"])
-            for r in self._conn.execute("SELECT path, reason, size, mtime FROM failures")
-        }
-
-
-def _chunk(row: sqlite3.Row) -> ChunkRecord:
-    return ChunkRecord(
-        id=row["id"],
-        document_id=row["document_id"],
-        path=row["path"],
-        title=row["title"],
-        ordinal=row["ordinal"],
-        text=row["text"],
-        page=row["page"],
-        heading=row["heading"],
-        char_start=row["char_start"],
-        char_end=row["char_end"],
-    )

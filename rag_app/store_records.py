@@ -1,0 +1,175 @@
+"""The index's on-disk layout and plain records: schema, file names, errors, row types."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+DB_NAME = "index.sqlite3"
+LOCK_NAME = ".ingest.lock"
+SCHEMA_VERSION = "1"
+REBUILD_HINT = "Run `rag-app ingest --rebuild` to rebuild the index."
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    page INTEGER,
+    heading TEXT NOT NULL DEFAULT '',
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
+CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, heading, content='chunks', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+    VALUES ('delete', old.id, old.text, old.heading);
+END;
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT -1,
+    mtime REAL NOT NULL DEFAULT -1,
+    failed_at REAL NOT NULL
+);
+"""
+
+# Words for BM25: letters and digits of any script (FTS5 operators and punctuation fall away).
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_TERMS = 64
+
+
+class IndexUnavailableError(RuntimeError):
+    """The index cannot be used as it is; the message tells the user what to do."""
+
+
+class IndexMismatchError(IndexUnavailableError):
+    """The index was built with another embedding model or dimension."""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One indexed file."""
+
+    id: int
+    path: str
+    content_hash: str
+    size: int
+    mtime: float
+    title: str
+    metadata: dict[str, str]
+    ingested_at: float
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One stored chunk with where it came from."""
+
+    id: int
+    document_id: int
+    path: str
+    title: str
+    ordinal: int
+    text: str
+    page: int | None
+    heading: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk to store, with its embedding."""
+
+    ordinal: int
+    text: str
+    text_hash: str
+    page: int | None
+    heading: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `rag-app info` shows."""
+
+    documents: int
+    chunks: int
+    embedding_model: str
+    dimension: int
+    size_bytes: int
+    last_ingest: float | None
+    failures: int
+
+
+def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
+    """An FTS5 MATCH expression for any user text: its words, each quoted, joined by OR.
+
+    Quoting every word makes FTS5 operators, quotes and punctuation in the user's text inert.
+    Returns an empty string when the text holds no word.
+    """
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in seen:
+            seen[word] = None
+        if len(seen) >= max_terms:
+            break
+    return " OR ".join(f'"{word}"' for word in seen)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
+    return ChunkRecord(
+        id=row["id"],
+        document_id=row["document_id"],
+        path=row["path"],
+        title=row["title"],
+        ordinal=row["ordinal"],
+        text=row["text"],
+        page=row["page"],
+        heading=row["heading"],
+        char_start=row["char_start"],
+        char_end=row["char_end"],
+    )
