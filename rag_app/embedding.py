@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
@@ -10,6 +11,10 @@ import numpy as np
 from rag_app.models import embedding_model_name, load_embedder
 
 ProgressCallback = Callable[[int, int], None]
+
+# Counting the tokens of a long text (to split it) is not running it through the model:
+# silence the tokenizer's "longer than the maximum sequence length" warning.
+logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
 
 
 class Embedder:
