@@ -3,7 +3,10 @@
 ``file`` is the file name in data/; ``page`` is set for the PDF (1-based); ``heading`` is the
 innermost heading of the section holding the answer (check it with ``in chunk.heading``, the
 stored heading is the whole path); ``answer`` is a short string that appears verbatim in that
-file's text (case-insensitive). PDF and DOCX text comes from scripts/build_demo_docs.py.
+file's text (case-insensitive, whitespace-collapsed). ``lang`` is the language of the file:
+a question in the other language is cross-lingual, which the English embedding model finds
+harder (BM25 on shared words such as "Q4_K_M" or "BEIR" still helps).
+PDF and DOCX text comes from scripts/build_demo_docs.py.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ class DemoFact:
     page: int | None = None
     heading: str | None = None
     question_fr: str | None = None
+
+    @property
+    def lang(self) -> str:
+        """Language of the file holding the answer: "fr" or "en"."""
+        return "fr" if self.file in FRENCH_FILES else "en"
+
+
+FRENCH_FILES = frozenset({"rag_en_pratique.md", "quantification_memoire.txt", "evaluer_un_rag.html"})
 
 
 DEMO_FACTS: list[DemoFact] = [
