@@ -8,7 +8,9 @@ known page, so keep every page's facts distinct when editing.
 
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -286,7 +288,20 @@ def build_docx(out: Path) -> None:
                     table.cell(r, c).text = value
         else:
             document.add_heading(str(content), level=int(kind[1:]))
-    document.save(str(out))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    out.write_bytes(_with_fixed_zip_dates(buffer.getvalue()))
+
+
+def _with_fixed_zip_dates(data: bytes) -> bytes:
+    """The same zip with fixed entry dates, so that a rebuild gives identical bytes."""
+    result = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            fixed = zipfile.ZipInfo(item.filename, date_time=FIXED_DATE.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, source.read(item.filename))
+    return result.getvalue()
 
 
 def main(argv: list[str]) -> None:
