@@ -35,7 +35,7 @@ GATE_DENSE_HIGH = 0.55
 GATE_DENSE_LOW = 0.30
 GATE_COVERAGE = 0.5
 GATE_COVERAGE_FOREIGN = 0.5
-GATE_PASSAGES = 3  # how many of the best passages the gate looks at
+GATE_PASSAGES = 5  # how many of the best passages the gate looks at
 # Verification: a sentence is supported when its best passage sentence gives a combined
 # score of at least SUPPORT_SCORE (and every number of the sentence is in that passage).
 SUPPORT_SCORE = 0.55
@@ -176,6 +176,16 @@ def message(kind: str, language: str) -> str:
 
 
 # ----- the gate ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateThresholds:
+    """The thresholds of the gate's rule (defaults: the tuned module constants)."""
+
+    dense_high: float = GATE_DENSE_HIGH
+    dense_low: float = GATE_DENSE_LOW
+    coverage: float = GATE_COVERAGE
+    coverage_foreign: float = GATE_COVERAGE_FOREIGN
+
+
 @dataclass
 class GateDecision:
     """Whether the passages are relevant enough to answer from, and the signals behind it."""
@@ -183,32 +193,70 @@ class GateDecision:
     open: bool
     dense: float
     coverage: float
+    key_term: bool
     reason: str
 
 
-def gate(question: str, passages: Sequence[Passage], language: str) -> GateDecision:
+def key_terms(text: str) -> list[str]:
+    """Identifier-like words of ``text``, lowercased: acronyms and names mixing letters and digits.
+
+    "BEIR", "GGUF", "FP16", "Q4_K_M", "GPT-2" are key terms; plain words and numbers are not.
+    """
+    found: dict[str, None] = {}
+    for raw in re.findall(r"[^\W_](?:[\w.-]*[^\W_])?", text[:20000]):
+        upper = sum(ch.isupper() for ch in raw)
+        has_digit = any(ch.isdigit() for ch in raw)
+        has_alpha = any(ch.isalpha() for ch in raw)
+        if has_alpha and (upper >= 2 or (has_digit and len(raw) >= 3)):
+            found[raw.lower()] = None
+    return list(found)
+
+
+def gate(
+    question: str, passages: Sequence[Passage], language: str,
+    thresholds: GateThresholds = GateThresholds(),
+) -> GateDecision:
     """Open the gate when the best passages are relevant enough to answer ``question``.
 
-    Signals: the best dense cosine among the first `GATE_PASSAGES` passages, and the best
-    share of the question's content words that one of them holds.
+    Signals over the first `GATE_PASSAGES` passages: the best dense cosine; the best share of
+    the question's content words that one passage holds; whether a passage holds one of the
+    question's identifier-like key terms (an acronym such as "BEIR": an exact match that
+    survives a question asked in another language than the document).
+    Rule: open on a high cosine; or on a key term or enough content words with at least a
+    low cosine. For a question not in English the cosine is unreliable (English-only
+    embedder): enough content words suffice.
     """
     top = list(passages[:GATE_PASSAGES])
     if not top:
-        return GateDecision(False, 0.0, 0.0, "no passage")
+        return GateDecision(False, 0.0, 0.0, False, "no passage")
     dense = max((p.dense_score for p in top if p.dense_score is not None), default=0.0)
     words = content_words(question)
-    cover = max(coverage(words, f"{p.heading} {p.text}") for p in top)
+    texts = [f"{p.heading} {p.text}" for p in top]
+    cover = max(coverage(words, text) for text in texts)
+    terms = key_terms(question)
+    lowered = [text.lower() for text in texts]
+    key = any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text) for t in terms for text in lowered)
+    return GateDecision(*_gate_rule(language, dense, cover, key, thresholds))
+
+
+def _gate_rule(
+    language: str, dense: float, cover: float, key: bool, t: GateThresholds
+) -> tuple[bool, float, float, bool, str]:
+    if dense >= t.dense_high:
+        return True, dense, cover, key, "dense"
+    if key and dense >= t.dense_low:
+        return True, dense, cover, key, "key term"
     if language == ENGLISH:
-        if dense >= GATE_DENSE_HIGH:
-            return GateDecision(True, dense, cover, "dense")
-        if cover >= GATE_COVERAGE and dense >= GATE_DENSE_LOW:
-            return GateDecision(True, dense, cover, "lexical+dense")
-        return GateDecision(False, dense, cover, "weak")
-    if cover >= GATE_COVERAGE_FOREIGN:
-        return GateDecision(True, dense, cover, "lexical")
-    if dense >= GATE_DENSE_HIGH:
-        return GateDecision(True, dense, cover, "dense")
-    return GateDecision(False, dense, cover, "weak")
+        if cover >= t.coverage and dense >= t.dense_low:
+            return True, dense, cover, key, "lexical+dense"
+    elif cover >= t.coverage_foreign:
+        return True, dense, cover, key, "lexical"
+    return False, dense, cover, key, "weak"
+
+
+def gate_rule(language: str, dense: float, cover: float, key: bool, thresholds: GateThresholds) -> bool:
+    """The gate's decision from its signals (used to tune the thresholds)."""
+    return _gate_rule(language, dense, cover, key, thresholds)[0]
 
 
 # ----- sentences of the passages ---------------------------------------------------------------

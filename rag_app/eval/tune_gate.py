@@ -43,6 +43,7 @@ class Sample:
     should_open: bool
     dense: float
     coverage: float
+    key_term: bool
 
 
 def collect(
@@ -56,15 +57,15 @@ def collect(
             language = guess_language(question)
             passages = retriever.search(question)
             decision = grounding.gate(question, passages, language)
-            samples.append(Sample(name, question, language, should_open, decision.dense, decision.coverage))
+            samples.append(Sample(name, question, language, should_open, decision.dense, decision.coverage,
+                                  decision.key_term))
     return samples
 
 
-def decide(sample: Sample, dense_high: float, dense_low: float, cover: float, cover_foreign: float) -> bool:
-    """The gate rule of `grounding.gate` with explicit thresholds."""
-    if sample.language == "en":
-        return sample.dense >= dense_high or (sample.coverage >= cover and sample.dense >= dense_low)
-    return sample.coverage >= cover_foreign or sample.dense >= dense_high
+def decide(sample: Sample, *thresholds: float) -> bool:
+    """The rule of `grounding.gate` with explicit thresholds."""
+    return grounding.gate_rule(sample.language, sample.dense, sample.coverage, sample.key_term,
+                               grounding.GateThresholds(*thresholds))
 
 
 def report(samples: list[Sample], thresholds: tuple[float, float, float, float]) -> dict[str, float]:

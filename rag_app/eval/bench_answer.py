@@ -1,0 +1,245 @@
+"""Answer benchmark (`make bench-answer`): retrieval latency, first token, generation speed, RSS.
+
+    python -m rag_app.eval.bench_answer [CORPUS_DIR] [--chunks 100000] [--json]
+
+In one run, with the default model (bundled SmolLM2 unless settings say otherwise):
+1. the corpus (default: the demo corpus in data/) is ingested into a temporary index;
+2. retrieval p50/p95 over its questions (each asked several times);
+3. every question is answered through `AnswerPipeline`: time to first token, total answer
+   time and generation tokens/s, next to raw llama-cpp-python generating from the very same
+   prompt tokens with the same sampling settings (the ratio of the two speeds);
+4. the peak RSS of the process at that point (the answer path only);
+5. retrieval p50/p95 on a synthetic index of ``--chunks`` chunks (default 100,000) built in a
+   temporary folder directly through `IndexStore.writer`, with random normalized vectors and
+   generated text; queries are embedded by the real model, as in the app.
+
+Targets: retrieval p50 <= 25 ms at 100k chunks; first token <= 1.0 s; generation >= 0.95x raw;
+peak RSS <= 1.0 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag_app.chat import AnswerPipeline
+from rag_app.config import Settings, load_settings
+from rag_app.embedding import Embedder
+from rag_app.generation import REPEAT_PENALTY
+from rag_app.retrieval import HybridRetriever
+from rag_app.store import IndexStore, NewChunk
+
+log = logging.getLogger(__name__)
+
+# Questions about the demo corpus (answerable ones; the last two are refused without the model).
+QUESTIONS = [
+    "How many tokens are in the vocabulary of the GPT-2 tokenizer?",
+    "How many attention heads per layer does BERT-base have?",
+    "How many bits per weight does the GGUF quantization type Q4_K_M use?",
+    "On which port does the rag_app chat page run?",
+    "What value of the constant k is usually used in reciprocal rank fusion?",
+    "How many dimensions do the vectors of all-MiniLM-L6-v2 have?",
+    "Qui a décrit la génération augmentée par récupération en 2020 ?",
+    "Combien de mémoire faut-il pour un modèle de 7 milliards de paramètres en FP16 ?",
+    "Who won the 1998 football World Cup?",
+    "Combien de temps faut-il cuire un œuf à la coque ?",
+]
+RETRIEVAL_REPEATS = 5
+ANSWER_TOKENS = 96
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """(p50, p95) of ``values`` in the same unit, rounded."""
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return round(statistics.median(ordered), 2), round(p95, 2)
+
+
+def time_retrieval(retrieve: Any, queries: list[str], repeats: int) -> list[float]:
+    """Milliseconds of each call of ``retrieve(query)`` (after one warm-up call)."""
+    retrieve(queries[0])
+    times = []
+    for _ in range(repeats):
+        for query in queries:
+            started = time.perf_counter()
+            retrieve(query)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def raw_generation(llm: Any, tokens: list[int], max_tokens: int, temperature: float) -> dict[str, float]:
+    """Raw llama-cpp-python on prompt ``tokens``: first-token seconds and tokens/s after it."""
+    llm.reset()  # no prompt cache from the pipeline's run: prefill is measured too
+    started = time.perf_counter()
+    first = last = None
+    count = 0
+    for chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature,
+                                       repeat_penalty=REPEAT_PENALTY, stream=True):
+        now = time.perf_counter()
+        if first is None:
+            first = now
+        last = now
+        count += 1
+    rate = (count - 1) / (last - first) if first and last and last > first and count > 1 else 0.0
+    return {"first_token_s": (first - started) if first else 0.0, "tokens_per_s": rate, "tokens": count}
+
+
+def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """Retrieval and answer figures on the index of ``settings``."""
+    pipeline = AnswerPipeline(settings, embedder=embedder)
+    with pipeline:
+        retrieval = time_retrieval(pipeline.retrieve, QUESTIONS, RETRIEVAL_REPEATS)
+        pipeline.generator.load()
+        pipeline.answer(QUESTIONS[0], max_tokens=8)  # warm-up
+        first_tokens, totals, ours, raws, raw_first, refused = [], [], [], [], [], 0
+        for question in QUESTIONS:
+            pipeline.generator.llm.reset()  # each question pays its full prefill
+            answer = pipeline.answer(question, max_tokens=ANSWER_TOKENS, temperature=0.0)
+            totals.append(answer.timings.total_ms)
+            if answer.refused:
+                refused += 1
+                continue
+            first_tokens.append(answer.timings.first_token_ms or 0.0)
+            if answer.timings.tokens_per_s:
+                ours.append(answer.timings.tokens_per_s)
+            prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
+                                                     max_tokens=ANSWER_TOKENS)
+            raw = raw_generation(pipeline.generator.llm, prompt.tokens, prompt.max_tokens, 0.0)
+            if raw["tokens_per_s"]:
+                raws.append(raw["tokens_per_s"])
+            raw_first.append(raw["first_token_s"] * 1000)
+            log.info("%s: first token %.0f ms, %.1f tok/s (raw %.1f)", question[:40],
+                     answer.timings.first_token_ms or 0, answer.timings.tokens_per_s or 0, raw["tokens_per_s"])
+        model = pipeline.generator.model_name
+    p50, p95 = percentiles(retrieval)
+    ttft50, ttft95 = percentiles(first_tokens) if first_tokens else (0.0, 0.0)
+    ours_rate = statistics.median(ours) if ours else 0.0
+    raw_rate = statistics.median(raws) if raws else 0.0
+    return {
+        "model": model,
+        "questions": len(QUESTIONS),
+        "refused": refused,
+        "retrieval_p50_ms": p50,
+        "retrieval_p95_ms": p95,
+        "first_token_p50_ms": ttft50,
+        "first_token_p95_ms": ttft95,
+        "raw_first_token_p50_ms": round(statistics.median(raw_first), 1) if raw_first else 0.0,
+        "total_answer_p50_ms": percentiles(totals)[0],
+        "total_answer_p95_ms": percentiles(totals)[1],
+        "tokens_per_s": round(ours_rate, 1),
+        "raw_tokens_per_s": round(raw_rate, 1),
+        "ratio_to_raw": round(ours_rate / raw_rate, 3) if raw_rate else 0.0,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def synthetic_index(index_dir: Path, chunks: int, dimension: int, seed: int = 7) -> list[str]:
+    """Write ``chunks`` chunks of generated text with random unit vectors; return sample queries."""
+    rng = np.random.default_rng(seed)
+    words = [f"{a}{b}{c}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "si", "tu", "va", "ze")
+             for b in ("bar", "cor", "dun", "fel", "gim", "hos", "jal", "kur", "lem", "mop")
+             for c in ("a", "e", "i", "o", "u", "an", "en", "in", "on", "un")]
+    words += ("model token weight index chunk vector search answer passage question quantization "
+              "memory layer attention context window file page").split()
+    zipf = 1.0 / np.arange(1, len(words) + 1)
+    zipf /= zipf.sum()
+    order = rng.permutation(len(words))
+    per_document = 100
+    store = IndexStore.open(index_dir, "synthetic", dimension)
+    with store.writer("synthetic", dimension) as writer:
+        for doc in range(0, chunks, per_document):
+            n = min(per_document, chunks - doc)
+            texts = [" ".join(words[order[i]] for i in rng.choice(len(words), 80, p=zipf)) for _ in range(n)]
+            vectors = rng.standard_normal((n, dimension)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            writer.add_document(
+                path=f"synthetic/{doc // per_document:05d}.txt", content_hash=str(doc), size=0, mtime=0.0,
+                title="", metadata={},
+                chunks=[NewChunk(i, t, hashlib.sha1(t.encode()).hexdigest(), None, "", 0, len(t))
+                        for i, t in enumerate(texts)],
+                vectors=vectors,
+            )
+    store.close()
+    return [" ".join(words[order[i]] for i in rng.choice(len(words), 6, p=zipf)) + "?" for _ in range(20)]
+
+
+def bench_synthetic(settings: Settings, embedder: Embedder, chunks: int) -> dict[str, Any]:
+    """Retrieval p50/p95 on a synthetic index of ``chunks`` chunks."""
+    with tempfile.TemporaryDirectory(prefix="rag-bench-100k-") as tmp:
+        started = time.perf_counter()
+        queries = synthetic_index(Path(tmp), chunks, embedder.dimension)
+        build_s = time.perf_counter() - started
+        with IndexStore.open(Path(tmp)) as store:
+            retriever = HybridRetriever(store, embedder, settings)
+            times = time_retrieval(lambda q: retriever.search(q), queries, 3)
+    p50, p95 = percentiles(times)
+    return {"synthetic_chunks": chunks, "synthetic_build_s": round(build_s, 1),
+            "synthetic_retrieval_p50_ms": p50, "synthetic_retrieval_p95_ms": p95}
+
+
+def run(corpus: Path, chunks: int) -> dict[str, Any]:
+    """All figures of the benchmark (see the module docstring)."""
+    base = load_settings()
+    embedder = Embedder(base.embedding_model, base.embedding_batch_size)
+    with tempfile.TemporaryDirectory(prefix="rag-bench-answer-") as tmp:
+        from rag_app.ingest.pipeline import ingest
+
+        settings = base.model_copy(update={"data_dir": corpus, "index_dir": Path(tmp) / "index"})
+        ingest(settings, embedder=embedder)
+        figures = {"corpus": str(corpus)} | bench_answers(settings, embedder)
+    if chunks:
+        figures |= bench_synthetic(base, embedder, chunks)
+    return figures
+
+
+def main() -> None:
+    """Command-line entry point; prints a table of the figures and their targets."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default="data", type=Path, help="folder of documents")
+    parser.add_argument("--chunks", type=int, default=100_000, help="synthetic index size (0: skip)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    random.seed(7)
+    figures = run(args.corpus, args.chunks)
+    if args.json:
+        print(json.dumps(figures))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    targets = {
+        "synthetic_retrieval_p50_ms": "<= 25",
+        "first_token_p50_ms": "<= 1000",
+        "ratio_to_raw": ">= 0.95",
+        "peak_rss_mb": "<= 1024",
+    }
+    table = Table(title="Answer benchmark")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    for key, value in figures.items():
+        table.add_row(key, str(value), targets.get(key, ""))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
