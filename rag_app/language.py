@@ -29,6 +29,10 @@ _FR = frozenset(
     c il ils elle elles on nous vous je j me m mon ma mes ton ta tes son sa ses leur leurs ne n
     pas plus se y en ai avez peut puis dois doit faut faire mais donc si lorsque afin chez""".split()
 )
+# Function words of both languages: they match nearly every chunk and carry little weight in
+# BM25, but make a full-text search over a large index scan most of it.
+STOPWORDS = _EN | _FR
+
 # Letters that occur in French words and (almost) never in English ones.
 _FR_LETTERS = frozenset("éèêëàâîïôûùüçœ")
 

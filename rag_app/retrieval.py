@@ -18,6 +18,7 @@ are inert; very long text is cut for both searches. An empty (or blank) query ra
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import numpy as np
 from rag_app.answer import Passage
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
-from rag_app.language import ENGLISH, guess_language
+from rag_app.language import ENGLISH, STOPWORDS, guess_language
 from rag_app.store import ChunkRecord, IndexStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,21 @@ MODES = ("hybrid", "dense", "bm25")
 MAX_DENSE_QUERY_CHARS = 2000
 # BM25 uses the first distinct words (the store caps them at 64); this bounds the scan.
 MAX_BM25_QUERY_CHARS = 5000
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def bm25_text(query: str) -> str:
+    """The words BM25 searches for: the query's words without English/French function words.
+
+    Function words ("the", "what", "les", "est") match nearly every chunk: dropping them keeps
+    the ranking (their IDF is tiny) and makes the full-text search over a large index many
+    times faster. A query made only of function words is searched as it is.
+    """
+    words = _WORD.findall(query[:MAX_BM25_QUERY_CHARS].lower())
+    content = [word for word in words if word not in STOPWORDS]
+    return " ".join(content or words)
 
 
 class EmptyQueryError(ValueError):
@@ -156,7 +172,7 @@ class HybridRetriever:
         if dense and self.store.vector_count:
             vector = self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
             dense_hits = self.store.dense_search(vector, depth)
-        bm25_hits = self.store.bm25_search(query[:MAX_BM25_QUERY_CHARS], depth) if bm25 else []
+        bm25_hits = self.store.bm25_search(bm25_text(query), depth) if bm25 else []
         return Ranked(vector, dense_hits, bm25_hits, language)
 
     def weights(self, language: str) -> tuple[float, float]:

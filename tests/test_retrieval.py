@@ -233,3 +233,12 @@ def test_langchain_adapter_returns_documents_with_sources(retriever: HybridRetri
 )
 def test_guess_language(text: str, language: str) -> None:
     assert guess_language(text) == language
+
+
+def test_bm25_text_drops_function_words_only_when_something_is_left() -> None:
+    from rag_app.retrieval import bm25_text
+
+    assert bm25_text("What is the capital of the country?") == "capital country"
+    assert bm25_text("Qu'est-ce qu'un cookie ?") == "cookie"
+    assert bm25_text("to be or not to be") == "to be or not to be"
+    assert bm25_text("🙂 ???") == ""
