@@ -82,6 +82,7 @@ STOPWORDS = frozenset(_STOP_EN | _STOP_FR)
 _WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)*", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]")
+_ONLY_CITATIONS = re.compile(r"^(?:\[[\d\s,;–-]*\]\s*)+[.!?]?$")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'«(\[]?[A-ZÀ-Ý0-9])|\n\s*\n|\n(?=\s*[-*•]\s)")
 
 
@@ -134,13 +135,16 @@ def coverage(query_words: Sequence[str], text: str) -> float:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text`` (also split at blank lines and list items), stripped, non-empty."""
-    parts = _SENTENCE_END.split(text.strip())
-    sentences = []
-    for part in parts:
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
         part = " ".join(part.split())
-        if part:
-            sentences.append(part[:MAX_SENTENCE_CHARS])
-    return sentences
+        if not part:
+            continue
+        if sentences and _ONLY_CITATIONS.match(part):  # "... weight. [1]" belongs to the sentence
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    return [s[:MAX_SENTENCE_CHARS] for s in sentences]
 
 
 def cited_numbers(text: str) -> list[int]:
