@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     n_gpu_layers: int = 0
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     max_tokens: int = Field(256, ge=16)
+    # Longest prompt (passages + history + question), in model tokens: bounds the time to the
+    # first token on a CPU; the window n_ctx still bounds prompt + answer.
+    max_prompt_tokens: int = Field(1024, ge=128)
 
     # Serving.
     host: str = "127.0.0.1"

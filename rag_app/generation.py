@@ -209,13 +209,14 @@ class Generator:
         """The prompt for ``question`` over numbered ``passages`` (best first) within ``n_ctx``.
 
         Room is kept for ``max_tokens`` answer tokens (shrunk to leave the prompt at least
-        three quarters of a small window). Then, while the prompt is too long: the oldest
+        three quarters of a small window); the prompt is also capped at
+        ``settings.max_prompt_tokens``. Then, while the prompt is too long: the oldest
         history turn goes, then the lowest-ranked passage; the last passage kept is trimmed
         to the room left; a question longer than the window is cut.
         """
         answer_tokens = max_tokens or self.settings.max_tokens
         answer_tokens = max(16, min(answer_tokens, self.n_ctx // MIN_ANSWER_SHARE))
-        budget = self.n_ctx - answer_tokens
+        budget = min(self.n_ctx - answer_tokens, self.settings.max_prompt_tokens)
         history = [
             (user, self._cut(answer, MAX_HISTORY_ANSWER_TOKENS))
             for user, answer in list(history)[-MAX_HISTORY_TURNS:]
