@@ -241,5 +241,25 @@ def eval_(
         raise fail(str(exc)) from exc
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (default 7860).")] = None,
+    index_dir: IndexDirOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
+    from rag_app.store import IndexUnavailableError
+
+    settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
+    console.print(f"Chat page: [bold]http://{settings.host}:{settings.port}[/] (Ctrl+C to stop)")
+    try:
+        from rag_app.ui import serve as run_server
+
+        run_server(settings)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+
+
 if __name__ == "__main__":
     app()
