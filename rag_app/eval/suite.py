@@ -3,8 +3,8 @@
     python -m rag_app.eval.suite EVAL_DIR [--limit N] [--answer-limit N] [--retrieval-only]
                                  [--out REPORT_DIR]
 
-Runs, when present in EVAL_DIR: xquad-en (SQuAD paragraphs; plus 50 covid-qa questions asked
-as out-of-corpus "foreign" questions), clapnq-dev (both halves: answerable and unanswerable),
+Runs, when present in EVAL_DIR: xquad-en (SQuAD paragraphs; plus as many covid-qa questions,
+asked as out-of-corpus "foreign" questions), clapnq-dev (both halves: answerable and unanswerable),
 cnil-faq-fr (French), covid-qa (whole articles, --unit article) and financebench-sample (PDF
 pages). Retrieval is measured on every question (or ``--limit``); answers on
 ``--answer-limit`` questions per set (default 50), spread evenly. Indexes are cached (see
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             retrieval_only=args.retrieval_only,
             foreign=foreign if foreign is not None and foreign.exists() else None,
             answer_limit=args.answer_limit,
+            foreign_limit=args.answer_limit,
             name=entry.name,
         )
         with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
