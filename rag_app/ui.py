@@ -67,6 +67,7 @@ CSS = """
 .rag-source mark, .rag-quote mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .rag-source details summary { cursor: pointer; color: #4b5563; font-size: 0.85em; }
 .rag-passage { white-space: normal; color: #374151; font-size: 0.9em; }
+.rag-pending { color: #6b7280; font-style: italic; }
 .rag-timings { font-size: 0.75em; color: #9ca3af; margin-top: 0.4em; }
 """
 
@@ -184,7 +185,9 @@ def _body(answer: Answer) -> str:
     head = [f"<p>{_esc(line)}</p>" for line in lines if not line.startswith("- ")]
     bullets = [f"<li>{_esc(line[2:])}</li>" for line in lines if line.startswith("- ")]
     listing = f"<ul>{''.join(bullets)}</ul>" if bullets else ""
-    return f'<div class="rag-unverified">{"".join(head)}{listing}</div>'
+    raw = (f"<details><summary>The model's own reply (not supported by your documents)</summary>"
+           f'<div class="rag-passage">{_esc(answer.raw_answer)}</div></details>') if answer.raw_answer else ""
+    return f'<div class="rag-unverified">{"".join(head)}{listing}{raw}</div>'
 
 
 def _timings(answer: Answer) -> str:
@@ -208,6 +211,8 @@ def render_answer(answer: Answer) -> str:
 
 def render_streaming(text: str) -> str:
     """The answer as it streams in (not verified yet)."""
+    if not text:
+        return '<div class="rag-pending">Searching your documents…</div>'
     return f'<div class="rag-streaming">{_esc(text)} ▌</div>'
 
 

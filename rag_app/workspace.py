@@ -38,11 +38,11 @@ def safe_filename(name: str) -> str:
     """A file name that is safe to create in the data folder, keeping the original's look.
 
     Only the last path component counts (``../../etc/passwd`` becomes ``passwd``); control and
-    shell-special characters become ``_``; leading dots go (no hidden files); the extension must
+    shell-special characters become ``_``; leading dots and dashes go (no hidden files); the extension must
     be one the app can read. Raises `UploadError` when nothing usable is left.
     """
     base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
-    base = _UNSAFE.sub("_", base).strip(" .")
+    base = _UNSAFE.sub("_", base).strip(" .").lstrip("-")  # no hidden or option-like names
     base = re.sub(r"_+", "_", base)
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem.strip(" ._"):
