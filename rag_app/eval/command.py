@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
 from rag_app.eval.runner import EvalOptions, EvalResult, Progress as ProgressCallback, run_eval
 from rag_app.retrieval import MODES
 
@@ -137,9 +136,9 @@ def eval_command(
     """Run one evaluation with a progress bar; print the table (or the JSON report)."""
     console = console or Console()
     err_console = err_console or Console(stderr=True)
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
     with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
-        result = run_eval(options, settings, embedder=embedder, progress=stage_callback(bar))
+        # The embedder is loaded by run_eval once the dataset has been read: a bad file fails fast.
+        result = run_eval(options, settings, progress=stage_callback(bar))
     report = result.to_dict()
     if out is not None:
         write_report(out, report)
