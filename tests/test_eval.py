@@ -259,3 +259,25 @@ def test_end_to_end_answer_eval_with_foreign_questions(tmp_path: Path, embedder:
             assert all({"n", "path", "page"} <= set(c) for c in answer["citations"])
     assert summary["timings"]["total_ms"]["p50"] > 0
     json.dumps(result.to_dict())
+
+
+def test_cli_eval_json_report_and_clear_error(tmp_path: Path, embedder: Embedder) -> None:
+    from typer.testing import CliRunner
+
+    from rag_app.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["eval", str(FIXTURES / "beir"), "--retrieval-only", "--json",
+                                 "--index-dir", str(tmp_path / "cache"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["format"] == "beir"
+    assert report["summary"]["retrieval"]["hybrid"]["recall@5"] == 1.0
+    assert json.loads(out.read_text())["summary"] == report["summary"]
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"paragraphs": [{"qas": []}]}]}')
+    result = runner.invoke(app, ["eval", str(bad), "--retrieval-only"])
+    assert result.exit_code == 1
+    assert "missing field 'context'" in result.output
