@@ -1,0 +1,246 @@
+"""The chat page end to end in headless Chromium (Debian's package, driven by Playwright).
+
+`rag-app serve` runs in a subprocess on a free port over a private copy of the demo corpus.
+Screenshots of each state go to test-artifacts/. No browser is ever downloaded: Playwright is
+pointed at /usr/bin/chromium (install it with `make browser` or `apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import DEMO_DATA, ROOT, make_settings
+from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("RAG_APP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+START_TIMEOUT_S = 240
+ANSWER_TIMEOUT_MS = 300_000
+FACT = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 2)
+UPLOAD_NAME = "zorblax_reactor.md"
+UPLOAD_TEXT = (
+    "# The Zorblax reactor\n\n"
+    "The Zorblax reactor on the moon Quenta produces exactly 7,431 megawatts of electric power.\n"
+    "The Zorblax reactor was designed by the engineer Mirela Vantosh.\n"
+)
+UPLOAD_QUESTION = "How many megawatts of electric power does the Zorblax reactor on Quenta produce?"
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Server]:
+    """`rag-app serve` over a fresh index of a copy of the demo corpus."""
+    from rag_app.ingest.pipeline import ingest
+
+    root = tmp_path_factory.mktemp("ui")
+    data, index = root / "data", root / "index"
+    shutil.copytree(DEMO_DATA, data)
+    ingest(make_settings(data, index), embedder=embedder)
+    port = _free_port()
+    env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
+    env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
+    log = open(root / "serve.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),
+         "--index-dir", str(index), "--data-dir", str(data)],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"rag-app serve exited: {(root / 'serve.log').read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("rag-app serve did not answer in time")
+            time.sleep(1)
+        yield Server(url, process, data)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium; never a downloaded one."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"No Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server: Server):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#index-status strong")  # the index status has loaded
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def ask(page, question: str, *, expect_stream: bool = False) -> None:
+    """Type a question, send it and wait until its final message (with timings) is shown."""
+    before = page.locator("#chat .rag-timings").count()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    if expect_stream:  # tokens appear before the answer is verified
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#chat .rag-streaming')]"
+            ".some(e => e.innerText.replace('▌', '').trim().length > 0)",
+            timeout=ANSWER_TIMEOUT_MS, polling=50,
+        )
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#chat .rag-timings').length > {before}",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+
+
+def last_answer(page):
+    return page.locator("#chat .rag-timings").last.locator("xpath=..")
+
+
+def test_answer_streams_and_cites_the_right_file(page) -> None:
+    status = page.inner_text("#index-status")
+    assert "8 documents" in status and "all-MiniLM-L6-v2" in status
+    ask(page, FACT.question, expect_stream=True)
+    shot(page, "1-answer")
+    answer = last_answer(page)
+    heads = answer.locator(".rag-source-head").all_inner_texts()
+    assert any(FACT.file in h and f"page {FACT.page}" in h for h in heads), heads
+    assert answer.locator(".rag-source mark").count() >= 1  # the supporting sentence is highlighted
+    assert page.locator("#chat .rag-refusal").count() == 0
+
+
+def test_out_of_corpus_question_is_refused_with_closest_passages(page) -> None:
+    ask(page, NOT_IN_CORPUS_EN[1])
+    shot(page, "2-refusal")
+    refusal = page.locator("#chat .rag-refusal")
+    assert refusal.count() == 1 and "Not in your documents" in refusal.inner_text()
+    assert "Closest passages" in page.inner_text("#chat")
+    assert page.locator("#chat .rag-source").count() >= 1
+    page.click("#clear")
+    page.wait_for_function("() => document.querySelectorAll('#chat .rag-refusal').length === 0")
+
+
+def test_uploaded_file_is_indexed_and_cited(page, server: Server, tmp_path: Path) -> None:
+    upload = tmp_path / UPLOAD_NAME
+    upload.write_text(UPLOAD_TEXT, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(upload))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status').innerText.includes('Index updated')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    assert (server.data_dir / UPLOAD_NAME).read_text(encoding="utf-8") == UPLOAD_TEXT
+    page.wait_for_function(f"() => document.querySelector('#documents').innerText.includes('{UPLOAD_NAME}')")
+    assert "9 documents" in page.inner_text("#index-status")
+    shot(page, "3-uploaded")
+
+    # The same name again is refused rather than overwritten.
+    page.set_input_files("#upload input[type=file]", str(upload))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status').innerText.includes('already in the data folder')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, UPLOAD_QUESTION)
+    shot(page, "4-upload-answer")
+    heads = last_answer(page).locator(".rag-source-head").all_inner_texts()
+    assert any(UPLOAD_NAME in h for h in heads), heads
+    assert "7,431" in last_answer(page).inner_text()
+
+
+def test_no_request_leaves_the_machine(browser, server: Server) -> None:
+    import psutil
+
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(server.url)
+    page.wait_for_selector("#index-status strong")
+    ask(page, FACT.question)
+    page.get_by_role("tab", name="Documents").click()
+    page.get_by_role("tab", name="Settings").click()
+    page.wait_for_timeout(1000)  # Gradio keeps a stream open: "network idle" never comes
+    context.close()
+
+    assert requests, "no request was recorded"
+    remote = [url for url in requests
+              if urlsplit(url).scheme not in ("data", "blob")
+              and urlsplit(url).hostname not in ("127.0.0.1", "localhost")]
+    assert remote == []
+    # Nor does the server hold a connection to anything but this machine.
+    peers = [c.raddr.ip for c in psutil.Process(server.process.pid).net_connections(kind="inet") if c.raddr]
+    assert all(ipaddress.ip_address(ip).is_loopback for ip in peers), peers
+
+
+def test_two_tabs_ask_at_once(browser, server: Server) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    first, second = context.new_page(), context.new_page()
+    for tab in (first, second):
+        tab.goto(server.url)
+        tab.wait_for_selector("#question textarea")
+    other = next(f for f in DEMO_FACTS if f.file == "hybrid_search.html")
+    for tab, question in ((first, FACT.question), (second, other.question)):
+        tab.fill("#question textarea", question)
+        tab.press("#question textarea", "Enter")
+    for tab in (first, second):
+        tab.wait_for_selector("#chat .rag-timings", timeout=ANSWER_TIMEOUT_MS)
+    shot(second, "5-second-tab")
+    assert FACT.file in first.inner_text("#chat")
+    assert other.file in second.inner_text("#chat")
+    context.close()
