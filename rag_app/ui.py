@@ -409,7 +409,8 @@ class ChatPage:
             self.pipeline.generator.load()
         except (ModelNotFoundError, RuntimeError) as exc:
             log.warning("Could not load %s: %s", path, exc)
-            return f"⚠ {exc}"
+            self.pipeline.set_model(self.model_path)  # keep answering with the previous model
+            return f"⚠ {exc} The previous model `{Path(self.model_path).name}` is still in use."
         self.model_path = path
         return f"Model: `{Path(path).name}` (loaded; used for every open tab)"
 
