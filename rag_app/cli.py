@@ -252,13 +252,21 @@ def serve(
     from rag_app.store import IndexUnavailableError
 
     settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
-    console.print(f"Chat page: [bold]http://{settings.host}:{settings.port}[/] (Ctrl+C to stop)")
+    console.print("Loading the index and the models…")
     try:
         from rag_app.ui import serve as run_server
 
-        run_server(settings)
+        server, page = run_server(settings)
     except IndexUnavailableError as exc:
         raise fail(str(exc)) from exc
+    except OSError as exc:
+        raise fail(f"Cannot listen on {settings.host}:{settings.port} ({exc}). Is another "
+                   "server running there? Pass --port with another number.") from exc
+    console.print(f"Chat page: [bold]{server.local_url}[/] (Ctrl+C to stop)")
+    try:
+        server.block_thread()
+    finally:
+        page.close()
 
 
 if __name__ == "__main__":

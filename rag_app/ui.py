@@ -492,9 +492,12 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
     return demo
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
-          block: bool = True) -> tuple[gr.Blocks, ChatPage]:
-    """Open the index of ``settings`` and serve the chat page on ``host``:``port``."""
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> tuple[gr.Blocks, ChatPage]:
+    """Open the index of ``settings`` and start serving the chat page on ``host``:``port``.
+
+    Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
+    `ChatPage.close` afterwards.
+    """
     page = ChatPage.open(settings)
     demo = build_blocks(page)
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
@@ -512,7 +515,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         enable_monitoring=False,
         footer_links=["api", "settings"],
         max_file_size=f"{settings.max_upload_mb}mb",
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=True,
     )
     return demo, page
