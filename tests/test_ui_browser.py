@@ -162,6 +162,12 @@ def test_answer_streams_and_cites_the_right_file(page) -> None:
     assert answer.locator(".rag-source mark").count() >= 1  # the supporting sentence is highlighted
     assert page.locator("#chat .rag-refusal").count() == 0
 
+    # A follow-up that only makes sense after the first question is answered from the same file.
+    ask(page, "And how many layers?")
+    shot(page, "1b-follow-up")
+    assert page.locator("#chat .rag-refusal").count() == 0
+    assert any(FACT.file in h for h in last_answer(page).locator(".rag-source-head").all_inner_texts())
+
 
 def test_out_of_corpus_question_is_refused_with_closest_passages(page) -> None:
     ask(page, NOT_IN_CORPUS_EN[1])
