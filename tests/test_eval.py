@@ -12,7 +12,8 @@ from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.eval import metrics
 from rag_app.eval.formats import DatasetError, guess_format, load_dataset
-from rag_app.eval.runner import EvalOptions, corpus_key, run_eval
+from rag_app.eval.command import summary_markdown, summary_rows
+from rag_app.eval.runner import EvalOptions, EvalResult, corpus_key, run_eval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 SQUAD = FIXTURES / "squad_v2.json"
@@ -237,7 +238,6 @@ def test_cache_key_follows_corpus_and_chunk_settings() -> None:
 
 @pytest.mark.slow
 def test_end_to_end_answer_eval_with_foreign_questions(tmp_path: Path, embedder: Embedder) -> None:
-    pytest.importorskip("rag_app.chat", reason="the answer pipeline (rag_app/chat.py) is not there yet")
     settings = Settings(data_dir=tmp_path / "unused", index_dir=tmp_path / "unused-index", max_tokens=48)
     options = EvalOptions(dataset=SQUAD, format="squad", index_dir=tmp_path / "cache",
                           foreign=FIXTURES / "beir", foreign_limit=2)
@@ -281,3 +281,53 @@ def test_cli_eval_json_report_and_clear_error(tmp_path: Path, embedder: Embedder
     result = runner.invoke(app, ["eval", str(bad), "--retrieval-only"])
     assert result.exit_code == 1
     assert "missing field 'context'" in result.output
+
+
+# ----- the summary table ---------------------------------------------------------------------
+def _result(name: str, summary: dict) -> EvalResult:
+    return EvalResult(dataset=name, format="squad", unit="paragraph", settings={}, corpus={}, summary=summary)
+
+
+def test_summary_table_puts_datasets_across_and_leaves_out_empty_sections() -> None:
+    scores = {"recall@1": 0.5, "recall@5": 0.75, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 0.625, "ndcg@10": 0.7}
+    answered = _result("answered", {
+        "retrieval": {"judged": 4, "dense": scores, "bm25": scores, "hybrid": scores},
+        "answers": {"answerable": {"n": 4, "gold_in_answer": 0.25, "refused": 0.0},
+                    "unanswerable": {"n": 2, "refused": 0.5, "all_unsupported": 0.5, "supported": 0.0}},
+        "timings": {"retrieval_ms": {"p50": 12.4, "p95": 20.6}},
+    })
+    retrieval_only = _result("retrieval-only", {"retrieval": {"judged": 3, "hybrid": scores}})
+    rows = {(row.label, row.heading): row.values for row in summary_rows([answered, retrieval_only])}
+    headings = [label for label, heading in rows if heading]
+    assert headings == ["Questions", "Retrieval, dense (%)", "Retrieval, BM25 (%)", "Retrieval, fused (%)",
+                        "Answerable (%)", "Unanswerable (%)", "Timings (ms)"]  # no out-of-corpus questions
+    assert rows[("for retrieval", False)] == ("4", "3")
+    assert rows[("asked: unanswerable", False)] == ("2", "-")
+    assert rows[("MRR@10", False)] == ("62.5", "62.5")
+    assert rows[("gold in answer", False)] == ("25.0", "-")
+    assert rows[("refused", False)] == ("50.0", "-")
+    assert rows[("retrieval p95", False)] == ("21", "-")
+
+    markdown = summary_markdown([answered, retrieval_only]).splitlines()
+    assert markdown[0] == "| metric | answered | retrieval-only |"
+    assert "| **Retrieval, fused (%)** |  |  |" in markdown
+    assert "| nDCG@10 | 70.0 | 70.0 |" in markdown
+
+
+def test_suite_runs_the_sets_it_finds_and_prints_one_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag_app.eval import suite
+
+    eval_dir = tmp_path / "eval"
+    (eval_dir / "xquad-en").mkdir(parents=True)
+    (eval_dir / "xquad-en" / "xquad.en.json").write_text(SQUAD.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("RAG_APP_EVAL_CACHE", str(tmp_path / "cache"))
+    reports = tmp_path / "reports"
+    assert suite.main([str(eval_dir), "--retrieval-only", "--out", str(reports)]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("rag-app eval") == 1 and "xquad-en" in out.out
+    assert "Skipping clapnq-dev" in out.err
+    assert json.loads((reports / "xquad-en.json").read_text())["summary"]["retrieval"]["judged"] == 4
+    assert "| **Retrieval, fused (%)** |  |" in (reports / "summary.md").read_text()
+    assert suite.main([str(tmp_path / "empty"), "--retrieval-only", "--out", str(reports)]) == 1

@@ -1,4 +1,4 @@
-"""The body of `rag-app eval` and of the `make eval` suite: progress bar, tables, JSON report.
+"""The body of `rag-app eval` and of the `make eval` suite: progress bar, summary table, JSON report.
 
 This is a terminal front end (rich) over `rag_app.eval.runner`; the library code stays silent.
 """
@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from rag_app.config import Settings
-from rag_app.eval.runner import EvalOptions, EvalResult, Progress as ProgressCallback, run_eval
+from rag_app.eval.runner import EvalOptions, EvalResult, run_eval
+from rag_app.eval.runner import Progress as ProgressCallback
 from rag_app.retrieval import MODES
 
 STAGES = {
@@ -61,61 +69,87 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def retrieval_table(results: list[EvalResult]) -> Table:
-    """recall@1/5/10/100, MRR@10 and nDCG@10 (in %) per dataset and mode."""
-    table = Table(title="Retrieval (answerable questions, %)")
-    for column in ("dataset", "mode", "n", "R@1", "R@5", "R@10", "R@100", "MRR@10", "nDCG@10"):
-        table.add_column(column, justify="left" if column in ("dataset", "mode") else "right")
+def _count(value: int | None) -> str:
+    return "-" if not value else str(value)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary table: a metric (or a section heading) and its value per dataset."""
+
+    label: str
+    values: tuple[str, ...]
+    heading: bool = False
+
+
+RETRIEVAL_METRICS = (("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"),
+                     ("recall@100", "R@100"), ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"))
+ANSWERABLE_METRICS = (("gold_in_answer", "gold in answer"), ("gold_in_citations", "gold in cited"),
+                      ("gold_in_evidence", "gold in evidence"), ("exact_match", "exact match"),
+                      ("f1", "F1"), ("has_citation", "with a citation"), ("refused", "refused (wrongly)"))
+REFUSAL_METRICS = (("refused", "refused"), ("all_unsupported", "all unsupported"),
+                   ("supported", "as supported"))
+ANSWER_KINDS = (("answerable", "Answerable (%)", ANSWERABLE_METRICS),
+                ("unanswerable", "Unanswerable (%)", REFUSAL_METRICS),
+                ("foreign", "Out-of-corpus (%)", REFUSAL_METRICS))
+TIMINGS = (("retrieval_ms", "retrieval"), ("first_token_ms", "first token"), ("total_ms", "total"))
+
+
+def summary_rows(results: list[EvalResult]) -> list[SummaryRow]:
+    """The figures of one or several runs: one row per metric, one value per dataset.
+
+    First the question counts, then retrieval in % of the answerable questions (dense, BM25,
+    and the fused ranking the product uses), answers in % of the questions asked of each kind,
+    and timings in ms. Sections without a figure in any dataset are left out.
+    """
+    summaries = [result.summary for result in results]
+    rows: list[SummaryRow] = []
+
+    def section(heading: str, metrics: list[tuple[str, list[str]]]) -> None:
+        if any(value != "-" for _, values in metrics for value in values):
+            rows.append(SummaryRow(heading, ("",) * len(summaries), heading=True))
+            rows.extend(SummaryRow(label, tuple(values)) for label, values in metrics)
+
+    answers = [s.get("answers", {}) for s in summaries]
+    section("Questions", [("for retrieval", [_count(s.get("retrieval", {}).get("judged")) for s in summaries])] + [
+        (f"asked: {kind}", [_count(a.get(kind, {}).get("n")) for a in answers]) for kind in ("answerable", "unanswerable", "foreign")
+    ])
+    for mode in MODES[1:] + MODES[:1]:
+        scores = [s.get("retrieval", {}).get(mode, {}) for s in summaries]
+        section(f"Retrieval, {MODE_NAMES[mode]} (%)",
+                [(name, [_pct(score.get(key)) for score in scores]) for key, name in RETRIEVAL_METRICS])
+    for kind, heading, metrics in ANSWER_KINDS:
+        groups = [a.get(kind, {}) for a in answers]
+        section(heading, [(name, [_pct(g.get(key)) if g.get("n") else "-" for g in groups]) for key, name in metrics])
+    section("Timings (ms)", [
+        (f"{name} {stat}", [_ms(s.get("timings", {}).get(key, {}).get(stat)) for s in summaries])
+        for key, name in TIMINGS for stat in ("p50", "p95")
+    ])
+    return rows
+
+
+def summary_table(results: list[EvalResult]) -> Table:
+    """The one summary table: metrics down, datasets across."""
+    table = Table(title="rag-app eval", title_justify="left")
+    table.add_column("metric", no_wrap=True)
     for result in results:
-        retrieval = result.summary.get("retrieval", {})
-        for mode in MODES[1:] + MODES[:1]:
-            scores = retrieval.get(mode)
-            if not scores:
-                continue
-            table.add_row(
-                result.dataset, MODE_NAMES[mode], str(retrieval.get("judged", "")),
-                *(_pct(scores[key]) for key in ("recall@1", "recall@5", "recall@10", "recall@100",
-                                               "mrr@10", "ndcg@10")),
-                end_section=mode == "hybrid",
-            )
+        table.add_column(result.dataset, justify="right", overflow="fold")
+    rows = summary_rows(results)
+    for index, row in enumerate(rows):
+        last_of_section = index + 1 == len(rows) or rows[index + 1].heading
+        label = f"[bold]{row.label}[/]" if row.heading else f"  {row.label}"
+        table.add_row(label, *row.values, end_section=last_of_section)
     return table
 
 
-def answer_table(results: list[EvalResult]) -> Table | None:
-    """Answer shares (%) and timings (ms) per dataset; None when nothing was answered."""
-    rows = [r for r in results if r.summary.get("answers")]
-    if not rows:
-        return None
-    table = Table(title="Answers (% of questions asked) and timings (ms, p50/p95)")
-    columns = ("dataset", "n", "gold in answer", "gold in cited", "gold in evidence", "EM", "F1",
-               "cited", "false refusals", "unans. n", "unans. refused", "unans. unsupported",
-               "unans. supported", "foreign n", "foreign refused", "retrieval", "first token", "total")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "dataset" else "right")
-    for result in rows:
-        answers = result.summary["answers"]
-        a = answers.get("answerable", {})
-        u = answers.get("unanswerable", {})
-        f = answers.get("foreign", {})
-        t = result.summary.get("timings", {})
-        table.add_row(
-            result.dataset, str(a.get("n", 0)),
-            _pct(a.get("gold_in_answer")), _pct(a.get("gold_in_citations")), _pct(a.get("gold_in_evidence")),
-            _pct(a.get("exact_match")), _pct(a.get("f1")), _pct(a.get("has_citation")), _pct(a.get("refused")),
-            str(u.get("n", "-")), _pct(u.get("refused")), _pct(u.get("all_unsupported")), _pct(u.get("supported")),
-            str(f.get("n", "-")), _pct(f.get("refused")),
-            *(f"{_ms(t.get(k, {}).get('p50'))}/{_ms(t.get(k, {}).get('p95'))}"
-              for k in ("retrieval_ms", "first_token_ms", "total_ms")),
-        )
-    return table
-
-
-def print_tables(console: Console, results: list[EvalResult]) -> None:
-    """The summary tables of one or several runs."""
-    console.print(retrieval_table(results))
-    answers = answer_table(results)
-    if answers is not None:
-        console.print(answers)
+def summary_markdown(results: list[EvalResult]) -> str:
+    """The summary table as Markdown (for docs/ and the suite's report folder)."""
+    lines = ["| metric | " + " | ".join(r.dataset for r in results) + " |",
+             "|---" + "|---:" * len(results) + "|"]
+    for row in summary_rows(results):
+        label = f"**{row.label}**" if row.heading else row.label
+        lines.append(f"| {label} | " + " | ".join(row.values) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_report(path: Path, data: Any) -> None:
@@ -133,7 +167,7 @@ def eval_command(
     console: Console | None = None,
     err_console: Console | None = None,
 ) -> EvalResult:
-    """Run one evaluation with a progress bar; print the table (or the JSON report)."""
+    """Run one evaluation with a progress bar; print the summary table (or the JSON report)."""
     console = console or Console()
     err_console = err_console or Console(stderr=True)
     with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
@@ -145,7 +179,7 @@ def eval_command(
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
     else:
-        print_tables(console, [result])
+        console.print(summary_table([result]))
         corpus = result.corpus
         console.print(
             f"[dim]{corpus['documents']} documents, {corpus['chunks']} chunks "

@@ -9,7 +9,7 @@ cnil-faq-fr (French), covid-qa (whole articles, --unit article) and financebench
 pages). Retrieval is measured on every question (or ``--limit``); answers on
 ``--answer-limit`` questions per set (default 50), spread evenly. Indexes are cached (see
 `rag_app.eval.runner.cache_root`). The per-set JSON reports go to REPORT_DIR (default
-eval-reports/).
+eval-reports/), with summary.md: the table in Markdown.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from rich.console import Console
 
 from rag_app.config import load_settings
 from rag_app.embedding import Embedder
-from rag_app.eval.command import print_tables, progress_bar, stage_callback, write_report
+from rag_app.eval.command import (
+    progress_bar,
+    stage_callback,
+    summary_markdown,
+    summary_table,
+    write_report,
+)
 from rag_app.eval.runner import EvalOptions, EvalResult, run_eval
 
 
@@ -48,7 +54,7 @@ SUITE = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the suite; print one retrieval table and one answer table."""
+    """Run the suite; print one summary table (datasets across, metrics down)."""
     parser = argparse.ArgumentParser(prog="python -m rag_app.eval.suite", description=__doc__.split("\n\n")[0])
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--limit", type=int, default=None, help="questions per set for retrieval (default: all)")
@@ -89,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         err_console.print(f"[red]No evaluation set found in {args.eval_dir}[/]")
         return 1
-    print_tables(console, results)
-    console.print(f"[dim]Per-question reports in {args.out}/[/]")
+    console.print(summary_table(results))
+    (args.out / "summary.md").write_text(summary_markdown(results), encoding="utf-8")
+    console.print(f"[dim]Per-question reports and summary.md (this table in Markdown) in {args.out}/[/]")
     return 0
 
 
