@@ -111,16 +111,18 @@ def summary_rows(results: list[EvalResult]) -> list[SummaryRow]:
             rows.extend(SummaryRow(label, tuple(values)) for label, values in metrics)
 
     answers = [s.get("answers", {}) for s in summaries]
-    section("Questions", [("for retrieval", [_count(s.get("retrieval", {}).get("judged")) for s in summaries])] + [
-        (f"asked: {kind}", [_count(a.get(kind, {}).get("n")) for a in answers]) for kind in ("answerable", "unanswerable", "foreign")
-    ])
+    counts = [("for retrieval", [_count(s.get("retrieval", {}).get("judged")) for s in summaries])]
+    counts += [(f"asked: {kind}", [_count(a.get(kind, {}).get("n")) for a in answers])
+               for kind, _, _ in ANSWER_KINDS]
+    section("Questions", counts)
     for mode in MODES[1:] + MODES[:1]:
         scores = [s.get("retrieval", {}).get(mode, {}) for s in summaries]
         section(f"Retrieval, {MODE_NAMES[mode]} (%)",
                 [(name, [_pct(score.get(key)) for score in scores]) for key, name in RETRIEVAL_METRICS])
     for kind, heading, metrics in ANSWER_KINDS:
         groups = [a.get(kind, {}) for a in answers]
-        section(heading, [(name, [_pct(g.get(key)) if g.get("n") else "-" for g in groups]) for key, name in metrics])
+        section(heading, [(name, [_pct(g.get(key)) if g.get("n") else "-" for g in groups])
+                          for key, name in metrics])
     section("Timings (ms)", [
         (f"{name} {stat}", [_ms(s.get("timings", {}).get(key, {}).get(stat)) for s in summaries])
         for key, name in TIMINGS for stat in ("p50", "p95")
