@@ -1,14 +1,17 @@
 """Hybrid retrieval: dense (FAISS) and BM25 (SQLite FTS5) rankings fused into one.
 
-Fusion is weighted reciprocal-rank fusion::
+Fusion is a convex combination of standardized scores over the union of the first
+``candidates`` chunks of each list::
 
-    score(chunk) = w_dense / (rrf_k + dense_rank) + w_bm25 / (rrf_k + bm25_rank)
+    score(chunk) = w * z(cosine) + (1 - w) * z(bm25)
 
-with each term present only when the chunk is among that list's ``candidates``. The bundled
-embedder only knows English, so for a question in another language the dense weight is
-multiplied by ``settings.foreign_dense_factor`` (measured on French data: see
-docs/evaluation.md); BM25 then leads. Optional MMR re-orders the fused list to avoid
-near-duplicate passages.
+where ``z`` is the z-score over that union for this query (the cosine is known for every
+candidate; a chunk outside the BM25 list gets the lowest BM25 z-score) and ``w`` is
+``settings.dense_weight``. Unlike rank fusion it keeps how far ahead a list's best chunk is:
+a clear dense winner is not pulled down by a middling BM25 rank (see docs/evaluation.md). The
+bundled embedder only knows English, so for a question in another language the dense term is
+multiplied by ``settings.foreign_dense_factor``; BM25 then leads. Optional MMR re-orders the
+fused list to avoid near-duplicate passages.
 
 Any text is a valid query: the store quotes every word for FTS5, so operators and punctuation
 are inert; very long text is cut for both searches. An empty (or blank) query raises
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,20 +73,46 @@ class Ranked:
     dense: list[tuple[int, float]]
     bm25: list[tuple[int, float]]
     language: str
+    cosines: dict[int, float] = field(default_factory=dict)  # query cosines known so far
+
+    def __post_init__(self) -> None:
+        self.cosines = {**dict(self.dense), **self.cosines}
+
+    def union(self, depth: int) -> list[int]:
+        """The ids of the first ``depth`` of each list, dense first, without repeats."""
+        return list(dict.fromkeys([i for i, _ in self.dense[:depth]] + [i for i, _ in self.bm25[:depth]]))
 
 
-def rrf_fuse(
-    rankings: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int
-) -> list[tuple[int, float]]:
-    """Weighted reciprocal-rank fusion of ranked id lists; (id, score) best first.
+def standard_scores(values: Sequence[float | None]) -> np.ndarray:
+    """Z-scores of ``values``; a missing value (None) gets the lowest z-score of the others.
 
-    Ties keep the order in which ids were first seen (the first list wins ties).
+    When the present values are all equal (a single BM25 hit, say) only membership is known:
+    the z-scores of present = 1, missing = 0. Zeros when that says nothing either.
     """
-    scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
-        for rank, chunk_id in enumerate(ranking, start=1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (rrf_k + rank)
-    return sorted(scores.items(), key=lambda item: -item[1])
+    present = np.array([v for v in values if v is not None], dtype=np.float64)
+    if present.size == 0 or present.std() == 0:
+        membership = np.array([0.0 if v is None else 1.0 for v in values])
+        std = membership.std()
+        return (membership - membership.mean()) / std if std > 0 else np.zeros(len(values))
+    z = (present - present.mean()) / present.std()
+    lowest = float(z.min())
+    it = iter(z)
+    return np.array([lowest if v is None else float(next(it)) for v in values])
+
+
+def zscore_fuse(
+    ids: Sequence[int], cosines: dict[int, float], bm25: dict[int, float], weights: tuple[float, float]
+) -> list[tuple[int, float]]:
+    """``w_dense * z(cosine) + w_bm25 * z(BM25)`` over ``ids``; (id, score) best first.
+
+    ``cosines`` and ``bm25`` map ids to raw scores (an id missing from one of them gets that
+    list's lowest z-score). Ties keep the order of ``ids``.
+    """
+    dense_z = standard_scores([cosines.get(i) for i in ids])
+    bm25_z = standard_scores([bm25.get(i) for i in ids])
+    scores = weights[0] * dense_z + weights[1] * bm25_z
+    order = np.argsort(-scores, kind="stable")
+    return [(int(ids[j]), float(scores[j])) for j in order]
 
 
 def mmr_order(
@@ -91,15 +120,16 @@ def mmr_order(
 ) -> list[int]:
     """Indices of ``k`` items chosen by maximal marginal relevance.
 
-    ``relevance`` (positive, e.g. fused scores) is divided by its maximum; similarity is the
-    inner product of the (normalized) vectors. ``lambda_`` = 1 keeps the relevance order;
-    lower values favour diversity.
+    ``relevance`` (any real scores, higher is better, e.g. fused z-scores) is mapped to
+    ``exp(r - max r)``: 1 for the best, 1/e one unit below. Similarity is the inner product of
+    the (normalized) vectors. ``lambda_`` = 1 keeps the relevance order; lower values favour
+    diversity.
     """
     n = len(relevance)
     if n == 0 or k <= 0:
         return []
     rel = np.asarray(relevance, dtype=np.float64)
-    rel = rel / rel.max() if rel.max() > 0 else np.ones(n)
+    rel = np.exp(rel - rel.max())
     sims = vectors @ vectors.T
     chosen: list[int] = [int(np.argmax(rel))]
     max_sim = sims[chosen[0]].copy()
@@ -178,9 +208,10 @@ class HybridRetriever:
     def weights(self, language: str) -> tuple[float, float]:
         """(dense, BM25) fusion weights for a query in ``language``."""
         dense = self.settings.dense_weight
+        bm25 = 1.0 - dense
         if language != ENGLISH:
             dense *= self.settings.foreign_dense_factor
-        return dense, self.settings.bm25_weight
+        return dense, bm25
 
     # ----- internals ---------------------------------------------------------------------
     def _fuse(self, ranked: Ranked, k: int) -> list[tuple[int, float]]:
@@ -190,43 +221,46 @@ class HybridRetriever:
         order of the fusion of the whole lists, so the head is the product's ranking.
         """
         weights = self.weights(ranked.language)
-        dense_ids = [i for i, _ in ranked.dense]
-        bm25_ids = [i for i, _ in ranked.bm25]
         depth = self.settings.candidates
-        fused = rrf_fuse([dense_ids[:depth], bm25_ids[:depth]], weights, self.settings.rrf_k)
+        full = max(len(ranked.dense), len(ranked.bm25))
+        self._cosines(ranked.union(full), ranked)  # BM25-only chunks need their cosine too
+
+        def fuse(n: int) -> list[tuple[int, float]]:
+            return zscore_fuse(ranked.union(n), ranked.cosines, dict(ranked.bm25[:n]), weights)
+
+        fused = fuse(depth)
         if self.settings.mmr and len(fused) > 1 and self.store.vector_count:
             ids = [i for i, _ in fused]
             order = mmr_order([s for _, s in fused], self.store.vectors(ids), k, self.settings.mmr_lambda)
             fused = [fused[i] for i in order]
-        if len(fused) < k and (len(dense_ids) > depth or len(bm25_ids) > depth):
+        if len(fused) < k and full > depth:
             seen = {i for i, _ in fused}
-            tail = rrf_fuse([dense_ids, bm25_ids], weights, self.settings.rrf_k)
-            fused += [(i, s) for i, s in tail if i not in seen]
+            fused += [(i, s) for i, s in fuse(full) if i not in seen]
         return fused[:k]
 
     def _passages(self, order: list[tuple[int, float]], ranked: Ranked) -> list[Passage]:
         ids = [chunk_id for chunk_id, _ in order]
         records = {record.id: record for record in self.store.chunks(ids)}
-        dense = {cid: (rank, score) for rank, (cid, score) in enumerate(ranked.dense, start=1)}
+        dense = {cid: rank for rank, (cid, _) in enumerate(ranked.dense, start=1)}
         bm25 = {cid: (rank, score) for rank, (cid, score) in enumerate(ranked.bm25, start=1)}
-        cosines = self._cosines([i for i in ids if i in records and i not in dense], ranked)
+        cosines = self._cosines([i for i in ids if i in records], ranked)
         passages: list[Passage] = []
         for chunk_id, score in order:
             record = records.get(chunk_id)
             if record is None:  # removed by an ingestion since the search: skip it
                 continue
-            dense_rank, dense_score = dense.get(chunk_id, (None, cosines.get(chunk_id)))
             bm25_rank, bm25_score = bm25.get(chunk_id, (None, None))
-            passages.append(_passage(record, score, dense_score, bm25_score, dense_rank, bm25_rank,
-                                     len(passages) + 1))
+            passages.append(_passage(record, score, cosines.get(chunk_id), bm25_score, dense.get(chunk_id),
+                                     bm25_rank, len(passages) + 1))
         return passages
 
     def _cosines(self, ids: list[int], ranked: Ranked) -> dict[int, float]:
-        """Cosine of the query with chunks outside the dense list (known for every passage)."""
-        if not ids or ranked.query_vector is None:
-            return {}
-        vectors = self.store.vectors(ids)
-        return {i: float(s) for i, s in zip(ids, vectors @ ranked.query_vector)}
+        """The query's cosine with each of ``ids`` (read from the index once, kept in ``ranked``)."""
+        missing = [i for i in ids if i not in ranked.cosines]
+        if missing and ranked.query_vector is not None:
+            vectors = self.store.vectors(missing)
+            ranked.cosines.update((i, float(s)) for i, s in zip(missing, vectors @ ranked.query_vector))
+        return ranked.cosines
 
 
 def _passage(

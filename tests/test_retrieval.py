@@ -12,7 +12,7 @@ from rag_app.embedding import Embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.language import guess_language
 from rag_app.langchain_retriever import IndexRetriever
-from rag_app.retrieval import EmptyQueryError, HybridRetriever, mmr_order, rrf_fuse
+from rag_app.retrieval import EmptyQueryError, HybridRetriever, mmr_order, standard_scores, zscore_fuse
 from rag_app.store import IndexStore
 
 DOCS = {
@@ -105,10 +105,21 @@ def test_hybrid_passages_carry_both_scores_and_ranks(retriever: HybridRetriever)
     assert top.bm25_score == pytest.approx(bm25[0].bm25_score, abs=1e-5)
     # The cosine is known for every passage, even one outside the dense candidates.
     assert all(p.dense_score is not None for p in hybrid)
-    # Fused score of the top passage is the weighted RRF of its two ranks.
-    k = retriever.settings.rrf_k
+    # The fused score of the top passage combines its z-scores among the candidates.
+    ranked = retriever.candidates(query, retriever.settings.candidates)
+    ids = ranked.union(retriever.settings.candidates)
+    cosines = [retriever._cosines(ids, ranked)[i] for i in ids]
+    bm25_scores = dict(ranked.bm25)
+    present = np.array([bm25_scores[i] for i in ids if i in bm25_scores])
     dense_w, bm25_w = retriever.weights("en")
-    assert top.score == pytest.approx(dense_w / (k + 1) + bm25_w / (k + 1))
+    membership = np.array([1.0 if i in bm25_scores else 0.0 for i in ids])
+    if present.std() > 0:
+        bm25_z = (present.max() - present.mean()) / present.std()
+    else:  # a single BM25 hit: only membership counts
+        bm25_z = (1.0 - membership.mean()) / membership.std()
+    expected = dense_w * (cosines[0] - np.mean(cosines)) / np.std(cosines) + bm25_w * bm25_z
+    assert ids[0] == top.chunk_id
+    assert top.score == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("query", HOSTILE)
@@ -147,20 +158,34 @@ def test_unknown_mode_is_rejected(retriever: HybridRetriever) -> None:
 
 def test_french_question_lowers_the_dense_weight(retriever: HybridRetriever) -> None:
     settings = retriever.settings
-    assert retriever.weights("en") == (settings.dense_weight, settings.bm25_weight)
+    assert retriever.weights("en") == pytest.approx((settings.dense_weight, 1 - settings.dense_weight))
     dense, bm25 = retriever.weights("fr")
     assert dense == pytest.approx(settings.dense_weight * settings.foreign_dense_factor)
-    assert dense < settings.dense_weight and bm25 == settings.bm25_weight
+    assert dense < settings.dense_weight and bm25 == pytest.approx(1 - settings.dense_weight)
 
 
-def test_rrf_fuse_by_hand() -> None:
-    fused = rrf_fuse([[1, 2, 3], [3, 1]], [1.0, 1.0], rrf_k=60)
-    assert [i for i, _ in fused] == [1, 3, 2]
-    assert dict(fused)[1] == pytest.approx(1 / 61 + 1 / 62)
-    assert dict(fused)[3] == pytest.approx(1 / 63 + 1 / 61)
-    assert dict(fused)[2] == pytest.approx(1 / 62)
-    # A zero weight leaves the other list's order.
-    assert [i for i, _ in rrf_fuse([[1, 2, 3], [3, 1]], [0.0, 1.0], rrf_k=60)][:2] == [3, 1]
+def test_standard_scores_by_hand() -> None:
+    # mean 2, population std sqrt(2/3); a missing value gets the lowest z-score.
+    z = standard_scores([1.0, None, 3.0, 2.0])
+    s = (2 / 3) ** 0.5
+    assert z == pytest.approx([-1 / s, -1 / s, 1 / s, 0.0])
+    assert standard_scores([None, None]).tolist() == [0.0, 0.0]
+    assert standard_scores([0.5, 0.5]).tolist() == [0.0, 0.0]
+    # One BM25 hit among three candidates: membership (1, 0, 0) standardized.
+    assert standard_scores([None, 7.0, None]) == pytest.approx([-(2**-0.5), 2**0.5, -(2**-0.5)])
+
+
+def test_zscore_fuse_by_hand() -> None:
+    cosines = {1: 0.9, 2: 0.5, 3: 0.4}  # dense: 1 far ahead
+    bm25 = {3: 12.0, 2: 11.0}  # BM25: 3 barely ahead of 2, 1 not found
+    fused = zscore_fuse([1, 2, 3], cosines, bm25, (0.6, 0.4))
+    dense_z = standard_scores([0.9, 0.5, 0.4])
+    bm25_z = [-1.0, -1.0, 1.0]  # 1 gets BM25's lowest z-score
+    expected = {i: 0.6 * dense_z[j] + 0.4 * bm25_z[j] for j, i in enumerate([1, 2, 3])}
+    assert [i for i, _ in fused] == [1, 3, 2]  # a clear dense winner beats a close BM25 race
+    assert dict(fused) == pytest.approx(expected)
+    # A zero dense weight leaves BM25's order; ties keep the order given.
+    assert [i for i, _ in zscore_fuse([1, 2, 3], cosines, bm25, (0.0, 1.0))] == [3, 1, 2]
 
 
 def test_mmr_skips_a_near_duplicate() -> None:

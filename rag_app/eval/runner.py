@@ -287,7 +287,7 @@ def run_eval(
         settings={
             key: getattr(settings, key)
             for key in ("embedding_model", "chunk_tokens", "chunk_overlap", "top_k", "candidates",
-                        "dense_weight", "bm25_weight", "rrf_k", "mmr", "mmr_lambda",
+                        "dense_weight", "mmr", "mmr_lambda",
                         "foreign_dense_factor", "model_path", "n_ctx")
         } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit},
         corpus=corpus,

@@ -8,9 +8,10 @@ candidate lists are searched once, 100 deep (chunk ids, ranks, cosine / BM25 sco
 of every BM25 candidate too), and kept in a JSON file beside the eval indexes. Fusion variants
 are then replayed in plain Python/numpy, with no further search:
 
-- ``rrf``: the product's weighted reciprocal-rank fusion (must reproduce the `make eval` fused
-  figures);
-- ``minmax`` / ``zscore``: convex combination of per-query normalized scores;
+- ``zscore``: convex combination of per-query z-scores; with the settings' ``dense_weight`` it
+  is the product's fusion (the first row must reproduce the `make eval` fused figures);
+- ``rrf``: weighted reciprocal-rank fusion (the product's fusion before, rrf_k=5, w_dense=0.75);
+- ``minmax``: convex combination of per-query min-max normalized scores;
 - ``rrf-margin`` / ``rrf-cos`` / ``rrf-step`` / ``rrf-bm25margin``: weighted RRF whose dense
   (or BM25) weight depends on how confident that list is for this question.
 
@@ -41,6 +42,7 @@ from rag_app.eval import metrics
 from rag_app.eval.formats import load_dataset
 from rag_app.eval.runner import DEPTH, cache_root, prepare_index
 from rag_app.eval.suite import SUITE, SuiteEntry
+from rag_app.retrieval import standard_scores
 from rag_app.language import ENGLISH
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,8 @@ METRICS = ("ndcg@10", "recall@5", "mrr@10")
 GUARDED = ("xquad-en", "covid-qa", "cnil-faq-fr")
 TOLERANCE = 0.3
 SET_WEIGHTS = {"financebench": 0.25}
-# The variant recommended by the last run (docs/evaluation.md): shown in the final table.
-RECOMMENDED = "zscore a=0.6"
+# The rank fusion of the first `make eval` baseline (docs/evaluation.md).
+PREVIOUS = "rrf wd=0.75 k=5 (previous)"
 
 
 # ----- collection ----------------------------------------------------------------------------
@@ -207,12 +209,8 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
-    present = x[~np.isnan(x)]
-    if present.size == 0:
-        return np.zeros_like(x)
-    std = present.std()
-    out = (x - present.mean()) / std if std > 0 else np.zeros_like(x)
-    return np.nan_to_num(out, nan=float(np.nanmin(out)) if present.size else 0.0)
+    """`rag_app.retrieval.standard_scores`, with nan for a missing value."""
+    return standard_scores([None if np.isnan(v) else float(v) for v in x])
 
 
 def convex(alpha: float, norm: str) -> Scorer:
@@ -264,13 +262,15 @@ def evaluate(questions: list[Question], scorer: Scorer | str, factor: float) -> 
 # ----- variants ------------------------------------------------------------------------------
 def variants(settings: Settings) -> dict[str, Scorer]:
     """Every rule compared, by name (parameters in the name)."""
-    w0, k = settings.dense_weight, settings.rrf_k
-    out: dict[str, Scorer] = {f"rrf wd={w0} k={k} (current)": rrf(w0, k)}
+    out: dict[str, Scorer] = {f"zscore a={settings.dense_weight} (current)": convex(settings.dense_weight, "zscore")}
+    w0, k = 0.75, 5  # the rank fusion used before z-score fusion
+    out[PREVIOUS] = rrf(w0, k)
     for wd in (0.5, 1.0, 1.25, 1.5, 2.0):
         out[f"rrf wd={wd} k={k}"] = rrf(wd, k)
     for alpha in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         out[f"minmax a={alpha}"] = convex(alpha, "minmax")
-        out[f"zscore a={alpha}"] = convex(alpha, "zscore")
+        if alpha != settings.dense_weight:
+            out[f"zscore a={alpha}"] = convex(alpha, "zscore")
     # Dense weight grows with the dense list's margin (top cosine minus the best other file's).
     for beta in (2, 4, 6, 8, 12, 16, 24):
         out[f"rrf-margin wd={w0}+{beta}*m_doc"] = rrf(lambda q, b=beta: w0 + b * q.m_doc, k)
@@ -374,13 +374,13 @@ def main(argv: list[str] | None = None) -> int:
               f" | odd nDCG@10 delta {deltas}")
     best = ranked[0][0] if ranked else current_name
     print("\nPer set, all questions: nDCG@10 / R@5 / MRR@10")
-    shown = list(dict.fromkeys(["dense", "bm25", current_name, RECOMMENDED, best]))
+    shown = list(dict.fromkeys(["dense", "bm25", current_name, PREVIOUS, best]))
     print(f"{'set':14s} " + " | ".join(f"{n[:24]:>24s}" for n in shown))
     for s in names:
         cells = ["/".join(f"{results['all'][n][s][m]:.1f}" for m in METRICS) for n in shown]
         print(f"{s:14s} " + " | ".join(f"{c:>24s}" for c in cells))
     for half in ("even", "odd"):
-        for n in (current_name, RECOMMENDED, best):
+        for n in dict.fromkeys((current_name, PREVIOUS, best)):
             macro = sum(results[half][n][s]["ndcg@10"] for s in names) / len(names)
             print(f"{half:4s} macro nDCG@10 {macro:5.2f}  {n}")
     if args.json:
