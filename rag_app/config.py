@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     n_threads: int = Field(0, ge=0)  # 0: one per physical core
     n_gpu_layers: int = 0
     temperature: float = Field(0.1, ge=0.0, le=2.0)
+    # Sampling seed, set for every answer: the same question over the same passages gets the
+    # same answer, whatever was asked before (and evaluations are reproducible).
+    seed: int = Field(0, ge=0)
     max_tokens: int = Field(256, ge=16)
     # Longest prompt (passages + history + question), in model tokens: bounds the time to the
     # first token on a CPU; the window n_ctx still bounds prompt + answer.

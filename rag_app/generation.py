@@ -340,6 +340,7 @@ class Generator:
             prompt.tokens,
             max_tokens=prompt.max_tokens,
             temperature=temperature,
+            seed=self.settings.seed,
             repeat_penalty=REPEAT_PENALTY,
             stop=prompt.stop or None,
             stream=True,

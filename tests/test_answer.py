@@ -326,6 +326,16 @@ def test_follow_up_uses_previous_turn(pipeline: AnswerPipeline) -> None:
     assert any(Path(p.path).name == file and p.page == page for p in answer.passages[:3])
 
 
+def test_same_question_same_answer_whatever_was_asked_before(pipeline: AnswerPipeline) -> None:
+    # A high temperature so that a different seed would give a different answer.
+    question = DEMO_FACTS[0].question
+    first = pipeline.answer(question, max_tokens=SHORT, temperature=1.5)
+    pipeline.answer(DEMO_FACTS[1].question, max_tokens=SHORT, temperature=1.5)  # moves any sampler state on
+    again = pipeline.answer(question, max_tokens=SHORT, temperature=1.5)
+    assert not first.refused and first.answer
+    assert again.answer == first.answer
+
+
 def test_follow_up_detection() -> None:
     assert is_follow_up("and on GPU?")
     assert is_follow_up("Et en 8 bits ?")

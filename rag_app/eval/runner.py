@@ -288,7 +288,8 @@ def run_eval(
             key: getattr(settings, key)
             for key in ("embedding_model", "chunk_tokens", "chunk_overlap", "top_k", "candidates",
                         "dense_weight", "mmr", "mmr_lambda",
-                        "foreign_dense_factor", "model_path", "n_ctx")
+                        "foreign_dense_factor", "model_path", "n_ctx", "temperature", "seed",
+                        "max_prompt_tokens", "max_tokens")
         } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit},
         corpus=corpus,
         summary=summary,
