@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -234,6 +236,19 @@ def test_cache_key_follows_corpus_and_chunk_settings() -> None:
     assert corpus_key(ds, base, "paragraph") != corpus_key(ds, Settings(chunk_tokens=100), "paragraph")
     other = load_dataset(SQUAD, "squad", unit="article")
     assert corpus_key(ds, base, "paragraph") != corpus_key(other, base, "article")
+
+
+def test_cache_key_of_copied_files_follows_their_bytes_not_their_place(tmp_path: Path) -> None:
+    first = _financebench(tmp_path / "first")
+    key = corpus_key(load_dataset(first, "financebench"), Settings(), "paragraph")
+    # The same files unpacked again elsewhere, later (as a fresh checkout of the eval data is).
+    again = tmp_path / "again"
+    shutil.copytree(first, again)
+    os.utime(again / "pdfs" / "ACME_2023_10K.pdf", (1, 1))
+    assert corpus_key(load_dataset(again, "financebench"), Settings(), "paragraph") == key
+    with (again / "pdfs" / "ACME_2023_10K.pdf").open("ab") as pdf:
+        pdf.write(b"\n% an incremental update\n")
+    assert corpus_key(load_dataset(again, "financebench"), Settings(), "paragraph") != key
 
 
 @pytest.mark.slow

@@ -41,11 +41,14 @@ class EvalDocument:
     source: Path | None = None
 
     def fingerprint(self) -> str:
-        """Hash of what the file will hold (used to key the index cache)."""
+        """Hash of what the file will hold (used to key the index cache).
+
+        A copied file is hashed by its bytes, not its path or time stamp: the same PDFs
+        unpacked again elsewhere reuse the cached index.
+        """
         digest = hashlib.sha256(self.name.encode())
         if self.source is not None:
-            stat = self.source.stat()
-            digest.update(f"{self.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(self.source.read_bytes())
         else:
             digest.update(self.title.encode() + b"\0" + self.text.encode())
         return digest.hexdigest()
