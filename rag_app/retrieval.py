@@ -223,10 +223,11 @@ class HybridRetriever:
         weights = self.weights(ranked.language)
         depth = self.settings.candidates
         full = max(len(ranked.dense), len(ranked.bm25))
-        self._cosines(ranked.union(full), ranked)  # BM25-only chunks need their cosine too
 
         def fuse(n: int) -> list[tuple[int, float]]:
-            return zscore_fuse(ranked.union(n), ranked.cosines, dict(ranked.bm25[:n]), weights)
+            ids = ranked.union(n)
+            cosines = self._cosines(ids, ranked)  # BM25-only chunks need their cosine too
+            return zscore_fuse(ids, cosines, dict(ranked.bm25[:n]), weights)
 
         fused = fuse(depth)
         if self.settings.mmr and len(fused) > 1 and self.store.vector_count:
