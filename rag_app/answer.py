@@ -87,8 +87,11 @@ class Answer:
     passages: list[Passage]
     timings: Timings
     language: str = "en"
-    verified: bool = True  # False: no sentence of the model's reply was supported
+    # False: no sentence of the model's reply was supported, or the supported ones do not
+    # answer the question (``reason`` says why), or the model said it is not in the documents.
+    verified: bool = True
     raw_answer: str = ""  # the model's reply before verification
+    reason: str = ""  # why a supported reply was not taken as the answer
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the `rag-app ask --json` object)."""
@@ -103,10 +106,21 @@ class TokenEvent:
 
 
 @dataclass
+class StatusEvent:
+    """What the pipeline is doing while the person waits: ``stage`` is "reading" (the model
+    reads ``passages`` passages before its first word: the longest wait on a CPU) or
+    "checking" (the reply is being verified against the passages)."""
+
+    stage: str
+    passages: int = 0
+    model: str = ""
+
+
+@dataclass
 class AnswerEvent:
     """The last event of a question: the verified answer."""
 
     answer: Answer
 
 
-Event = TokenEvent | AnswerEvent
+Event = StatusEvent | TokenEvent | AnswerEvent

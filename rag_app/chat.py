@@ -1,7 +1,8 @@
 """The answer pipeline: question (+ history) -> retrieval -> gate -> generation -> verification.
 
-`AnswerPipeline.ask` yields `TokenEvent`s as the model writes, then one `AnswerEvent` with the
-verified `Answer` (citations, evidence, sentence verdicts, timings). The CLI, the chat page and
+`AnswerPipeline.ask` yields `StatusEvent`s and `TokenEvent`s while the model reads and writes,
+then one `AnswerEvent` with the verified `Answer` (citations, evidence, sentence verdicts,
+timings). The CLI, the chat page and
 the evaluation all use it. Sources are data in the `Answer`, never glued into its text.
 
 Retrieval runs before the model lock is taken, so questions are searched while another
@@ -17,19 +18,24 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag_app.answer import Answer, AnswerEvent, Event, Evidence, Passage, Timings, TokenEvent
+from rag_app.answer import (
+    Answer,
+    AnswerEvent,
+    Event,
+    Evidence,
+    Passage,
+    StatusEvent,
+    Timings,
+    TokenEvent,
+)
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.generation import GenerationStats, Generator, Prompt
-from rag_app.grounding import (
-    PassageSentences,
-    citations_for,
-    content_words,
-    evidence,
-    gate,
-    message,
-    verify,
-)
+from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
+from rag_app.grounding.gate import gate
+from rag_app.grounding.relevance import judge_reply
+from rag_app.grounding.support import citations_for, message
+from rag_app.grounding.text import content_words
 from rag_app.language import guess_language
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexStore, IndexUnavailableError
@@ -108,7 +114,9 @@ class AnswerPipeline:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> Iterator[Event]:
-        """Answer ``question``: `TokenEvent`s as generated, then one `AnswerEvent`.
+        """Answer ``question``: a `StatusEvent` before the model reads the passages, `TokenEvent`s
+        as it writes, a `StatusEvent` while the reply is checked, then one `AnswerEvent`
+        (a refusal by the gate comes alone).
 
         ``history`` is the earlier (question, answer) pairs of the conversation, oldest first.
         """
@@ -129,18 +137,24 @@ class AnswerPipeline:
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
                  decision.reason, decision.dense, decision.coverage)
 
+        index = PassageSentences.build(passages, self.embedder)
+        question_vector = self.embedder.encode_query(query[:2000])
+        found = evidence(query, question_vector, index, language)
         if not decision.open:
-            index = PassageSentences.build(passages, self.embedder)
-            found = evidence(query, self.embedder.encode_query(query[:2000]), index, language)
             timings.total_ms = _ms(started)
             yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
                                      passages, timings, language))
             return
 
+        shown = passages  # what the model reads: whole passages, or their best sentences
+        if self.settings.prompt_sentences:
+            scores = sentence_scores(query, question_vector, index, language)
+            shown = compress_passages(index, scores, self.settings.prompt_sentences)
+        yield StatusEvent("reading", len(shown), self.generator.model_name)
         stats = GenerationStats()
         prompts: list[Prompt] = []
         pieces: list[str] = []
-        for piece in self.generator.stream(question, passages, history, language=language,
+        for piece in self.generator.stream(question, shown, history, language=language,
                                            temperature=temperature, max_tokens=max_tokens,
                                            stats=stats, on_prompt=prompts.append):
             if not pieces:
@@ -149,16 +163,22 @@ class AnswerPipeline:
             yield TokenEvent(piece)
         raw = "".join(pieces).strip()
         valid = prompts[0].passages_used if prompts else 0
+        yield StatusEvent("checking", valid, self.generator.model_name)
 
-        index = PassageSentences.build(passages, self.embedder)
-        found = evidence(query, self.embedder.encode_query(query[:2000]), index, language)
-        check = verify(raw, index, self.embedder, valid)
-        if check.verified:
+        model_check = self.generator.judge_support if self.settings.model_check else None
+        judgement = judge_reply(question, raw, index, self.embedder, valid, language, model_check)
+        if judgement.refusal:  # the model itself says the documents do not answer
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
+                                     passages, timings, language, verified=False, raw_answer=raw))
+            return
+        check = judgement.verification
+        if judgement.verified:
             text = check.text
             supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
             numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
         else:
-            text, numbers = _unverified_text(found, passages, language)
+            text, numbers = _unverified_text(found, passages, language, judgement.relevance.reason)
         timings.total_ms = _ms(started)
         timings.generated_tokens = stats.generated_tokens
         timings.tokens_per_s = round(stats.tokens_per_s, 2) if stats.tokens_per_s else None
@@ -172,8 +192,9 @@ class AnswerPipeline:
             passages=passages,
             timings=timings,
             language=language,
-            verified=check.verified,
+            verified=judgement.verified,
             raw_answer=raw,
+            reason=judgement.relevance.reason,
         ))
 
     def answer(
@@ -232,10 +253,12 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _unverified_text(found: list[Evidence], passages: list[Passage], language: str) -> tuple[str, list[int]]:
-    """The "could not be verified" message followed by the evidence sentences, cited by number."""
+def _unverified_text(
+    found: list[Evidence], passages: list[Passage], language: str, reason: str = ""
+) -> tuple[str, list[int]]:
+    """The "could not be verified" message (with ``reason``), then the evidence sentences by number."""
     numbers: list[int] = []
-    lines = [message("unverified", language)]
+    lines = [message("unverified", language, reason)]
     by_chunk = {p.chunk_id: n for n, p in enumerate(passages, start=1)}
     for item in found:
         n = by_chunk.get(item.chunk_id)

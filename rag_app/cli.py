@@ -1,4 +1,4 @@
-"""The `rag-app` command line: ingest, info, search, ask, eval, serve."""
+"""The `rag-app` command line: ingest, info, search, ask, eval, serve, models."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rag_app.cli_models import models_app
 from rag_app.config import Settings, load_settings
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(models_app, name="models")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -199,7 +201,7 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
     index_dir: IndexDirOpt = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="A GGUF model file.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Catalogue id or GGUF file.")] = None,
     k: Annotated[Optional[int], typer.Option("-k", help="Number of passages.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -208,7 +210,7 @@ def ask(
     from rag_app.models import ModelNotFoundError
     from rag_app.store import IndexUnavailableError
 
-    settings = _settings(index_dir=index_dir, model_path=str(model) if model else None)
+    settings = _settings(index_dir=index_dir, model=model)
     try:
         ask_command(settings, question, k=k, as_json=as_json, console=console)
     except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
@@ -231,13 +233,14 @@ def eval_(
     from rag_app.eval.command import eval_command
     from rag_app.eval.formats import DatasetError
     from rag_app.eval.runner import EvalOptions
+    from rag_app.models import ModelNotFoundError
     from rag_app.store import IndexUnavailableError
 
     options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
                           retrieval_only=retrieval_only, foreign=foreign)
     try:
         eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
-    except (DatasetError, IndexUnavailableError) as exc:
+    except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
 
 
@@ -249,6 +252,7 @@ def serve(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
+    from rag_app.models import ModelNotFoundError
     from rag_app.store import IndexUnavailableError
 
     settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
@@ -257,7 +261,7 @@ def serve(
         from rag_app.ui import serve as run_server
 
         server, page = run_server(settings)
-    except IndexUnavailableError as exc:
+    except (IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:
         raise fail(f"Cannot listen on {settings.host}:{settings.port} ({exc}). Is another "

@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from rag_app.answer import Answer, AnswerEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline, answer_json
 from rag_app.config import Settings
 
@@ -27,7 +27,9 @@ def ask_command(
     with AnswerPipeline(settings) as pipeline:
         streamed = False
         for event in pipeline.ask(question, k=k):
-            if isinstance(event, TokenEvent) and not as_json:
+            if isinstance(event, StatusEvent) and event.stage == "reading" and not as_json:
+                console.print(f"[dim]{event.model} is reading {event.passages} passages…[/]")
+            elif isinstance(event, TokenEvent) and not as_json:
                 if not streamed:
                     console.print("[dim]Model reply (being checked):[/]")
                     streamed = True

@@ -24,12 +24,17 @@ CONFIG_FILE_ENV = "RAG_APP_CONFIG"
 DEFAULT_CONFIG_FILE = "rag_app.toml"
 
 
+def config_file() -> Path:
+    """The settings file read at start-up ($RAG_APP_CONFIG, or rag_app.toml in the working folder)."""
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
 class Settings(BaseSettings):
     """Every tunable of the application, with the source order documented in the module."""
 
     model_config = SettingsConfigDict(
         env_prefix="RAG_APP_",
-        toml_file=os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE),
+        toml_file=config_file(),
         extra="ignore",
     )
 
@@ -57,9 +62,10 @@ class Settings(BaseSettings):
     # Dense weight multiplier for questions not in English (the bundled embedder is English-only).
     foreign_dense_factor: float = Field(0.8, ge=0.0)
 
-    # Generation: empty model_path means the bundled SmolLM2-135M-Instruct GGUF.
-    model_path: str = ""
-    n_ctx: int = Field(2048, ge=256)
+    # Generation: a catalogue id (`rag-app models list`), the path of any GGUF file, or empty
+    # for the catalogue's default model. n_ctx 0: the window the catalogue recommends for it.
+    model: str = ""
+    n_ctx: int = Field(0, ge=0)
     n_threads: int = Field(0, ge=0)  # 0: one per physical core
     n_gpu_layers: int = 0
     temperature: float = Field(0.1, ge=0.0, le=2.0)
@@ -68,8 +74,15 @@ class Settings(BaseSettings):
     seed: int = Field(0, ge=0)
     max_tokens: int = Field(256, ge=16)
     # Longest prompt (passages + history + question), in model tokens: bounds the time to the
-    # first token on a CPU; the window n_ctx still bounds prompt + answer.
-    max_prompt_tokens: int = Field(1024, ge=128)
+    # first token on a CPU (a 1.5B model reads about 60 tokens/s on 2 cores); the window n_ctx
+    # still bounds prompt + answer. See docs/models.md.
+    max_prompt_tokens: int = Field(400, ge=128)
+    # 0: the model reads whole passages; N: each passage cut to its N sentences that best match
+    # the question, with their neighbours (a third of the prompt, same answers: docs/models.md).
+    prompt_sentences: int = Field(1, ge=0)
+    # Ask the model, after its answer passed every other check, whether the supporting passage
+    # states it (a yes/no judgement: one more prompt evaluation per answer).
+    model_check: bool = False
 
     # Serving.
     host: str = "127.0.0.1"
@@ -92,3 +105,23 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from all sources; ``None`` overrides (unset CLI flags) are ignored."""
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def save_setting(key: str, value: str, path: Path | None = None) -> Path:
+    """Set ``key = value`` in the settings file (created if missing), keeping its other lines.
+
+    Raises ``ValueError`` naming the file when it is not valid TOML (nothing is written then).
+    """
+    import tomlkit
+
+    target = path or config_file()
+    text = target.read_text(encoding="utf-8") if target.exists() else ""
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ValueError(f"{target} is not valid TOML ({exc}); fix it, then try again.") from exc
+    document[key] = value
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
+    os.replace(tmp, target)
+    return target

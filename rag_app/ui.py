@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag_app.answer import Answer, AnswerEvent, Citation, Passage, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, Citation, Passage, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
@@ -209,11 +209,17 @@ def render_answer(answer: Answer) -> str:
     return f'<div class="rag-answer">{_body(answer)}{_sources(answer)}{_timings(answer)}</div>'
 
 
-def render_streaming(text: str) -> str:
-    """The answer as it streams in (not verified yet)."""
-    if not text:
-        return '<div class="rag-pending">Searching your documents…</div>'
-    return f'<div class="rag-streaming">{_esc(text)} ▌</div>'
+def render_streaming(text: str, status: StatusEvent | None = None) -> str:
+    """The answer as it streams in (not verified yet), with what the app is doing meanwhile."""
+    if status is not None and status.stage == "checking":
+        return (f'<div class="rag-streaming">{_esc(text)}</div>'
+                '<div class="rag-pending">Checking the reply against your documents…</div>')
+    if text:
+        return f'<div class="rag-streaming">{_esc(text)} ▌</div>'
+    if status is not None and status.stage == "reading":
+        return (f'<div class="rag-pending">{_esc(status.model)} is reading {status.passages} '
+                "passages from your documents (on a laptop CPU this takes a few seconds)…</div>")
+    return '<div class="rag-pending">Searching your documents…</div>'
 
 
 def render_notice(markdown: str) -> str:
@@ -247,7 +253,7 @@ class ChatPage:
         self.settings = settings
         self.pipeline = pipeline
         self._ingest_lock = threading.Lock()
-        self.model_path = str(pipeline.generator.model_path)
+        self.model_path = str(pipeline.generator.model_path.resolve())
 
     @classmethod
     def open(cls, settings: Settings) -> ChatPage:
@@ -316,9 +322,11 @@ class ChatPage:
         try:
             for event in self.pipeline.ask(question, [tuple(t) for t in history], k=int(k),
                                            temperature=float(temperature), max_tokens=int(max_tokens)):
-                if isinstance(event, TokenEvent):
-                    pieces.append(event.text)
-                    chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces))}
+                if isinstance(event, (TokenEvent, StatusEvent)):
+                    if isinstance(event, TokenEvent):
+                        pieces.append(event.text)
+                    status = event if isinstance(event, StatusEvent) else None
+                    chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces), status)}
                     yield chat, history, ""
                 elif isinstance(event, AnswerEvent):
                     answer = event.answer
@@ -464,7 +472,7 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                                         label="Temperature")
                 max_tokens = gr.Slider(16, 2048, value=settings.max_tokens, step=16,
                                        label="Maximum answer length (tokens)")
-                model = gr.Dropdown(label=f"Model (the bundled one, or any .gguf in {settings.models_dir}/)",
+                model = gr.Dropdown(label=f"Model (the catalogue's, or any .gguf in {settings.models_dir}/)",
                                     choices=[(c.label, c.path) for c in choices],
                                     value=page.model_path, elem_id="model")
                 model_status = gr.Markdown(f"Model: `{Path(page.model_path).name}`")

@@ -122,3 +122,16 @@ NOT_IN_CORPUS_FR: list[str] = [
     "Qui a gagné la Coupe du monde de football en 1998 ?",
 ]
 NOT_IN_CORPUS: list[str] = NOT_IN_CORPUS_EN + NOT_IN_CORPUS_FR
+
+# Near-topic questions the demo corpus cannot answer: their neighbours are in it (BERT-base's
+# heads, GPT-2's vocabulary, Q4_K_M's bits, 2020, a 7-billion-parameter model), so retrieval
+# finds close passages and a model tends to answer with the neighbour's figure. The app must
+# refuse them or flag the reply as unverified, never present it as a supported answer.
+NEAR_TOPIC_UNANSWERABLE: list[str] = [
+    "How many attention heads per layer does GPT-2 have?",
+    "How many tokens are in the vocabulary of the BERT tokenizer?",
+    "How many bits per weight does the GGUF quantization type Q3_K_M use?",
+    "What is the context window of Mistral 7B?",
+    "Qui a décrit la génération augmentée par récupération en 2018 ?",
+    "Combien de mémoire faut-il pour un modèle de 13 milliards de paramètres en FP16 ?",
+]

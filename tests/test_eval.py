@@ -263,7 +263,7 @@ def test_end_to_end_answer_eval_with_foreign_questions(tmp_path: Path, embedder:
     assert summary["answers"]["foreign"]["n"] == 2
     for kind in ("unanswerable", "foreign"):
         shares = summary["answers"][kind]
-        assert shares["refused"] + shares["all_unsupported"] + shares["supported"] == pytest.approx(1.0)
+        assert shares["refused"] + shares["unverified"] + shares["supported"] == pytest.approx(1.0)
     assert summary["answers"]["foreign"]["refused"] == 1.0  # tides and volcanoes are not in the corpus
     answered = [q for q in result.questions if "answer" in q]
     assert len(answered) == 7
@@ -307,8 +307,8 @@ def test_summary_table_puts_datasets_across_and_leaves_out_empty_sections() -> N
     scores = {"recall@1": 0.5, "recall@5": 0.75, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 0.625, "ndcg@10": 0.7}
     answered = _result("answered", {
         "retrieval": {"judged": 4, "dense": scores, "bm25": scores, "hybrid": scores},
-        "answers": {"answerable": {"n": 4, "gold_in_answer": 0.25, "refused": 0.0},
-                    "unanswerable": {"n": 2, "refused": 0.5, "all_unsupported": 0.5, "supported": 0.0}},
+        "answers": {"answerable": {"n": 4, "gold_in_verified": 0.25, "gold_in_answer": 0.5, "refused": 0.0},
+                    "unanswerable": {"n": 2, "refused": 0.5, "unverified": 0.5, "supported": 0.0}},
         "timings": {"retrieval_ms": {"p50": 12.4, "p95": 20.6}},
     })
     retrieval_only = _result("retrieval-only", {"retrieval": {"judged": 3, "hybrid": scores}})
@@ -319,7 +319,8 @@ def test_summary_table_puts_datasets_across_and_leaves_out_empty_sections() -> N
     assert rows[("for retrieval", False)] == ("4", "3")
     assert rows[("asked: unanswerable", False)] == ("2", "-")
     assert rows[("MRR@10", False)] == ("62.5", "62.5")
-    assert rows[("gold in answer", False)] == ("25.0", "-")
+    assert rows[("gold in verified answer", False)] == ("25.0", "-")
+    assert rows[("gold in shown answer", False)] == ("50.0", "-")
     assert rows[("refused", False)] == ("50.0", "-")
     assert rows[("retrieval p95", False)] == ("21", "-")
 

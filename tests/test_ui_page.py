@@ -17,7 +17,10 @@ pytestmark = pytest.mark.slow
 def empty_page(tmp_path: Path) -> ChatPage:
     data = tmp_path / "data"
     data.mkdir()
-    page = ChatPage.open(make_settings(data, tmp_path / "index"))
+    # The handlers are plumbing: the tiny bundled model is enough, and no catalogue model is
+    # installed in this models folder.
+    page = ChatPage.open(make_settings(data, tmp_path / "index", model="smollm2-135m",
+                                       models_dir=tmp_path / "models"))
     yield page
     page.close()
 
@@ -75,6 +78,10 @@ def test_switching_model_loads_it_and_a_bad_file_keeps_the_current_one(
     before = empty_page.model_path
     message = empty_page.switch_model(str(tmp_path / "missing.gguf"))
     assert message.startswith("⚠") and "not found" in message
+    assert empty_page.model_path == before
+
+    message = empty_page.switch_model("qwen2.5-0.5b")  # in the menu, not installed
+    assert message.startswith("⚠") and "rag-app models install qwen2.5-0.5b" in message
     assert empty_page.model_path == before
 
     bad = tmp_path / "bad.gguf"

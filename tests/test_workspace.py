@@ -118,16 +118,24 @@ def test_remove_file_stays_inside_the_data_folder(tmp_path: Path) -> None:
     assert not (data / "sub" / "a.md").exists()
 
 
-def test_model_choices_list_the_bundled_model_and_every_gguf(tmp_path: Path) -> None:
+def test_model_choices_list_the_catalogue_then_every_other_gguf(tmp_path: Path) -> None:
+    from rag_app.catalogue import load_catalogue
+
     models = tmp_path / "models"
     (models / "big").mkdir(parents=True)
     (models / "big" / "b.gguf").write_bytes(b"GGUF")
     (models / "a.gguf").write_bytes(b"GGUF")
     (models / "readme.txt").write_text("not a model", encoding="utf-8")
+    catalogue = load_catalogue().models
     choices = model_choices(models)
-    assert "(bundled)" in choices[0].label and Path(choices[0].path).suffix == ".gguf"
-    assert [c.label for c in choices[1:]] == ["a.gguf", "big/b.gguf"]
+    assert [c.label.split(":")[0] for c in choices[:len(catalogue)]] == [m.id for m in catalogue]
+    by_id = {c.label.split(":")[0]: c for c in choices}
+    # Not installed in this folder: offered by id (choosing it says how to install it).
+    assert by_id["qwen2.5-0.5b"].path == "qwen2.5-0.5b" and "(not installed)" in by_id["qwen2.5-0.5b"].label
+    # SmolLM2 comes installed as a package by `make install`: offered by its file.
+    assert Path(by_id["smollm2-135m"].path).suffix == ".gguf"
+    assert [c.label for c in choices[len(catalogue):]] == ["a.gguf (not verified)", "big/b.gguf (not verified)"]
     elsewhere = tmp_path / "other.gguf"
     elsewhere.write_bytes(b"GGUF")
     assert model_choices(models, str(elsewhere))[-1].path == str(elsewhere.resolve())
-    assert len(model_choices(tmp_path / "missing")) == 1
+    assert len(model_choices(tmp_path / "missing")) == len(catalogue)

@@ -2,7 +2,7 @@
 
     python -m rag_app.eval.bench_answer [CORPUS_DIR] [--chunks 100000] [--json]
 
-In one run, with the default model (bundled SmolLM2 unless settings say otherwise):
+In one run, with the model of the settings (the catalogue default unless `model` is set):
 1. the corpus (default: the demo corpus in data/) is ingested into a temporary index;
 2. retrieval p50/p95 over its questions (each asked several times);
 3. every question is answered through `AnswerPipeline`: time to first token, total answer
@@ -13,8 +13,8 @@ In one run, with the default model (bundled SmolLM2 unless settings say otherwis
    temporary folder directly through `IndexStore.writer`, with random normalized vectors and
    generated text; queries are embedded by the real model, as in the app.
 
-Targets: retrieval p50 <= 25 ms at 100k chunks; first token <= 1.0 s; generation >= 0.95x raw;
-peak RSS <= 1.0 GB.
+Targets: retrieval p50 <= 25 ms at 100k chunks; first token p50 <= 2.5 s with the default model;
+generation >= 0.95x raw.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import numpy as np
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder
-from rag_app.generation import REPEAT_PENALTY
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexStore, NewChunk
 
@@ -83,14 +82,16 @@ def time_retrieval(retrieve: Any, queries: list[str], repeats: int) -> list[floa
     return times
 
 
-def raw_generation(llm: Any, tokens: list[int], max_tokens: int, temperature: float) -> dict[str, float]:
+def raw_generation(
+    llm: Any, tokens: list[int], max_tokens: int, temperature: float, repeat_penalty: float
+) -> dict[str, float]:
     """Raw llama-cpp-python on prompt ``tokens``: first-token seconds and tokens/s after it."""
     llm.reset()  # no prompt cache from the pipeline's run: prefill is measured too
     started = time.perf_counter()
     first = last = None
     count = 0
     for chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature,
-                                       repeat_penalty=REPEAT_PENALTY, stream=True):
+                                       repeat_penalty=repeat_penalty, stream=True):
         now = time.perf_counter()
         if first is None:
             first = now
@@ -120,7 +121,8 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
                 ours.append(answer.timings.tokens_per_s)
             prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
                                                      max_tokens=ANSWER_TOKENS)
-            raw = raw_generation(pipeline.generator.llm, prompt.tokens, prompt.max_tokens, 0.0)
+            raw = raw_generation(pipeline.generator.llm, prompt.tokens, prompt.max_tokens, 0.0,
+                                 pipeline.generator.model.repeat_penalty)
             if raw["tokens_per_s"]:
                 raws.append(raw["tokens_per_s"])
             raw_first.append(raw["first_token_s"] * 1000)
@@ -228,9 +230,8 @@ def main() -> None:
 
     targets = {
         "synthetic_retrieval_p50_ms": "<= 25",
-        "first_token_p50_ms": "<= 1000",
+        "first_token_p50_ms": "<= 2500",
         "ratio_to_raw": ">= 0.95",
-        "peak_rss_mb": "<= 1024",
     }
     table = Table(title="Answer benchmark")
     table.add_column("figure")

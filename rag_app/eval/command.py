@@ -84,11 +84,15 @@ class SummaryRow:
 
 RETRIEVAL_METRICS = (("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"),
                      ("recall@100", "R@100"), ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"))
-ANSWERABLE_METRICS = (("gold_in_answer", "gold in answer"), ("gold_in_citations", "gold in cited"),
+# "gold in verified answer" counts the model's own reply only when every check passed; "gold in
+# shown answer" also counts the evidence sentences shown under "could not be verified".
+ANSWERABLE_METRICS = (("gold_in_verified", "gold in verified answer"),
+                      ("gold_in_answer", "gold in shown answer"), ("gold_in_citations", "gold in cited"),
                       ("gold_in_evidence", "gold in evidence"), ("exact_match", "exact match"),
-                      ("f1", "F1"), ("has_citation", "with a citation"), ("refused", "refused (wrongly)"))
-REFUSAL_METRICS = (("refused", "refused"), ("all_unsupported", "all unsupported"),
-                   ("supported", "as supported"))
+                      ("f1", "F1"), ("has_citation", "with a citation"),
+                      ("unverified", "could not be verified"), ("refused", "refused (wrongly)"))
+REFUSAL_METRICS = (("refused", "refused"), ("unverified", "flagged unverified"),
+                   ("supported", "answered as supported"))
 ANSWER_KINDS = (("answerable", "Answerable (%)", ANSWERABLE_METRICS),
                 ("unanswerable", "Unanswerable (%)", REFUSAL_METRICS),
                 ("foreign", "Out-of-corpus (%)", REFUSAL_METRICS))

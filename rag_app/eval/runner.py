@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -196,11 +196,12 @@ def retrieval_record(
 def answer_record(answer: Answer, question: EvalQuestion) -> dict[str, Any]:
     """The answer as shown to a person, with its metrics against the gold answers."""
     golds = question.answers
-    supported = [s.supported for s in answer.sentences]
     record: dict[str, Any] = {
         "answer": answer.answer,
+        "raw_answer": answer.raw_answer,
         "refused": answer.refused,
         "verified": answer.verified,
+        "reason": answer.reason,
         "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading} for c in answer.citations],
         "evidence": [{"text": e.text, "path": e.path, "page": e.page} for e in answer.evidence],
         "sentences": [{"text": s.text, "supported": s.supported} for s in answer.sentences],
@@ -209,12 +210,16 @@ def answer_record(answer: Answer, question: EvalQuestion) -> dict[str, Any]:
             "first_token_ms": answer.timings.first_token_ms,
             "total_ms": answer.timings.total_ms,
         },
+        "passages": [asdict(p) for p in answer.passages],
         "has_citation": bool(answer.citations),
-        "all_unsupported": (not answer.refused) and (not any(supported)),
-        "supported": (not answer.refused) and any(supported),
+        # What a person sees: a refusal, a reply flagged "could not be verified" (with the
+        # evidence), or a verified answer (the model's own reply, every check passed).
+        "unverified": (not answer.refused) and (not answer.verified),
+        "supported": (not answer.refused) and answer.verified,
     }
     if golds:
         record["gold_in_answer"] = metrics.contains(answer.answer, golds)
+        record["gold_in_verified"] = metrics.contains(answer.answer, golds) if record["supported"] else 0.0
         record["gold_in_citations"] = metrics.contains("\n".join(c.text for c in answer.citations), golds)
         record["gold_in_evidence"] = metrics.contains("\n".join(e.text for e in answer.evidence), golds)
         record["exact_match"] = metrics.exact_match(answer.answer, golds)
@@ -288,8 +293,8 @@ def run_eval(
             key: getattr(settings, key)
             for key in ("embedding_model", "chunk_tokens", "chunk_overlap", "top_k", "candidates",
                         "dense_weight", "mmr", "mmr_lambda",
-                        "foreign_dense_factor", "model_path", "n_ctx", "temperature", "seed",
-                        "max_prompt_tokens", "max_tokens")
+                        "foreign_dense_factor", "model", "n_ctx", "temperature", "seed",
+                        "max_prompt_tokens", "prompt_sentences", "model_check", "max_tokens")
         } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit},
         corpus=corpus,
         summary=summary,
@@ -361,15 +366,15 @@ def summarize(records: list[dict[str, Any]], *, retrieval_only: bool = False) ->
         rows = by_kind["answerable"]
         answers["answerable"] = {"n": len(rows)} | {
             key: _round(metrics.mean(float(a[key]) for a in rows))
-            for key in ("gold_in_answer", "gold_in_citations", "gold_in_evidence", "exact_match", "f1",
-                        "has_citation", "refused")
+            for key in ("gold_in_verified", "gold_in_answer", "gold_in_citations", "gold_in_evidence",
+                        "exact_match", "f1", "has_citation", "unverified", "refused")
         }
     for kind in ("unanswerable", "foreign"):
         rows = by_kind[kind]
         if rows:
             answers[kind] = {"n": len(rows)} | {
                 key: _round(metrics.mean(float(a[key]) for a in rows))
-                for key in ("refused", "all_unsupported", "supported")
+                for key in ("refused", "unverified", "supported")
             }
     summary["answers"] = answers
     summary["timings"] = {

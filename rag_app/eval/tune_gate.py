@@ -8,7 +8,7 @@ Sets, each a list of (question, should the gate open?):
 - out-of-corpus (closed): xquad-en and cnil-faq-fr questions against the demo corpus ``--corpus``.
 
 Prints per set how often the gate opens, and a small grid of thresholds with the overall
-balanced accuracy, so a change of the thresholds in grounding.py can be justified.
+balanced accuracy, so a change of the thresholds in rag_app/grounding/gate.py can be justified.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_app import grounding
+from rag_app.grounding import gate as gating
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder
 from rag_app.eval.formats import EvalDataset, load_dataset
@@ -56,7 +56,7 @@ def collect(
         for question, should_open in questions:
             language = guess_language(question)
             passages = retriever.search(question)
-            decision = grounding.gate(question, passages, language)
+            decision = gating.gate(question, passages, language)
             samples.append(Sample(name, question, language, should_open, decision.dense, decision.coverage,
                                   decision.key_term))
     return samples
@@ -64,8 +64,8 @@ def collect(
 
 def decide(sample: Sample, *thresholds: float) -> bool:
     """The rule of `grounding.gate` with explicit thresholds."""
-    return grounding.gate_rule(sample.language, sample.dense, sample.coverage, sample.key_term,
-                               grounding.GateThresholds(*thresholds))
+    return gating.gate_rule(sample.language, sample.dense, sample.coverage, sample.key_term,
+                               gating.GateThresholds(*thresholds))
 
 
 def report(samples: list[Sample], thresholds: tuple[float, float, float, float]) -> dict[str, float]:
@@ -129,8 +129,8 @@ def main() -> None:
         samples += collect("out-of-corpus-fr", demo, embedder,
                            [(q, False) for q in _questions(cnil, args.limit)])
 
-    current = (grounding.GATE_DENSE_HIGH, grounding.GATE_DENSE_LOW, grounding.GATE_COVERAGE,
-               grounding.GATE_COVERAGE_FOREIGN)
+    current = (gating.GATE_DENSE_HIGH, gating.GATE_DENSE_LOW, gating.GATE_COVERAGE,
+               gating.GATE_COVERAGE_FOREIGN)
     print("gate opens (current thresholds", current, "):")
     print(json.dumps(report(samples, current), indent=2))
     print(f"balanced accuracy: {balanced_accuracy(samples, current):.3f}")
