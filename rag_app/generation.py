@@ -368,13 +368,6 @@ class Generator:
                 on_prompt(prompt)
             yield from self._generate(prompt, temperature, stats, started)
 
-    def stream_prompt(
-        self, prompt: Prompt, *, temperature: float | None = None, stats: GenerationStats | None = None
-    ) -> Iterator[str]:
-        """Yield the answer to an already built ``prompt`` (holds the model lock)."""
-        with self._lock:
-            yield from self._generate(prompt, temperature, stats, time.perf_counter())
-
     def _generate(
         self, prompt: Prompt, temperature: float | None, stats: GenerationStats | None, started: float
     ) -> Iterator[str]:

@@ -167,6 +167,30 @@ def test_model_refusal_is_recognised(pipeline: AnswerPipeline, embedder: Embedde
         assert judgement.refusal and not judgement.verified
 
 
+def test_model_check_can_reject_a_supported_reply(
+    pipeline: AnswerPipeline, embedder: Embedder, demo_index: Settings
+) -> None:
+    from rag_app.grounding.relevance import judge_reply
+
+    question = "How many bits per weight does Q4_K_M use?"
+    passages = pipeline.retrieve(question, k=3)
+    index = PassageSentences.build(passages, embedder)
+    fact = next(i for i, s in enumerate(index.sentences) if "4.8 bits" in s)
+    reply = f"{index.sentences[fact]} [{index.owner[fact] + 1}]"
+    assert judge_reply(question, reply, index, embedder, 3, "en").verified
+    asked: list[tuple[str, str, str]] = []
+    agreed = judge_reply(question, reply, index, embedder, 3, "en",
+                         model_check=lambda p, q, a: asked.append((p, q, a)) or 0.9)
+    assert agreed.verified and "4.8 bits" in asked[0][0] and asked[0][1] == question
+    doubted = judge_reply(question, reply, index, embedder, 3, "en", model_check=lambda p, q, a: 0.1)
+    assert not doubted.verified and "asked again" in doubted.relevance.reason
+    # The real judgement is a probability read from the model's logits.
+    generator = Generator(demo_index, "smollm2-135m")
+    probability = generator.judge_support(index.sentences[fact], question, "4.8 bits per weight")
+    assert 0.0 <= probability <= 1.0
+    generator.close()
+
+
 # ----- verification and citations ------------------------------------------------------------
 def test_invalid_citation_numbers_are_removed(pipeline: AnswerPipeline, embedder: Embedder) -> None:
     passages = pipeline.retrieve("How many bits per weight does Q4_K_M use?", k=3)

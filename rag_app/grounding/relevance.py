@@ -144,7 +144,7 @@ def expected_kind(question: str) -> str | None:
     return None
 
 
-def has_kind(kind: str, answer: str, question: str) -> bool:
+def has_kind(kind: str, answer: str) -> bool:
     """True when ``answer`` holds a value of ``kind``: a year, or a number (digits or words)."""
     if kind == YEAR:
         return bool(_YEAR.search(answer))
@@ -174,7 +174,7 @@ def check_relevance(
     if missing:
         return Relevance(False, _reason("subject", language, terms=", ".join(missing)))
     kind = expected_kind(question)
-    if kind is not None and not has_kind(kind, answer, question):
+    if kind is not None and not has_kind(kind, answer):
         return Relevance(False, _reason(kind, language))
     return Relevance(True)
 
