@@ -78,3 +78,13 @@ def test_unverified_reply_shows_the_evidence_and_the_model_reply_apart() -> None
 def test_streaming_text_is_escaped() -> None:
     assert "&lt;script&gt;" in render_streaming("<script>alert(1)</script>")
     assert "Searching" in render_streaming("")
+
+
+def test_streaming_says_what_the_app_is_doing() -> None:
+    from rag_app.answer import StatusEvent
+
+    reading = render_streaming("", StatusEvent("reading", 4, "qwen2.5-1.5b"))
+    assert "qwen2.5-1.5b is reading 4 passages" in reading
+    assert "▌" in render_streaming("The port is", StatusEvent("reading", 4, "m"))  # tokens win
+    checking = render_streaming("The port is 7860.", StatusEvent("checking", 4, "m"))
+    assert "The port is 7860." in checking and "Checking the reply" in checking
