@@ -2,8 +2,7 @@
 
 `AnswerPipeline.ask` yields `StatusEvent`s and `TokenEvent`s while the model reads and writes,
 then one `AnswerEvent` with the verified `Answer` (citations, evidence, sentence verdicts,
-timings). The CLI, the chat page and
-the evaluation all use it. Sources are data in the `Answer`, never glued into its text.
+timings). The CLI, the chat page and the evaluation all use it. Sources are data in the `Answer`, never glued into its text.
 
 Retrieval runs before the model lock is taken, so questions are searched while another
 question is being generated; generation itself is one request at a time.
@@ -138,8 +137,9 @@ class AnswerPipeline:
                  decision.reason, decision.dense, decision.coverage)
 
         index = PassageSentences.build(passages, self.embedder)
-        question_vector = self.embedder.encode_query(query[:2000])
-        found = evidence(query, question_vector, index, language)
+        # How well each passage sentence answers the question: for the evidence and the prompt.
+        scores = sentence_scores(query, self.embedder.encode_query(query[:2000]), index, language)
+        found = evidence(index, scores)
         if not decision.open:
             timings.total_ms = _ms(started)
             yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
@@ -148,7 +148,6 @@ class AnswerPipeline:
 
         shown = passages  # what the model reads: whole passages, or their best sentences
         if self.settings.prompt_sentences:
-            scores = sentence_scores(query, question_vector, index, language)
             shown = compress_passages(index, scores, self.settings.prompt_sentences)
         yield StatusEvent("reading", len(shown), self.generator.model_name)
         stats = GenerationStats()

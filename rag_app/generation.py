@@ -29,7 +29,6 @@ import numpy as np
 from rag_app.answer import Passage
 from rag_app.config import Settings
 from rag_app.language import ENGLISH, FRENCH
-from rag_app.catalogue import ResolvedModel
 from rag_app.models import resolve_llm
 
 if TYPE_CHECKING:
@@ -335,12 +334,9 @@ class Generator:
             llm.reset()
             llm.eval(tokens)
             logits = _last_logits(llm)
-        yes = max(float(logits[t]) for t in self._first_tokens(("yes", "Yes", " yes", " Yes")))
-        no = max(float(logits[t]) for t in self._first_tokens(("no", "No", " no", " No")))
+            yes = max(float(logits[t]) for t in _first_tokens(llm, ("yes", "Yes", " yes", " Yes")))
+            no = max(float(logits[t]) for t in _first_tokens(llm, ("no", "No", " no", " No")))
         return 1.0 / (1.0 + math.exp(no - yes))
-
-    def _first_tokens(self, words: Sequence[str]) -> set[int]:
-        return {self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
 
     # ----- generation --------------------------------------------------------------------
     def stream(
@@ -399,6 +395,11 @@ class Generator:
         stats.generated_tokens = counter.count
         if first is not None and last is not None:
             stats.generation_s = last - first
+
+
+def _first_tokens(llm: Llama, words: Sequence[str]) -> set[int]:
+    """The first token of each of ``words`` in the model's vocabulary."""
+    return {llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
 
 
 def _last_logits(llm: Llama) -> np.ndarray:

@@ -94,19 +94,15 @@ def compress_passages(index: PassageSentences, scores: Sequence[float], keep: in
     return out
 
 
-def evidence(
-    question: str,
-    question_vector: np.ndarray,
-    index: PassageSentences,
-    language: str,
-    limit: int = EVIDENCE_SENTENCES,
-) -> list[Evidence]:
-    """The ``limit`` passage sentences that best answer ``question`` (`sentence_scores`), best first."""
+def evidence(index: PassageSentences, scores: Sequence[float], limit: int = EVIDENCE_SENTENCES) -> list[Evidence]:
+    """The ``limit`` passage sentences that best answer the question, best first.
+
+    ``scores`` are the `sentence_scores` of ``index`` for the question; a sentence that says
+    the same as a better one (same content words) is skipped.
+    """
     if not index.sentences:
         return [_evidence(p.text[:MAX_SENTENCE_CHARS], p, 0.0) for p in index.passages[:limit]]
-    scored = sorted(((score, i) for i, score in
-                     enumerate(sentence_scores(question, question_vector, index, language))),
-                    key=lambda item: -item[0])
+    scored = sorted(((score, i) for i, score in enumerate(scores)), key=lambda item: -item[0])
     chosen: list[Evidence] = []
     seen: set[str] = set()
     for score, i in scored:
