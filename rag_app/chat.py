@@ -28,10 +28,10 @@ from rag_app.answer import (
     TokenEvent,
 )
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, Prompt
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
-from rag_app.grounding.gate import gate
+from rag_app.grounding.gate import GateThresholds, gate
 from rag_app.grounding.relevance import judge_reply
 from rag_app.grounding.support import citations_for, message
 from rag_app.grounding.text import content_words
@@ -97,7 +97,7 @@ class AnswerPipeline:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+        self.embedder = embedder or embedder_from_settings(settings)
         self._own_store = store is None
         self.store = store if store is not None else open_index(settings, self.embedder)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
@@ -132,7 +132,7 @@ class AnswerPipeline:
             yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
             return
         timings.retrieval_ms = _ms(started)
-        decision = gate(query, passages, language)
+        decision = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
                  decision.reason, decision.dense, decision.coverage)
 

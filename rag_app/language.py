@@ -1,7 +1,7 @@
 """A small, dependency-free guess of a text's language: English, French, or something else.
 
-The bundled embedder only knows English, so retrieval lowers the dense weight for other
-languages; the answer pipeline may also use it to answer in the question's language.
+With an English-only embedder, retrieval lowers the dense weight for other languages; the
+answer pipeline uses it to answer (and to word its messages) in the question's language.
 The guess counts very common function words (which every sentence of either language holds)
 and looks at the script; it is meant for questions and short passages, not for rare languages.
 """

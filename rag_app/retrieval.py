@@ -8,10 +8,11 @@ Fusion is a convex combination of standardized scores over the union of the firs
 where ``z`` is the z-score over that union for this query (the cosine is known for every
 candidate; a chunk outside the BM25 list gets the lowest BM25 z-score) and ``w`` is
 ``settings.dense_weight``. Unlike rank fusion it keeps how far ahead a list's best chunk is:
-a clear dense winner is not pulled down by a middling BM25 rank (see docs/evaluation.md). The
-bundled embedder only knows English, so for a question in another language the dense term is
-multiplied by ``settings.foreign_dense_factor``; BM25 then leads. Optional MMR re-orders the
-fused list to avoid near-duplicate passages.
+a clear dense winner is not pulled down by a middling BM25 rank (see docs/evaluation.md). With
+an English-only embedder (all-MiniLM-L6-v2) the dense term of a question in another language is
+multiplied by ``settings.foreign_dense_factor``, so BM25 leads; a multilingual embedder (the
+default, multilingual-e5-small) keeps its weight. Optional MMR re-orders the fused list to avoid
+near-duplicate passages.
 
 Any text is a valid query: the store quotes every word for FTS5, so operators and punctuation
 are inert; very long text is cut for both searches. An empty (or blank) query raises
@@ -209,7 +210,7 @@ class HybridRetriever:
         """(dense, BM25) fusion weights for a query in ``language``."""
         dense = self.settings.dense_weight
         bm25 = 1.0 - dense
-        if language != ENGLISH:
+        if language != ENGLISH and not self.embedder.calibration.multilingual:
             dense *= self.settings.foreign_dense_factor
         return dense, bm25
 

@@ -111,7 +111,8 @@ class IndexStore:
             raise IndexMismatchError(
                 f"The index in {self.index_dir} was built with embedding model '{recorded}' "
                 f"(dimension {recorded_dim}), not '{embedding_model}' (dimension {dimension}). "
-                + REBUILD_HINT
+                f"To keep using it, set embedding_model = \"{recorded}\" in rag_app.toml "
+                f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', {REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
             )
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from rag_app.answer import Answer, AnswerEvent, Citation, Passage, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import embedder_from_settings
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.pipeline import IngestError, ingest
 from rag_app.ingest.report import IngestReport
@@ -258,7 +258,7 @@ class ChatPage:
     @classmethod
     def open(cls, settings: Settings) -> ChatPage:
         """The page over the index of ``settings`` (created empty if it does not exist yet)."""
-        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = embedder_from_settings(settings)
         store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=True)
         return cls(settings, AnswerPipeline(settings, store=store, embedder=embedder))
 

@@ -8,21 +8,22 @@ from pathlib import Path
 import pytest
 
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, open_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = ROOT / "data"
+MODELS = ROOT / "models"  # where `make install` builds the default embedder and puts the model
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
-    return Embedder()
+    """The default embedder (multilingual-e5-small, as `make install` built it), loaded once."""
+    return open_embedder("", MODELS)
 
 
 def make_settings(data_dir: Path, index_dir: Path, **extra: object) -> Settings:
     """Settings for a test corpus, ignoring any rag_app.toml or RAG_APP_* of the machine."""
-    return Settings(data_dir=data_dir, index_dir=index_dir, **extra)
+    return Settings(data_dir=data_dir, index_dir=index_dir, **{"models_dir": MODELS, **extra})
 
 
 @pytest.fixture

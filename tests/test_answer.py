@@ -20,7 +20,7 @@ from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.generation import Generator
 from rag_app.grounding.evidence import PassageSentences
-from rag_app.grounding.gate import gate
+from rag_app.grounding.gate import GateThresholds, gate
 from rag_app.grounding.support import verify
 from rag_app.grounding.text import cited_numbers, content_words, remove_invalid_citations, split_sentences
 from rag_app.language import guess_language
@@ -99,7 +99,8 @@ def test_gate_opens_for_every_demo_question_in_both_languages(pipeline: AnswerPi
     closed, missed = [], []
     for question, fact in questions:
         passages = pipeline.retrieve(question)
-        if not gate(question, passages, guess_language(question)).open:
+        thresholds = GateThresholds.of(pipeline.embedder.calibration)
+        if not gate(question, passages, guess_language(question), thresholds).open:
             closed.append(question)
         if not any(_matches(p.path, p.page, fact) for p in passages):
             missed.append(question)

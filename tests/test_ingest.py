@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_settings
+from conftest import MODELS, make_settings
 from rag_app.embedding import Embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.store import IndexMismatchError, IndexStore
@@ -129,7 +129,8 @@ def test_cli_exit_status_and_json(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "empty.txt").write_bytes(b"")
-    env = {**os.environ, "RAG_APP_INDEX_DIR": str(tmp_path / "index"), "RAG_APP_DATA_DIR": str(data)}
+    env = {**os.environ, "RAG_APP_INDEX_DIR": str(tmp_path / "index"), "RAG_APP_DATA_DIR": str(data),
+           "RAG_APP_MODELS_DIR": str(MODELS)}
     cli = [sys.executable, "-m", "rag_app.cli"]
 
     nothing = subprocess.run([*cli, "ingest", "--json"], env=env, capture_output=True, text=True)
@@ -149,7 +150,7 @@ def test_cli_exit_status_and_json(tmp_path: Path) -> None:
     info = subprocess.run([*cli, "info", "--json"], env=env, capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     stats = json.loads(info.stdout)
-    assert (stats["documents"], stats["embedding_model"], stats["dimension"]) == (1, "all-MiniLM-L6-v2", 384)
+    assert (stats["documents"], stats["embedding_model"], stats["dimension"]) == (1, "multilingual-e5-small", 384)
     assert stats["chunks"] == out["chunks_total"] and stats["size_bytes"] > 0 and stats["last_ingest"]
 
 

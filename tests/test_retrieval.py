@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_settings
-from rag_app.embedding import Embedder
+from conftest import MODELS, make_settings
+from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.language import guess_language
 from rag_app.langchain_retriever import IndexRetriever
@@ -156,10 +156,13 @@ def test_unknown_mode_is_rejected(retriever: HybridRetriever) -> None:
         retriever.search("battery", mode="magic")
 
 
-def test_french_question_lowers_the_dense_weight(retriever: HybridRetriever) -> None:
+def test_french_question_lowers_the_dense_weight_of_an_english_only_embedder(retriever: HybridRetriever) -> None:
     settings = retriever.settings
-    assert retriever.weights("en") == pytest.approx((settings.dense_weight, 1 - settings.dense_weight))
-    dense, bm25 = retriever.weights("fr")
+    both = pytest.approx((settings.dense_weight, 1 - settings.dense_weight))
+    assert retriever.weights("en") == both and retriever.weights("fr") == both  # multilingual e5
+    english_only = HybridRetriever(retriever.store, open_embedder("all-MiniLM-L6-v2", MODELS), settings)
+    assert english_only.weights("en") == both
+    dense, bm25 = english_only.weights("fr")
     assert dense == pytest.approx(settings.dense_weight * settings.foreign_dense_factor)
     assert dense < settings.dense_weight and bm25 == pytest.approx(1 - settings.dense_weight)
 

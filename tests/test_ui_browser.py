@@ -154,7 +154,7 @@ def last_answer(page):
 
 def test_answer_streams_and_cites_the_right_file(page) -> None:
     status = page.inner_text("#index-status")
-    assert "8 documents" in status and "all-MiniLM-L6-v2" in status
+    assert "8 documents" in status and "multilingual-e5-small" in status
     ask(page, FACT.question, expect_stream=True)
     shot(page, "1-answer")
     answer = last_answer(page)

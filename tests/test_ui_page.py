@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings
+from conftest import MODELS, make_settings
+from rag_app.embedding.registry import E5_FOLDER
 from rag_app.ui import ChatPage
 
 pytestmark = pytest.mark.slow
@@ -18,9 +19,11 @@ def empty_page(tmp_path: Path) -> ChatPage:
     data = tmp_path / "data"
     data.mkdir()
     # The handlers are plumbing: the tiny bundled model is enough, and no catalogue model is
-    # installed in this models folder.
-    page = ChatPage.open(make_settings(data, tmp_path / "index", model="smollm2-135m",
-                                       models_dir=tmp_path / "models"))
+    # installed in this models folder (only the embedder that `make install` built).
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / E5_FOLDER).symlink_to(MODELS / E5_FOLDER, target_is_directory=True)
+    page = ChatPage.open(make_settings(data, tmp_path / "index", model="smollm2-135m", models_dir=models))
     yield page
     page.close()
 
@@ -91,7 +94,6 @@ def test_switching_model_loads_it_and_a_bad_file_keeps_the_current_one(
     assert Path(empty_page.pipeline.generator.model_path) == Path(before)
 
     copy = tmp_path / "models" / "copy.gguf"  # the bundled model under another path
-    copy.parent.mkdir()
     copy.symlink_to(before)
     message = empty_page.switch_model(str(copy))
     assert "loaded" in message and empty_page.model_path == str(copy)

@@ -35,7 +35,7 @@ import numpy as np
 
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings, load_settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexStore, NewChunk
 
@@ -198,7 +198,7 @@ def bench_synthetic(settings: Settings, embedder: Embedder, chunks: int) -> dict
 def run(corpus: Path, chunks: int) -> dict[str, Any]:
     """All figures of the benchmark (see the module docstring)."""
     base = load_settings()
-    embedder = Embedder(base.embedding_model, base.embedding_batch_size)
+    embedder = embedder_from_settings(base)
     with tempfile.TemporaryDirectory(prefix="rag-bench-answer-") as tmp:
         from rag_app.ingest.pipeline import ingest
 

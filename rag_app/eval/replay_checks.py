@@ -1,6 +1,6 @@
 """Replay the answer checks on the model replies that an evaluation recorded (no generation).
 
-    python -m rag_app.eval.replay_checks REPORT_DIR [REPORT_DIR ...]
+    python -m rag_app.eval.replay_checks REPORT_DIR [REPORT_DIR ...] [--support-score S]
 
 `make eval` writes, for every question it asked, the model's raw reply and the passages it
 answered from. This tool judges those replies again with today's `judge_reply` (refusal,
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from rag_app.answer import Passage
 from rag_app.config import load_settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval import metrics
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.generation import Generator
@@ -78,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reports", nargs="+", type=Path)
     parser.add_argument("--model-check", metavar="MODEL",
                         help="also ask this model (catalogue id or GGUF) the yes/no support question")
+    parser.add_argument("--support-score", type=float, metavar="S",
+                        help="judge with this support threshold instead of the embedder's own")
     args = parser.parse_args(argv)
     settings = load_settings()
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_from_settings(settings)
+    if args.support_score is not None:
+        embedder.calibration = replace(embedder.calibration, support_score=args.support_score)
     model_check = Generator(settings, args.model_check).judge_support if args.model_check else None
     table = Table(title="Answer checks replayed")
     for column in ("report", "kind", "n", "gold in verified", "verified", "unverified", "refused", "rejected by"):

@@ -26,7 +26,7 @@ from typing import Any
 
 from rag_app.answer import Answer, Passage
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings, embedder_name
 from rag_app.eval import metrics
 from rag_app.eval.formats import EvalDataset, EvalDocument, EvalQuestion, Unit, guess_format, load_dataset
 from rag_app.retrieval import MODES, HybridRetriever
@@ -96,7 +96,7 @@ def cache_root() -> Path:
 def corpus_key(dataset: EvalDataset, settings: Settings, unit: str) -> str:
     """Hash of the corpus files and of the settings that shape the index."""
     digest = hashlib.sha256()
-    digest.update(f"{dataset.format}|{unit}|{settings.embedding_model}|{settings.chunk_tokens}|"
+    digest.update(f"{dataset.format}|{unit}|{embedder_name(settings.embedding_model)}|{settings.chunk_tokens}|"
                   f"{settings.chunk_overlap}".encode())
     for document in dataset.documents:
         digest.update(document.fingerprint().encode())
@@ -250,7 +250,7 @@ def run_eval(
         other = load_dataset(options.foreign, options.foreign_format or guess_format(options.foreign))
         foreign = [q for q in other.limited(options.foreign_limit).questions]
 
-    embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder or embedder_from_settings(settings)
     eval_settings, corpus = prepare_index(dataset, settings, options.unit, options.index_dir, embedder, progress)
 
     from rag_app.store import IndexStore

@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from rag_app.config import load_settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import embedder_from_settings
 from rag_app.eval.command import (
     progress_bar,
     stage_callback,
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console, err_console = Console(), Console(stderr=True)
     settings = load_settings()
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_from_settings(settings)
     results: list[EvalResult] = []
     for entry in SUITE:
         path = args.eval_dir / entry.path

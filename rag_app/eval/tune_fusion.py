@@ -17,7 +17,8 @@ are then replayed in plain Python/numpy, with no further search:
 
 The ranking is built as the product does: the head is the fusion of the first ``candidates``
 (40) of each list, the rest follows in the order of the fusion of the full lists; the dense
-weight is multiplied by ``foreign_dense_factor`` for questions not taken for English.
+weight is multiplied by ``foreign_dense_factor`` for questions not taken for English (unless
+the embedder is multilingual).
 Metrics (nDCG@10, recall@5, MRR@10) are computed on units de-duplicated as in
 `rag_app.eval.runner`. A held-out check tunes on even-indexed questions and reports on the
 odd-indexed ones.
@@ -319,10 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
-    from rag_app.embedding import Embedder
+    from rag_app.embedding import embedder_from_settings
 
     settings = load_settings()
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_from_settings(settings)
     sets: dict[str, list[Question]] = {}
     for entry in SUITE:
         if (args.only and entry.name not in args.only) or not (args.eval_dir / entry.path).exists():
@@ -331,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         sets[entry.name] = [prepare(r, settings.candidates) for r in records]
         log.warning("%s: %d questions", entry.name, len(records))
 
-    factor = settings.foreign_dense_factor
+    factor = 1.0 if embedder.calibration.multilingual else settings.foreign_dense_factor
     rules = variants(settings)
     current_name = next(iter(rules))
     halves = {

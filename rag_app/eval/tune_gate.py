@@ -8,7 +8,8 @@ Sets, each a list of (question, should the gate open?):
 - out-of-corpus (closed): xquad-en and cnil-faq-fr questions against the demo corpus ``--corpus``.
 
 Prints per set how often the gate opens, and a small grid of thresholds with the overall
-balanced accuracy, so a change of the thresholds in rag_app/grounding/gate.py can be justified.
+balanced accuracy, so a change of the embedder's thresholds (`rag_app.embedding.registry`) or of
+the coverage thresholds in rag_app/grounding/gate.py can be justified.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from rag_app.grounding import gate as gating
 from rag_app.config import Settings, load_settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval.formats import EvalDataset, load_dataset
 from rag_app.eval.runner import prepare_index
 from rag_app.language import guess_language
@@ -44,6 +45,7 @@ class Sample:
     dense: float
     coverage: float
     key_term: bool
+    multilingual: bool  # the embedder's cosine holds for questions not in English
 
 
 def collect(
@@ -56,16 +58,16 @@ def collect(
         for question, should_open in questions:
             language = guess_language(question)
             passages = retriever.search(question)
-            decision = gating.gate(question, passages, language)
+            decision = gating.gate(question, passages, language, gating.GateThresholds.of(embedder.calibration))
             samples.append(Sample(name, question, language, should_open, decision.dense, decision.coverage,
-                                  decision.key_term))
+                                  decision.key_term, embedder.calibration.multilingual))
     return samples
 
 
 def decide(sample: Sample, *thresholds: float) -> bool:
     """The rule of `grounding.gate` with explicit thresholds."""
     return gating.gate_rule(sample.language, sample.dense, sample.coverage, sample.key_term,
-                               gating.GateThresholds(*thresholds))
+                            gating.GateThresholds(*thresholds, multilingual=sample.multilingual))
 
 
 def report(samples: list[Sample], thresholds: tuple[float, float, float, float]) -> dict[str, float]:
@@ -103,7 +105,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     settings = load_settings()
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_from_settings(settings)
     clapnq = load_dataset(args.eval_dir / "clapnq-dev", "clapnq")
     xquad = load_dataset(args.eval_dir / "xquad-en" / "xquad.en.json", "squad")
     cnil = load_dataset(args.eval_dir / "cnil-faq-fr" / "cnil_besoindaide_squad.json", "squad")
@@ -129,13 +131,16 @@ def main() -> None:
         samples += collect("out-of-corpus-fr", demo, embedder,
                            [(q, False) for q in _questions(cnil, args.limit)])
 
-    current = (gating.GATE_DENSE_HIGH, gating.GATE_DENSE_LOW, gating.GATE_COVERAGE,
+    calibration = embedder.calibration
+    current = (calibration.gate_dense_high, calibration.gate_dense_low, gating.GATE_COVERAGE,
                gating.GATE_COVERAGE_FOREIGN)
-    print("gate opens (current thresholds", current, "):")
+    print(f"gate opens ({embedder.name}, current thresholds", current, "):")
     print(json.dumps(report(samples, current), indent=2))
     print(f"balanced accuracy: {balanced_accuracy(samples, current):.3f}")
-    grid = itertools.product([0.45, 0.5, 0.55, 0.6, 0.65], [0.2, 0.25, 0.3, 0.35],
-                             [0.4, 0.5, 0.6, 0.67], [0.4, 0.5, 0.6, 0.67])
+    # Cosine thresholds around the embedder's own (their scale differs from one model to the next).
+    highs = [round(current[0] + step, 3) for step in (-0.1, -0.05, -0.02, 0.0, 0.02, 0.05, 0.1)]
+    lows = [round(current[1] + step, 3) for step in (-0.1, -0.05, -0.02, 0.0, 0.02, 0.05)]
+    grid = itertools.product(highs, lows, [0.4, 0.5, 0.6, 0.67], [0.4, 0.5, 0.6, 0.67])
     ranked = sorted(((balanced_accuracy(samples, t), t) for t in grid), reverse=True)[:8]
     print("best thresholds (dense_high, dense_low, coverage, coverage_foreign):")
     for score, t in ranked:

@@ -2,7 +2,8 @@
 
 Signals over the best passages: the best dense cosine, the share of the question's content
 words one passage holds (lexical), and whether a passage holds one of the question's key terms.
-The bundled embedder only knows English, so for other languages the lexical signal decides.
+The cosine thresholds belong to the embedder (`rag_app.embedding.Calibration`). With an
+English-only embedder, the lexical signal decides for questions in other languages.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag_app.answer import Passage
+from rag_app.embedding import Calibration
 from rag_app.grounding.text import content_words, coverage, key_terms
 from rag_app.language import ENGLISH
 
-# Gate: open when the best dense cosine reaches GATE_DENSE_HIGH, or when the lexical coverage
-# of the question's content words reaches GATE_COVERAGE (English: with a dense cosine of at
-# least GATE_DENSE_LOW; other languages: coverage alone, the embedder being English-only).
-GATE_DENSE_HIGH = 0.55
-GATE_DENSE_LOW = 0.30
+# Gate: open when the best dense cosine reaches the embedder's `gate_dense_high`, or when the
+# lexical coverage of the question's content words reaches GATE_COVERAGE with a dense cosine of
+# at least its `gate_dense_low` (English-only embedder and a question in another language:
+# coverage alone).
 GATE_COVERAGE = 0.5
 GATE_COVERAGE_FOREIGN = 0.5
 GATE_PASSAGES = 5  # how many of the best passages the gate looks at
@@ -27,12 +28,19 @@ GATE_PASSAGES = 5  # how many of the best passages the gate looks at
 
 @dataclass(frozen=True)
 class GateThresholds:
-    """The thresholds of the gate's rule (defaults: the tuned module constants)."""
+    """The thresholds of the gate's rule, for one embedder."""
 
-    dense_high: float = GATE_DENSE_HIGH
-    dense_low: float = GATE_DENSE_LOW
+    dense_high: float
+    dense_low: float
     coverage: float = GATE_COVERAGE
     coverage_foreign: float = GATE_COVERAGE_FOREIGN
+    multilingual: bool = False  # the cosine is as good for any language as for English
+
+    @classmethod
+    def of(cls, calibration: Calibration) -> GateThresholds:
+        """The thresholds tuned for the embedder with this calibration."""
+        return cls(calibration.gate_dense_high, calibration.gate_dense_low,
+                   multilingual=calibration.multilingual)
 
 
 @dataclass
@@ -47,8 +55,7 @@ class GateDecision:
 
 
 def gate(
-    question: str, passages: Sequence[Passage], language: str,
-    thresholds: GateThresholds = GateThresholds(),
+    question: str, passages: Sequence[Passage], language: str, thresholds: GateThresholds
 ) -> GateDecision:
     """Open the gate when the best passages are relevant enough to answer ``question``.
 
@@ -57,8 +64,8 @@ def gate(
     question's identifier-like key terms (an acronym such as "BEIR": an exact match that
     survives a question asked in another language than the document).
     Rule: open on a high cosine; or on a key term or enough content words with at least a
-    low cosine. For a question not in English the cosine is unreliable (English-only
-    embedder): enough content words suffice.
+    low cosine. For a question not in English with an English-only embedder the cosine is
+    unreliable: enough content words suffice.
     """
     top = list(passages[:GATE_PASSAGES])
     if not top:
@@ -80,7 +87,7 @@ def _gate_rule(
         return True, dense, cover, key, "dense"
     if key and dense >= t.dense_low:
         return True, dense, cover, key, "key term"
-    if language == ENGLISH:
+    if language == ENGLISH or t.multilingual:
         if cover >= t.coverage and dense >= t.dense_low:
             return True, dense, cover, key, "lexical+dense"
     elif cover >= t.coverage_foreign:

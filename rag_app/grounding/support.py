@@ -28,9 +28,8 @@ from rag_app.grounding.text import (
 )
 from rag_app.language import ENGLISH, FRENCH
 
-# A sentence is supported when its best passage sentence gives a combined score of at least
-# SUPPORT_SCORE (and every number and name of the sentence is in that passage).
-SUPPORT_SCORE = 0.45
+# A sentence is supported when its best passage sentence gives a combined score of at least the
+# embedder's `support_score` (and every number and name of the sentence is in that passage).
 SUPPORT_LEXICAL_WEIGHT = 0.5
 
 MESSAGES = {
@@ -82,8 +81,8 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int)
 
     ``valid`` is how many passages were in the prompt: citations outside 1..``valid`` are
     removed. A sentence is supported when one sentence of a passage (its cited passages are
-    tried first, then the others) scores at least `SUPPORT_SCORE` on
-    ``w * lexical + (1 - w) * cosine`` and holds every number the sentence states.
+    tried first, then the others) scores at least the embedder's ``calibration.support_score``
+    on ``w * lexical + (1 - w) * cosine`` and holds every number and name the sentence states.
     """
     cleaned = remove_invalid_citations(answer, valid)
     sentences: list[str] = []
@@ -103,7 +102,7 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int)
     for sentence, clean, vector in zip(sentences, plain, vectors):
         cites = [n for n in cited_numbers(sentence) if 1 <= n <= valid]
         score, i = _support(clean, vector, index, cites)
-        supported = score >= SUPPORT_SCORE and i is not None
+        supported = score >= embedder.calibration.support_score and i is not None
         verdicts.append(SentenceVerdict(text=sentence, supported=supported, score=round(score, 4),
                                         citations=cites))
         if supported and i is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,6 @@ from rag_app.ingest.document import LoadedDocument, LoadError, Section, Unsuppor
 from rag_app.ingest.encoding import clean_text, decode_bytes
 
 log = logging.getLogger(__name__)
-
-# pypdf reports every oddity of a damaged PDF as a warning; one file can produce thousands.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 PDF_EXTENSIONS = frozenset({".pdf"})
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown"})
@@ -92,67 +88,70 @@ class _HeadingPath:
 
 
 def load_pdf(data: bytes) -> Loaded:
-    """One section per page with text, with its 1-based page number."""
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError
+    """One section per page with text, with its 1-based page number.
+
+    Text comes from PDFium (pypdfium2): 14x faster than pypdf on the FinanceBench filings, with
+    the same words in the same order (docs/evaluation.md). A PDF with an empty user password
+    opens as PDF readers open it; one with a real password is reported.
+    """
+    import pypdfium2 as pdfium
 
     if b"%PDF-" not in data[:1024] or b"%%EOF" not in data[-4096:]:
         raise LoadError(PDF_INVALID)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                try:
-                    decrypted = reader.decrypt("")
-                except DependencyError as exc:
-                    raise LoadError(f"encrypted PDF, unsupported encryption ({exc})") from exc
-                if not decrypted:
-                    raise LoadError(PDF_ENCRYPTED)
-            pages = list(reader.pages)
-        except FileNotDecryptedError as exc:
-            raise LoadError(PDF_ENCRYPTED) from exc
-        except LoadError:
-            raise
-        except Exception as exc:
-            log.debug("pypdf could not open the file", exc_info=True)
-            raise LoadError(PDF_INVALID) from exc
-        if not pages:
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        log.debug("PDFium could not open the file", exc_info=True)
+        raise LoadError(PDF_ENCRYPTED if "password" in str(exc).lower() else PDF_INVALID) from exc
+    try:
+        count = len(document)
+        if not count:
             raise LoadError(PDF_INVALID)
-
         sections: list[Section] = []
         broken_pages = 0
-        for number, page in enumerate(pages, start=1):
+        for number in range(1, count + 1):
             try:
-                text = page.extract_text() or ""
-            except Exception:
+                text = _page_text(document, number - 1)
+            except pdfium.PdfiumError:
                 log.debug("No text from page %d", number, exc_info=True)
                 broken_pages += 1
                 continue
-            text = _fix_ligatures(text)
             if text.strip():
                 sections.append(Section(text=text, page=number))
-        metadata = _pdf_metadata(reader)
+        metadata = _pdf_metadata(document)
+    finally:
+        document.close()
     if not sections:
-        raise LoadError(PDF_INVALID if broken_pages == len(pages) else PDF_NO_TEXT)
+        raise LoadError(PDF_INVALID if broken_pages == count else PDF_NO_TEXT)
     if broken_pages:
-        log.warning("%d of %d PDF pages could not be read and were skipped", broken_pages, len(pages))
+        log.warning("%d of %d PDF pages could not be read and were skipped", broken_pages, count)
     return sections, metadata
 
 
+# PDFium ends lines with CRLF and marks a word hyphenated across lines with U+FFFE.
+_HYPHENATED = re.compile("\ufffe\r?\n?")
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
 
 
-def _fix_ligatures(text: str) -> str:
-    return text.translate(_LIGATURES)
-
-
-def _pdf_metadata(reader: Any) -> Metadata:
+def _page_text(document: Any, index: int) -> str:
+    page = document[index]
     try:
-        info = reader.metadata or {}
-        found = {"title": info.get("/Title"), "author": info.get("/Author")}
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return _HYPHENATED.sub("", text).replace("\r\n", "\n").replace("\r", "\n").translate(_LIGATURES)
+
+
+def _pdf_metadata(document: Any) -> Metadata:
+    try:
+        info = document.get_metadata_dict()
     except Exception:
         return {}
+    found = {"title": info.get("Title"), "author": info.get("Author")}
     return {key: str(value).strip() for key, value in found.items() if value and str(value).strip()}
 
 

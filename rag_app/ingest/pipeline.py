@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rag_app.config import Settings
-from rag_app.embedding import Embedder
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
@@ -91,7 +91,7 @@ def ingest(
             f"Data folder not found: {data_dir}. Create it and put your documents in it, "
             "or pass --data-dir."
         )
-    embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder or embedder_from_settings(settings)
     report = IngestReport()
     files, report.skipped = scan(data_dir)
     for name in report.skipped:

