@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, make_settings
-from rag_app.embedding import Embedder
+from rag_app.config import Settings
+from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.store import IndexMismatchError, IndexStore
 
@@ -240,3 +241,11 @@ def test_sigkill_during_ingest_leaves_a_consistent_index(tmp_path: Path, embedde
     assert report.added == 40 and report.failed == []
     assert assert_consistent(settings.index_dir) == report.chunks_total
     assert not list(settings.index_dir.glob("*.tmp"))
+
+
+def test_unchanged_folder_does_not_load_the_embedder(demo_index: Settings) -> None:
+    """Nothing to embed: the model (and PyTorch's work) is never loaded, so the command returns at once."""
+    fresh = open_embedder("", MODELS)
+    report = ingest(demo_index, embedder=fresh)
+    assert report.unchanged == 8 and report.chunks_embedded == 0 and not report.failed
+    assert "model" not in vars(fresh)

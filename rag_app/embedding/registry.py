@@ -29,6 +29,7 @@ class EmbedderSpec:
     id: str
     description: str
     calibration: Calibration
+    dimension: int
 
 
 # Tuned with `python -m rag_app.eval.tune_gate` and `python -m rag_app.eval.replay_checks
@@ -42,11 +43,13 @@ EMBEDDERS = {
             "multilingual-e5-small",
             "intfloat/multilingual-e5-small (MIT): 100 languages, 384 dimensions, 12 layers",
             E5_CALIBRATION,
+            384,
         ),
         EmbedderSpec(
             "all-MiniLM-L6-v2",
             "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0): English, 384 dimensions, 6 layers",
             MINILM_CALIBRATION,
+            384,
         ),
     )
 }
@@ -83,14 +86,14 @@ def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) ->
         log.warning("Embedder %s is not calibrated here: the all-MiniLM-L6-v2 thresholds apply", path)
         return SentenceTransformerEmbedder(setting, path, MINILM_CALIBRATION, batch_size)
     if spec.id == "all-MiniLM-L6-v2":
-        return SentenceTransformerEmbedder(spec.id, bundled_embedding_dir(), spec.calibration, batch_size)
+        return SentenceTransformerEmbedder(spec.id, bundled_embedding_dir(), spec.calibration, batch_size, spec.dimension)
     folder = e5_folder(models_dir)
     if not (folder / "model.safetensors").is_file():
         raise ModelNotFoundError(
             f"The embedding model {spec.id} is not installed in {folder.parent}. "
             f"Run `rag-app models install {spec.id}` (or `make install`)."
         )
-    return SentenceTransformerEmbedder(spec.id, folder, spec.calibration, batch_size)
+    return SentenceTransformerEmbedder(spec.id, folder, spec.calibration, batch_size, spec.dimension)
 
 
 def embedder_from_settings(settings: Settings) -> Embedder:

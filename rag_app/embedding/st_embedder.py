@@ -43,16 +43,38 @@ def load_sentence_transformer(path: Path) -> SentenceTransformer:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model; its "query"/"passage" prompts are used when it has them."""
+    """A sentence-transformers model; its "query"/"passage" prompts are used when it has them.
 
-    def __init__(self, name: str, path: Path, calibration: Calibration, batch_size: int = 32) -> None:
+    The model (and PyTorch) is loaded at the first call that needs it: an ingest that finds
+    nothing to embed never loads it. A known ``dimension`` spares the load for opening an index.
+    """
+
+    def __init__(
+        self, name: str, path: Path, calibration: Calibration, batch_size: int = 32, dimension: int | None = None
+    ) -> None:
         self.name = name
         self.calibration = calibration
         self.batch_size = batch_size
-        self.model = load_sentence_transformer(path)
-        prompts = self.model.prompts or {}
-        self._passage_prompt = prompts.get("passage", "")
-        self._query_prompt = prompts.get("query", "")
+        self._path = path
+        if dimension is not None:
+            self.dimension = dimension
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded once per process."""
+        return load_sentence_transformer(self._path)
+
+    @cached_property
+    def _prompts(self) -> dict[str, str]:
+        return self.model.prompts or {}
+
+    @property
+    def _passage_prompt(self) -> str:
+        return self._prompts.get("passage", "")
+
+    @property
+    def _query_prompt(self) -> str:
+        return self._prompts.get("query", "")
 
     @cached_property
     def dimension(self) -> int:

@@ -131,8 +131,12 @@ def _load_changed(
     settings: Settings,
     progress: ProgressCallback | None,
 ) -> list[_Pending]:
-    """Load and chunk new and changed files; count unchanged ones; record failures."""
-    chunker = Chunker(embedder, settings.chunk_tokens, settings.chunk_overlap)
+    """Load and chunk new and changed files; count unchanged ones; record failures.
+
+    The chunker (which needs the embedder's tokenizer, hence the model) is made only when a
+    file has to be chunked: an unchanged folder does not load the embedder.
+    """
+    chunker: Chunker | None = None
     pending: list[_Pending] = []
     for done, source in enumerate(files, start=1):
         if progress:
@@ -152,6 +156,7 @@ def _load_changed(
                 report.unchanged += 1
                 continue
             document = load_document(source.path)
+            chunker = chunker or Chunker(embedder, settings.chunk_tokens, settings.chunk_overlap)
             chunks = chunker.split(document)
             if not chunks:
                 raise LoadError("no text to index")
