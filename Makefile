@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test browser bench bench-ingest bench-answer eval demo-docs clean
+.PHONY: install run serve ingest test browser bench bench-ingest bench-answer bench-scale eval demo-docs clean
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ bench-ingest: install
 
 bench-answer: install
 	$(PY) -m rag_app.eval.bench_answer
+
+# Synthetic indexes of 100k and 1M chunks (about 25 min and 8 GB of disk in /tmp), and a kill test.
+SIZES ?= 100000 1000000
+bench-scale: install
+	$(PY) -m rag_app.eval.bench_scale --sizes $(SIZES) --kill-test
 
 eval: install
 	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.eval.suite $(EVAL_DIR); \

@@ -216,7 +216,7 @@ class AnswerPipeline:
     def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
         """The passages for ``query`` (raises `EmptyQueryError`, `IndexEmptyError`)."""
         self.store.refresh()
-        if self.store.vector_count == 0 and self.store.chunk_count() == 0:
+        if self.store.chunk_count() == 0:
             raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
         return self.retriever.search(query, k=k)
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from rag_app.cli_models import models_app
 from rag_app.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rag_app.ingest.report import IngestReport
 
 app = typer.Typer(
     help="Ask questions about your own documents, offline.",
@@ -69,14 +72,20 @@ def ingest(
     index_dir: IndexDirOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the index from scratch.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file fails.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="If another ingest is running on this index, "
+                                       "wait for it instead of exiting.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add new, replace changed and remove deleted documents in the index."""
+    """Add new, replace changed and remove deleted documents in the index.
+
+    Work is committed in batches: after an interruption, run it again to go on from there.
+    Questions can be asked while it runs.
+    """
     from rag_app.ingest.pipeline import IngestError, ingest as run_ingest
     from rag_app.store import IndexUnavailableError
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
-    stages = {"load": "Reading files", "embed": "Embedding chunks"}
+    stages = {"files": "Files", "chunks": "Chunks indexed"}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -90,32 +99,59 @@ def ingest(
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
 
         try:
-            report = run_ingest(settings, rebuild=rebuild, progress=progress)
+            report = run_ingest(settings, rebuild=rebuild, progress=progress, wait=wait)
         except (IngestError, IndexUnavailableError) as exc:
             raise fail(str(exc)) from exc
 
     if as_json:
         print_json(report.to_dict())
     else:
-        console.print(
-            f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
-            f"[bold]{report.removed}[/] removed, [bold]{report.unchanged}[/] unchanged; "
-            f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in the index "
-            f"({report.seconds:.1f} s)."
-        )
-        for failed in report.failed:
-            console.print(f"[yellow]Could not ingest[/] {failed.path}: {failed.reason}")
-        for name in report.skipped:
-            console.print(f"[dim]Skipped {name}: unsupported file type[/]")
+        _print_report(report)
     if not report.ingested_anything:
         raise fail(f"Nothing could be ingested from {settings.data_dir}. Add PDF, Markdown, "
                    "text, HTML or Word files there.")
     if strict and report.failed:
         raise typer.Exit(1)
+
+
+def _print_report(report: IngestReport) -> None:
+    console.print(
+        f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
+        f"[bold]{report.removed}[/] removed, [bold]{report.unchanged}[/] unchanged; "
+        f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in the index "
+        f"({report.seconds:.1f} s)."
+    )
+    for failed in report.failed:
+        console.print(f"[yellow]Could not ingest[/] {failed.path}: {failed.reason}")
+    for name in report.skipped:
+        console.print(f"[dim]Skipped {name}: unsupported file type[/]")
+
+
+@app.command()
+def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
+    """Keep the index in step with the data folder: ingest now, then whenever files change."""
+    from rag_app.ingest.pipeline import IngestError
+    from rag_app.watch import WatchEvent, watch as run_watch
+
+    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+
+    def show(event: WatchEvent) -> None:
+        if event.changed:
+            console.print(f"[dim]{datetime.now():%H:%M:%S}[/] changed: {', '.join(event.changed)}")
+        if event.error:
+            err_console.print(f"[red]{event.error}[/]")
+        elif event.report is not None:
+            _print_report(event.report)
+
+    console.print(f"Watching {settings.data_dir} (Ctrl+C to stop)…")
+    try:
+        run_watch(settings, show)
+    except IngestError as exc:
+        raise fail(str(exc)) from exc
 
 
 @app.command()
@@ -250,6 +286,8 @@ def serve(
     port: Annotated[Optional[int], typer.Option("--port", help="Port (default 7860).")] = None,
     index_dir: IndexDirOpt = None,
     data_dir: DataDirOpt = None,
+    watch_folder: Annotated[bool, typer.Option("--watch", help="Keep the index in step with the data "
+                                               "folder while serving (as `rag-app watch`).")] = False,
 ) -> None:
     """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
     from rag_app.models import ModelNotFoundError
@@ -260,7 +298,7 @@ def serve(
     try:
         from rag_app.ui import serve as run_server
 
-        server, page = run_server(settings)
+        server, page = run_server(settings, watch_folder=watch_folder)
     except (IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Chunking, in tokens of the embedding model's own tokenizer.
     chunk_tokens: int = Field(200, ge=16)
     chunk_overlap: int = Field(30, ge=0)
+    # Chunks embedded and committed together: a crash loses at most this much work.
+    ingest_batch_chunks: int = Field(256, ge=1)
 
     # Retrieval.
     top_k: int = Field(5, ge=1, le=50)

@@ -171,7 +171,7 @@ class HybridRetriever:
         """Several rankings of one query from a single embedding and BM25 pass (for evaluation).
 
         ``candidates`` overrides how many chunks each list contributes (default: the setting,
-        at least ``k``).
+        at least ``k``). Everything is read from one committed state of the index.
         """
         modes = tuple(modes)
         for mode in modes:
@@ -179,32 +179,39 @@ class HybridRetriever:
                 raise ValueError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
         k = self.settings.top_k if k is None else k
         depth = max(candidates or self.settings.candidates, k)
-        ranked = self.candidates(query, depth, dense="dense" in modes or "hybrid" in modes,
-                                 bm25="bm25" in modes or "hybrid" in modes)
-        results: dict[str, list[Passage]] = {}
-        for mode in modes:
-            if mode == "dense":
-                order = ranked.dense[:k]
-            elif mode == "bm25":
-                order = ranked.bm25[:k]
-            else:
-                order = self._fuse(ranked, k)
-            results[mode] = self._passages(order, ranked)
+        vector = self._query_vector(query) if "dense" in modes or "hybrid" in modes else None
+        with self.store.snapshot():
+            ranked = self._ranked(query, vector, depth, bm25="bm25" in modes or "hybrid" in modes)
+            results: dict[str, list[Passage]] = {}
+            for mode in modes:
+                if mode == "dense":
+                    order = ranked.dense[:k]
+                elif mode == "bm25":
+                    order = ranked.bm25[:k]
+                else:
+                    order = self._fuse(ranked, k)
+                results[mode] = self._passages(order, ranked)
         return results
 
     def candidates(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
-        """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks)."""
+        """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks), both
+        read from one committed state of the index."""
+        vector = self._query_vector(query) if dense else None
+        with self.store.snapshot():
+            return self._ranked(query, vector, depth, bm25=bm25)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding (computed outside any snapshot: other questions need not wait)."""
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError()
-        self.store.refresh()
-        language = guess_language(query)
-        vector = None
-        dense_hits: list[tuple[int, float]] = []
-        if dense and self.store.vector_count:
-            vector = self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
-            dense_hits = self.store.dense_search(vector, depth)
+        return self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
+
+    def _ranked(self, query: str, vector: np.ndarray | None, depth: int, *, bm25: bool) -> Ranked:
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError()
+        dense_hits = self.store.dense_search(vector, depth) if vector is not None else []
         bm25_hits = self.store.bm25_search(bm25_text(query), depth) if bm25 else []
-        return Ranked(vector, dense_hits, bm25_hits, language)
+        return Ranked(vector, dense_hits, bm25_hits, guess_language(query))
 
     def weights(self, language: str) -> tuple[float, float]:
         """(dense, BM25) fusion weights for a query in ``language``."""

@@ -1,14 +1,18 @@
-"""The index: documents, chunks and an FTS5 table in SQLite, vectors in FAISS, committed atomically.
+"""The index: documents, chunks, their vectors and an FTS5 table in one SQLite database.
 
 Layout of an index folder::
 
-    index.sqlite3          documents, chunks, chunks_fts (BM25), failures, meta
-    vectors-<N>.faiss      FAISS IndexIDMap2 over inner product; ids are chunk ids
+    index.sqlite3          documents, chunks, vectors, chunks_fts (BM25), failures, meta
+    vectors-<G>.faiss      a cache of the vector search structure as of generation G (derived)
+    .ingest.lock           held by the one process that writes (an ingest)
 
-Atomicity: a write builds the new FAISS file under a new generation name, fsyncs it, and only
-then commits the SQLite transaction that points ``meta.faiss_file`` at it. A crash before the
-commit leaves the previous SQLite state pointing at the previous FAISS file; a crash after it
-leaves the new pair. Stale FAISS files are deleted on the next write. Nothing is pickled.
+SQLite holds everything that matters, so a commit is one short SQLite transaction whose cost is
+what changed (a batch of chunks with their vectors); ``meta.generation`` counts commits. In WAL
+mode readers never wait for it. Each reader keeps a `VectorIndex` in memory and brings it to
+the generation it reads with a delta (ids added and removed), inside the same read transaction
+as its BM25 and chunk reads: `IndexStore.snapshot` gives one question one consistent state. The
+``vectors-<G>.faiss`` cache (written after an ingest when the delta has grown) only saves a
+new reader from building that structure again. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ import faiss
 import numpy as np
 
 from rag_app.store_records import (  # noqa: F401  (re-exported: the store's public types)
+    BUSY_HINT,
     DB_NAME,
+    DELETE_TRIGGER,
     LOCK_NAME,
     REBUILD_HINT,
     SCHEMA_VERSION,
     ChunkRecord,
     DocumentRecord,
+    IndexBusyError,
     IndexMismatchError,
     IndexStats,
     IndexUnavailableError,
@@ -42,27 +49,49 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     connect,
     fts_query,
     SCHEMA,
+    VECTORS_TABLE,
 )
-from rag_app.durable import fsync_dir
 from rag_app.store_writer import IndexWriter
+from rag_app.vector_index import (
+    VectorIndex,
+    cache_name,
+    cached_generations,
+    remove_stale_caches,
+)
 
 log = logging.getLogger(__name__)
 
+# A reader never holds a lock a writer needs (WAL), so it waits only for a database being
+# created or upgraded; the writer waits longer for the rare checkpoint.
+READ_TIMEOUT_S = 5.0
+# Rewrite the on-disk vector cache when the vectors changed since it by more than this share.
+CACHE_REWRITE_SHARE = 0.1
+# Below this many vectors, building the search structure from SQLite is quicker than a cache.
+CACHE_MIN_VECTORS = 20_000
+_READ_BATCH = 500
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
 
 class IndexStore:
-    """An index folder opened for reading, with `writer()` for the one process that writes.
+    """An index folder: reads for any number of processes, `writing` for the one that writes.
 
-    ``embedding_model``/``dimension`` given to `open` must match what the index records; an
-    index that does not exist yet is created empty for them.
+    Opening an existing index writes nothing. ``embedding_model``/``dimension`` given to `open`
+    must match what the index records (checked again when another process commits).
     """
 
-    def __init__(self, index_dir: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, index_dir: Path, conn: sqlite3.Connection, expected: tuple[str, int] | None) -> None:
         self.index_dir = index_dir
         self._conn = conn
-        self._faiss_file: str | None = None
-        self._faiss: faiss.Index | None = None
-        self._vectors_lock = threading.Lock()
-        self._load_vectors()
+        self._expected = expected
+        self._lock = threading.RLock()  # one connection: one thread's read or write at a time
+        self._in_snapshot = False
+        self._vectors: VectorIndex | None = None
+        self._cache_generation = -1  # generation of the on-disk cache the vectors came from
+        self._changed_since_cache = 0  # vectors added or removed since that cache
+        self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
 
     # ----- opening -----------------------------------------------------------------------
     @classmethod
@@ -74,10 +103,11 @@ class IndexStore:
         *,
         create: bool = True,
     ) -> IndexStore:
-        """Open (or create) the index in ``index_dir``.
+        """Open (or, with ``create``, create) the index in ``index_dir``.
 
         With ``embedding_model`` and ``dimension`` given, an index built with another model is
-        an `IndexMismatchError`. Without them (``info``), any index opens.
+        an `IndexMismatchError`. Without them (``info``), any index opens. An index written by
+        the previous schema is upgraded in place once (nothing is embedded again).
         """
         index_dir = Path(index_dir)
         db_path = index_dir / DB_NAME
@@ -87,19 +117,75 @@ class IndexStore:
                     f"No index in {index_dir}. Run `rag-app ingest` (or `make ingest`) first."
                 )
             index_dir.mkdir(parents=True, exist_ok=True)
+        expected = (embedding_model, dimension) if embedding_model is not None and dimension is not None else None
+        conn: sqlite3.Connection | None = None
         try:
-            conn = connect(db_path)
-            conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (SCHEMA_VERSION,),
-            )
-        except sqlite3.DatabaseError as exc:
-            raise IndexUnavailableError(f"The index in {index_dir} is unreadable ({exc}). {REBUILD_HINT}")
-        store = cls(index_dir, conn)
-        if embedding_model is not None and dimension is not None:
-            store.check_model(embedding_model, dimension)
+            conn = connect(db_path, timeout=READ_TIMEOUT_S)
+            store = cls(index_dir, conn, expected)
+            store._prepare_schema()
+            if expected:
+                store.check_model(*expected)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            if _is_busy(exc):
+                raise IndexBusyError(BUSY_HINT.format(dir=index_dir)) from exc
+            raise IndexUnavailableError(f"The index in {index_dir} is unreadable ({exc}). {REBUILD_HINT}") from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         return store
+
+    def _schema_version(self) -> int | None:
+        if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            return None
+        value = self.meta("schema_version")
+        return None if value is None else int(value)
+
+    def _prepare_schema(self) -> None:
+        """Create the tables of a new index; upgrade an old one; refuse one from a newer version."""
+        version = self._schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        if version is not None and version > SCHEMA_VERSION:
+            raise IndexUnavailableError(
+                f"The index in {self.index_dir} was written by a newer version of rag_app "
+                f"(schema {version}). Upgrade rag_app to use it."
+            )
+        if version is None:
+            with self._lock:
+                try:  # executescript runs its own statements: the transaction is in the script
+                    self._conn.executescript(
+                        f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta(key, value) "
+                        f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+                    )
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            return
+        with self.writing(wait=False):
+            self._upgrade_from_v1()
+
+    def _upgrade_from_v1(self) -> None:
+        """Schema 1 kept vectors in a FAISS file only: copy them into the database."""
+        if self._schema_version() != 1:  # another process upgraded it meanwhile
+            return
+        name = self.meta("faiss_file")
+        log.info("Upgrading the index in %s to schema %d (vectors move into SQLite)", self.index_dir, SCHEMA_VERSION)
+        vectors = faiss.read_index(str(self.index_dir / name)) if name else None
+        with self._write_transaction():
+            self._conn.execute(VECTORS_TABLE)
+            self._conn.execute("DROP TRIGGER chunks_ad")
+            self._conn.execute(DELETE_TRIGGER)
+            if vectors is not None and vectors.ntotal:
+                ids = faiss.vector_to_array(faiss.downcast_index(vectors).id_map).astype(np.int64)
+                rows = faiss.downcast_index(vectors).index.reconstruct_n(0, vectors.ntotal)
+                self._conn.executemany("INSERT INTO vectors(id, embedding) VALUES (?, ?)",
+                                       ((int(i), row.astype(np.float32).tobytes()) for i, row in zip(ids, rows)))
+            self._conn.execute("DELETE FROM meta WHERE key = 'faiss_file'")
+            self._set_meta({"schema_version": str(SCHEMA_VERSION)})
 
     def check_model(self, embedding_model: str, dimension: int) -> None:
         """Raise `IndexMismatchError` unless the index is empty or built with this model."""
@@ -117,7 +203,8 @@ class IndexStore:
 
     def close(self) -> None:
         """Close the database connection."""
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> IndexStore:
         return self
@@ -125,11 +212,117 @@ class IndexStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ----- consistent reads --------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IndexStore]:
+        """Every read inside sees one committed state, the vectors included.
+
+        Reentrant; other threads using this store wait until the block ends (keep it short:
+        one question's retrieval). Commits by an ingest meanwhile are seen by the next snapshot.
+        """
+        with self._lock:
+            if self._in_snapshot:
+                yield self
+                return
+            try:
+                self._conn.execute("BEGIN")
+                self._in_snapshot = True
+                yield self
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise IndexBusyError(BUSY_HINT.format(dir=self.index_dir)) from exc
+                raise
+            finally:
+                self._in_snapshot = False
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def refresh(self) -> None:
+        """Bring the in-memory vectors up to what is committed now."""
+        with self.snapshot():
+            self._sync_vectors()
+
+    def _sync_vectors(self) -> None:
+        """Make ``self._vectors`` match the generation this (open) read transaction sees.
+
+        Called by the vector reads, inside a snapshot; cheap when nothing was committed since.
+        """
+        generation = int(self.meta("generation") or 0)
+        if self._vectors is not None and self._vectors.generation == generation:
+            return
+        if self._expected:
+            self.check_model(*self._expected)
+        dimension = self.dimension
+        if dimension == 0:
+            self._vectors = None
+            return
+        if self._vectors is None or self._vectors.dimension != dimension:
+            self._vectors = self._load_cache(generation, dimension)
+        current = self._all_chunk_ids()
+        if self._vectors is None:
+            self._vectors = VectorIndex.build(current, self._read_vectors(current), dimension, generation)
+            self._cache_generation, self._changed_since_cache = -1, len(current)
+            return
+        held = self._vectors.ids()
+        added = np.setdiff1d(current, held, assume_unique=True)
+        removed = np.setdiff1d(held, current, assume_unique=True)
+        self._vectors.apply(added, self._read_vectors(added), removed, generation)
+        self._changed_since_cache += len(added) + len(removed)
+
+    def _load_cache(self, generation: int, dimension: int) -> VectorIndex | None:
+        """The newest cached vector index not newer than ``generation``, or None."""
+        for cached in cached_generations(self.index_dir):
+            if cached > generation:
+                continue
+            try:
+                vectors = VectorIndex.load(self.index_dir / cache_name(cached), cached)
+            except (OSError, RuntimeError) as exc:  # removed meanwhile, or damaged: try the next
+                log.info("Vector cache %s not used: %s", cache_name(cached), exc)
+                continue
+            if vectors.dimension == dimension:
+                self._cache_generation, self._changed_since_cache = cached, 0
+                return vectors
+        return None
+
+    def _all_chunk_ids(self) -> np.ndarray:
+        rows = self._conn.execute("SELECT id FROM chunks").fetchall()
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    def _read_vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids``, in that order (ids without a vector are an error)."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        found: dict[int, bytes] = {}
+        if len(ids) > 20 * _READ_BATCH:  # many: one range scan beats many lookups
+            wanted = set(ids)
+            for row in self._conn.execute("SELECT id, embedding FROM vectors WHERE id >= ?", (min(ids),)):
+                if row[0] in wanted:
+                    found[row[0]] = row[1]
+        else:
+            for start in range(0, len(ids), _READ_BATCH):
+                batch = ids[start : start + _READ_BATCH]
+                marks = ",".join("?" * len(batch))
+                found.update(self._conn.execute(f"SELECT id, embedding FROM vectors WHERE id IN ({marks})", batch))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise IndexUnavailableError(
+                f"The index in {self.index_dir} has chunks without vectors (e.g. chunk {missing[0]}). {REBUILD_HINT}"
+            )
+        return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), -1)
+
     # ----- metadata ----------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         """One value of the meta table."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row["value"]
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
 
     @property
     def embedding_model(self) -> str:
@@ -141,49 +334,42 @@ class IndexStore:
         """Vector dimension ('0' when the index is still empty)."""
         return int(self.meta("dimension") or 0)
 
+    @property
+    def generation(self) -> int:
+        """Number of commits so far (0 for a new index)."""
+        return int(self.meta("generation") or 0)
+
     # ----- vectors -----------------------------------------------------------------------
-    def _load_vectors(self) -> None:
-        with self._vectors_lock:
-            name = self.meta("faiss_file")
-            if name == self._faiss_file:
-                return
-            if name is None:
-                self._faiss, self._faiss_file = None, None
-                return
-            path = self.index_dir / name
-            if not path.is_file():
-                raise IndexUnavailableError(f"The vector file {path} is missing. {REBUILD_HINT}")
-            self._faiss = faiss.read_index(str(path))
-            self._faiss_file = name
-
-    def refresh(self) -> None:
-        """Pick up what another process or thread committed since the index was opened."""
-        self._load_vectors()
-
     @property
     def vector_count(self) -> int:
-        """Number of vectors in the loaded FAISS index."""
-        return 0 if self._faiss is None else int(self._faiss.ntotal)
+        """Number of searchable vectors."""
+        with self.snapshot():
+            self._sync_vectors()
+            return 0 if self._vectors is None else self._vectors.count
+
+    @property
+    def approximate(self) -> bool:
+        """True when dense search uses the approximate (IVF) index."""
+        with self.snapshot():
+            self._sync_vectors()
+            return self._vectors is not None and self._vectors.approximate
 
     def vector_ids(self) -> np.ndarray:
-        """All chunk ids held by the FAISS index."""
-        if self._faiss is None:
-            return np.empty(0, dtype=np.int64)
-        return faiss.vector_to_array(faiss.downcast_index(self._faiss).id_map).astype(np.int64)
+        """All chunk ids the vector search holds, ascending."""
+        with self.snapshot():
+            self._sync_vectors()
+            return np.empty(0, dtype=np.int64) if self._vectors is None else self._vectors.ids().copy()
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order."""
-        if self._faiss is None or not ids:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._faiss.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        with self.snapshot():
+            return self._read_vectors(ids)
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
-        if self._faiss is None or self._faiss.ntotal == 0 or k <= 0:
-            return []
-        query = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self._faiss.search(query, min(k, int(self._faiss.ntotal)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        with self.snapshot():
+            self._sync_vectors()
+            return [] if self._vectors is None else self._vectors.search(query_vector, k)
 
     # ----- text search -------------------------------------------------------------------
     def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
@@ -191,42 +377,47 @@ class IndexStore:
         expr = fts_query(text)
         if not expr or k <= 0:
             return []
-        rows = self._conn.execute(
-            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
-            (expr, k),
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
+                "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
+                (expr, k),
+            ).fetchall()
         return [(int(r["rowid"]), -float(r["score"])) for r in rows]
 
     # ----- reading -----------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         """The chunks with these ids, in the order of ``ids`` (unknown ids are skipped)."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
             f"WHERE c.id IN ({marks})",
             [int(i) for i in ids],
-        ).fetchall()
+        )
         by_id = {row["id"]: chunk_from_row(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def document_chunks(self, path: str) -> list[ChunkRecord]:
         """All chunks of one document, in order."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.path = ? ORDER BY c.ordinal",
             (path,),
-        ).fetchall()
+        )
         return [chunk_from_row(row) for row in rows]
 
     def documents(self) -> list[DocumentRecord]:
         """Every indexed document with its chunk count, by path."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS n_chunks "
             "FROM documents d ORDER BY d.path"
-        ).fetchall()
+        )
         return [
             DocumentRecord(
                 id=r["id"],
@@ -244,102 +435,154 @@ class IndexStore:
 
     def failures(self) -> list[tuple[str, str]]:
         """Files the last ingestions could not read, as (path, reason)."""
-        rows = self._conn.execute("SELECT path, reason FROM failures ORDER BY path").fetchall()
-        return [(r["path"], r["reason"]) for r in rows]
+        return [(r["path"], r["reason"]) for r in self._rows("SELECT path, reason FROM failures ORDER BY path")]
+
+    def known_failures(self) -> dict[str, tuple[str, int, float]]:
+        """Recorded failures as path -> (reason, size, mtime)."""
+        rows = self._rows("SELECT path, reason, size, mtime FROM failures")
+        return {r["path"]: (r["reason"], r["size"], r["mtime"]) for r in rows}
+
+    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(text_hashes))
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self._rows(
+                "SELECT c.text_hash, v.embedding FROM vectors v JOIN chunks c ON c.id = v.id "
+                f"WHERE c.id IN (SELECT MIN(id) FROM chunks WHERE text_hash IN ({marks}) GROUP BY text_hash)",
+                batch,
+            ):
+                found[row["text_hash"]] = np.frombuffer(row["embedding"], dtype=np.float32)
+        return found
 
     def chunk_count(self) -> int:
         """Number of stored chunks."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM chunks")[0][0])
 
     def fts_count(self) -> int:
         """Number of rows in the FTS5 index (equals `chunk_count` in a consistent index)."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM chunks_fts_docsize").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM chunks_fts_docsize")[0][0])
 
     def chunk_ids(self) -> list[int]:
         """All chunk ids, ascending."""
-        return [r[0] for r in self._conn.execute("SELECT id FROM chunks ORDER BY id")]
+        return [r[0] for r in self._rows("SELECT id FROM chunks ORDER BY id")]
 
     def stats(self) -> IndexStats:
         """Counts, model and size on disk."""
-        last = self.meta("last_ingest")
-        size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        with self.snapshot():
+            last = self.meta("last_ingest")
+            documents = int(self._rows("SELECT COUNT(*) FROM documents")[0][0])
+            chunks = self.chunk_count()
+            failures = int(self._rows("SELECT COUNT(*) FROM failures")[0][0])
+        size = 0
+        for path in self.index_dir.iterdir():
+            with contextlib.suppress(OSError):  # a cache file may be replaced meanwhile
+                size += path.stat().st_size if path.is_file() else 0
         return IndexStats(
-            documents=int(self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]),
-            chunks=self.chunk_count(),
+            documents=documents,
+            chunks=chunks,
             embedding_model=self.embedding_model,
             dimension=self.dimension,
             size_bytes=size,
             last_ingest=float(last) if last else None,
-            failures=int(self._conn.execute("SELECT COUNT(*) FROM failures").fetchone()[0]),
+            failures=failures,
         )
 
     # ----- writing -----------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(
-        self, embedding_model: str, dimension: int, *, rebuild: bool = False
-    ) -> Iterator[IndexWriter]:
-        """A write transaction: everything done through the writer commits together, or not at all.
+    def writing(self, *, wait: bool = False) -> Iterator[IndexStore]:
+        """Hold the index for writing (one process at a time per index folder).
 
-        Only one writer runs at a time per index folder (a file lock). ``rebuild`` empties the
-        index first, inside the same transaction, and accepts a new embedding model.
+        Raises `IndexBusyError` naming the process that holds it, unless ``wait`` (then it
+        blocks until that process is done). Readers are not affected either way.
         """
-        lock_path = self.index_dir / LOCK_NAME
-        with open(lock_path, "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            conn = connect(self.index_dir / DB_NAME)
+        if self._write_lock is not None:  # already held by this store
+            yield self
+            return
+        fd = os.open(self.index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             try:
-                self._load_vectors()
-                if not rebuild:
-                    self.check_model(embedding_model, dimension)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if rebuild or self._faiss is None:
-                        vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-                    else:
-                        vectors = faiss.clone_index(self._faiss)
-                    writer = IndexWriter(conn, vectors)
-                    if rebuild:
-                        writer.clear()
-                    yield writer
-                    self._commit(conn, writer.vectors, embedding_model, dimension)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+                raise IndexBusyError(
+                    f"An ingest is already updating the index in {self.index_dir} (process {holder}). "
+                    "Try again when it has finished (`rag-app ingest --wait` starts as soon as it does)."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self._write_lock = fd
+            try:
+                yield self
             finally:
-                conn.close()
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
-        self._load_vectors()
-        self._remove_stale_vector_files()
+                self._write_lock = None
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
-    def _commit(
-        self, conn: sqlite3.Connection, vectors: faiss.Index, embedding_model: str, dimension: int
-    ) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = int(row[0] if row else 0) + 1
-        name = f"vectors-{generation}.faiss"
-        tmp = self.index_dir / (name + ".tmp")
-        faiss.write_index(vectors, str(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.index_dir / name)
-        fsync_dir(self.index_dir)
-        values = {
-            "generation": str(generation),
-            "faiss_file": name,
-            "embedding_model": embedding_model,
-            "dimension": str(dimension),
-            "last_ingest": repr(time.time()),
-        }
-        conn.executemany(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            list(values.items()),
-        )
-        conn.execute("COMMIT")
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
-    def _remove_stale_vector_files(self) -> None:
-        current = self.meta("faiss_file")
-        for path in self.index_dir.glob("vectors-*.faiss*"):
-            if path.name != current:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+    @contextlib.contextmanager
+    def transaction(
+        self, embedding_model: str, dimension: int, *, replace_model: bool = False
+    ) -> Iterator[IndexWriter]:
+        """One commit: what is done through the writer becomes visible together, or not at all.
+
+        Must be called inside `writing`. Keep it to the writes themselves (load and embed
+        before it). ``replace_model`` accepts a new embedding model (for a rebuild, which
+        starts with `IndexWriter.clear`).
+        """
+        if self._write_lock is None:
+            raise RuntimeError("IndexStore.transaction() needs IndexStore.writing() first")
+        if not replace_model:
+            self.check_model(embedding_model, dimension)
+        with self._write_transaction():
+            yield IndexWriter(self._conn)
+            self._set_meta({
+                "generation": str(int(self.meta("generation") or 0) + 1),
+                "embedding_model": embedding_model,
+                "dimension": str(dimension),
+                "last_ingest": repr(time.time()),
+            })
+
+    def update_vector_cache(self) -> bool:
+        """Bring the on-disk vector cache up to date when it lags by more than a small share.
+
+        Must be called inside `writing`. Builds the search structure (IVF above its size
+        threshold) when its kind no longer suits the index. Returns True when it wrote a cache.
+        """
+        if self._write_lock is None:
+            raise RuntimeError("IndexStore.update_vector_cache() needs IndexStore.writing() first")
+        with self.snapshot():
+            cached = cached_generations(self.index_dir)
+            if cached and cached[0] == self.generation:
+                return False
+            if self.chunk_count() < CACHE_MIN_VECTORS:
+                remove_stale_caches(self.index_dir, keep=-1)
+                return False
+            self._sync_vectors()
+            vectors = self._vectors
+            assert vectors is not None
+            if vectors.needs_rebuild():
+                current = vectors.ids()
+                vectors = VectorIndex.build(current, self._read_vectors(current), vectors.dimension, vectors.generation)
+                self._vectors, self._cache_generation = vectors, -1
+            stale = self._changed_since_cache > CACHE_REWRITE_SHARE * max(vectors.count, 1)
+            if self._cache_generation >= 0 and not stale:
+                return False
+            vectors.save(self.index_dir)
+            self._cache_generation, self._changed_since_cache = vectors.generation, 0
+        remove_stale_caches(self.index_dir, keep=vectors.generation)
+        return True

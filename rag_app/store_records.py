@@ -9,8 +9,19 @@ from pathlib import Path
 
 DB_NAME = "index.sqlite3"
 LOCK_NAME = ".ingest.lock"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 2
 REBUILD_HINT = "Run `rag-app ingest --rebuild` to rebuild the index."
+BUSY_HINT = "The index in {dir} is being updated by an ingest right now; try again in a moment."
+
+# One embedding per chunk id (float32, normalized), written in the same transaction as its chunk.
+VECTORS_TABLE = "CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, embedding BLOB NOT NULL)"
+
+# Deleting a chunk removes it from the full-text index and drops its vector.
+DELETE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+    VALUES ('delete', old.id, old.text, old.heading);
+    DELETE FROM vectors WHERE id = old.id;
+END;"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,6 +47,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     char_end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
+{vectors_table};
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, heading, content='chunks', content_rowid='id',
@@ -44,10 +56,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
 END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
-    VALUES ('delete', old.id, old.text, old.heading);
-END;
+{delete_trigger}
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -55,7 +64,7 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime REAL NOT NULL DEFAULT -1,
     failed_at REAL NOT NULL
 );
-"""
+""".replace("{delete_trigger}", DELETE_TRIGGER).replace("{vectors_table}", VECTORS_TABLE)
 
 # Words for BM25: letters and digits of any script (FTS5 operators and punctuation fall away).
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -68,6 +77,10 @@ class IndexUnavailableError(RuntimeError):
 
 class IndexMismatchError(IndexUnavailableError):
     """The index was built with another embedding model or dimension."""
+
+
+class IndexBusyError(IndexUnavailableError):
+    """Another process holds the index for writing (an ingest is running); nothing is wrong."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +155,9 @@ def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
     return " OR ".join(f'"{word}"' for word in seen)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL journal, rows by name."""
+    conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

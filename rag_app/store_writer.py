@@ -1,4 +1,4 @@
-"""Changes to the index inside one write transaction (opened by `IndexStore.writer`)."""
+"""Changes to the index inside one write transaction (opened by `IndexStore.transaction`)."""
 
 from __future__ import annotations
 
@@ -7,59 +7,32 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-import faiss
 import numpy as np
 
 from rag_app.store_records import NewChunk
 
 
 class IndexWriter:
-    """Changes to the index inside one transaction (see `IndexStore.writer`)."""
+    """Changes to the index inside one transaction (see `IndexStore.transaction`)."""
 
-    def __init__(self, conn: sqlite3.Connection, vectors: faiss.Index) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self.vectors = vectors
 
     def clear(self) -> None:
         """Remove every document, chunk, vector and failure."""
         self._conn.execute("DELETE FROM chunks")
         self._conn.execute("DELETE FROM documents")
         self._conn.execute("DELETE FROM failures")
-        self.vectors.reset()
-
-    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(text_hashes))
-        for start in range(0, len(unique), 500):
-            batch = unique[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for row in self._conn.execute(
-                f"SELECT text_hash, MIN(id) AS id FROM chunks WHERE text_hash IN ({marks}) "
-                "GROUP BY text_hash",
-                batch,
-            ):
-                found[row["text_hash"]] = self.vectors.reconstruct(int(row["id"]))
-        return found
+        self._conn.execute("DELETE FROM vectors")
 
     def remove_document(self, path: str) -> int:
         """Remove a document with its chunks and vectors; returns the number of chunks removed."""
-        ids = [
-            r[0]
-            for r in self._conn.execute(
-                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                "WHERE d.path = ?",
-                (path,),
-            )
-        ]
-        if ids:
-            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
-        self._conn.execute(
+        removed = self._conn.execute(
             "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE path = ?)",
             (path,),
-        )
+        ).rowcount
         self._conn.execute("DELETE FROM documents WHERE path = ?", (path,))
-        return len(ids)
+        return max(removed, 0)
 
     def add_document(
         self,
@@ -84,7 +57,8 @@ class IndexWriter:
         )
         document_id = int(cur.lastrowid)
         ids: list[int] = []
-        for chunk in chunks:
+        rows = np.ascontiguousarray(vectors, dtype=np.float32)
+        for chunk, vector in zip(chunks, rows):
             cur = self._conn.execute(
                 "INSERT INTO chunks(document_id, ordinal, text, text_hash, page, heading, "
                 "char_start, char_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -100,10 +74,7 @@ class IndexWriter:
                 ),
             )
             ids.append(int(cur.lastrowid))
-        if ids:
-            self.vectors.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
+            self._conn.execute("INSERT INTO vectors(id, embedding) VALUES (?, ?)", (ids[-1], vector.tobytes()))
         self._conn.execute("DELETE FROM failures WHERE path = ?", (path,))
         return ids
 
@@ -123,10 +94,3 @@ class IndexWriter:
     def forget_failure(self, path: str) -> None:
         """Drop a failure record (the file was deleted or is now readable)."""
         self._conn.execute("DELETE FROM failures WHERE path = ?", (path,))
-
-    def known_failures(self) -> dict[str, tuple[str, int, float]]:
-        """Recorded failures as path -> (reason, size, mtime)."""
-        return {
-            r["path"]: (r["reason"], r["size"], r["mtime"])
-            for r in self._conn.execute("SELECT path, reason, size, mtime FROM failures")
-        }

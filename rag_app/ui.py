@@ -30,13 +30,15 @@ from rag_app.ingest.pipeline import IngestError, ingest
 from rag_app.ingest.report import IngestReport
 from rag_app.models import ModelNotFoundError
 from rag_app.store import IndexStore, IndexUnavailableError
+from rag_app.watch import WatchEvent, watch
 from rag_app.workspace import UploadError, model_choices, remove_file, save_upload
 
 import gradio as gr  # after rag_app.config: analytics are switched off before Gradio loads
 
 log = logging.getLogger(__name__)
 
-CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock
+CHAT_CONCURRENCY = 4
+WATCH_REFRESH_S = 5  # how often the page re-reads the index status while the folder is watched  # questions handled at once; generation itself is serialized by a lock
 REFUSAL_PASSAGES = 3
 PASSAGE_PREVIEW_CHARS = 1200
 
@@ -44,7 +46,7 @@ EMPTY_HELP = (
     "**Your index holds no documents yet.** Open the **Documents** tab and drop PDF, Markdown, "
     "text, HTML or Word files there, or copy them into `{data_dir}` and run `rag-app ingest`."
 )
-STAGES = {"scan": "Scanning files", "load": "Reading files", "embed": "Embedding passages"}
+STAGES = {"files": "Reading files", "chunks": "Passages indexed"}
 
 THEME = gr.themes.Default(
     font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
@@ -254,6 +256,9 @@ class ChatPage:
         self.pipeline = pipeline
         self._ingest_lock = threading.Lock()
         self.model_path = str(pipeline.generator.model_path.resolve())
+        self.watch_status = ""  # what the folder watcher last did ("" when not watching)
+        self._stop_watch = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> ChatPage:
@@ -263,8 +268,39 @@ class ChatPage:
         return cls(settings, AnswerPipeline(settings, store=store, embedder=embedder))
 
     def close(self) -> None:
-        """Close the index."""
+        """Stop watching the data folder and close the index."""
+        self._stop_watch.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
         self.pipeline.store.close()
+
+    # ----- watching the data folder --------------------------------------------------------
+    def start_watching(self) -> None:
+        """Ingest the data folder now and whenever its files change, in a background thread."""
+        self.watch_status = f"Watching `{self.settings.data_dir}` for changes"
+        self._watcher = threading.Thread(
+            target=watch, name="watch-data-folder", daemon=True,
+            args=(self.settings, self._watched),
+            kwargs={"stop": self._stop_watch, "embedder": self.pipeline.embedder},
+        )
+        self._watcher.start()
+
+    def _watched(self, event: WatchEvent) -> None:
+        when = datetime.now().strftime("%H:%M:%S")
+        if event.error:
+            outcome = f"⚠ {event.error}"
+        elif event.report is not None:
+            r = event.report
+            outcome = f"{r.added} added, {r.updated} updated, {r.removed} removed"
+            if r.failed:
+                outcome += f", {len(r.failed)} could not be read"
+        else:
+            outcome = ""
+        self.watch_status = f"Watching `{self.settings.data_dir}` · updated {when}: {outcome}"
+
+    def status_line(self) -> str:
+        """The index status shown at the top of the page (with the watcher's last update)."""
+        return self.index_view().status
 
     # ----- index status -------------------------------------------------------------------
     def index_view(self) -> IndexView:
@@ -280,6 +316,8 @@ class ChatPage:
                   f"`{model}` · last ingest {last}")
         if failures:
             status += f" · {len(failures)} file(s) could not be read (see Documents)"
+        if self.watch_status:
+            status += f"  \n{self.watch_status}"
         rows = [[d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")]
                 for d in docs]
         return IndexView(status, stats.chunks == 0, rows, [[p, r] for p, r in failures],
@@ -348,10 +386,13 @@ class ChatPage:
     # ----- documents ----------------------------------------------------------------------
     def _ingest(self, progress: gr.Progress) -> IngestReport:
         def report(stage: str, done: int, total: int) -> None:
-            progress((done, total), desc=STAGES.get(stage, stage))
+            if total:
+                progress((done, total), desc=STAGES.get(stage, stage))
+            else:
+                progress(None, desc=f"{STAGES.get(stage, stage)}: {done}")
 
-        with self._ingest_lock:
-            return ingest(self.settings, progress=report, embedder=self.pipeline.embedder)
+        with self._ingest_lock:  # waits for the folder watcher's or a command-line ingest
+            return ingest(self.settings, progress=report, embedder=self.pipeline.embedder, wait=True)
 
     def add_files(
         self, files: list[str] | None, replace: bool, progress: gr.Progress = gr.Progress()
@@ -497,16 +538,23 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                      concurrency_id="model")
         demo.load(page.refresh, None, index_outputs, concurrency_limit=CHAT_CONCURRENCY,
                   concurrency_id="status")
+        if page.watch_status:  # the watcher updates the index behind the page's back
+            gr.Timer(WATCH_REFRESH_S).tick(page.status_line, None, status, queue=False, show_progress="hidden")
     return demo
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> tuple[gr.Blocks, ChatPage]:
-    """Open the index of ``settings`` and start serving the chat page on ``host``:``port``.
+def serve(
+    settings: Settings, *, host: str | None = None, port: int | None = None, watch_folder: bool = False
+) -> tuple[gr.Blocks, ChatPage]:
+    """Open the index of ``settings`` and start serving the chat page on ``host``:``port``;
+    with ``watch_folder``, keep the index in step with the data folder meanwhile.
 
     Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
     `ChatPage.close` afterwards.
     """
     page = ChatPage.open(settings)
+    if watch_folder:
+        page.start_watching()
     demo = build_blocks(page)
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
     demo.launch(

@@ -1,14 +1,13 @@
-"""Incremental ingestion into SQLite + FAISS: what changes is re-embedded, nothing else."""
+"""Incremental ingestion: what changes is re-embedded, nothing else (crashes and concurrent
+use: test_index_concurrency.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from rag_app.store import IndexMismatchError, IndexStore
 
 
 def assert_consistent(index_dir: Path) -> int:
-    """FAISS ids == SQLite chunk ids == FTS5 rows; returns the chunk count."""
+    """Vector search ids == SQLite chunk ids == FTS5 rows; returns the chunk count."""
     with IndexStore.open(index_dir, create=False) as store:
         chunk_ids = store.chunk_ids()
         assert sorted(store.vector_ids().tolist()) == chunk_ids
@@ -81,7 +80,7 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(tmp_path: Path, embed
     )
 
 
-def test_deleting_a_file_removes_it_from_sqlite_fts_and_faiss(demo_copy: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_deleting_a_file_removes_its_chunks_text_and_vectors(demo_copy: Path, tmp_path: Path, embedder: Embedder) -> None:
     settings = make_settings(demo_copy, tmp_path / "index")
     ingest(settings, embedder=embedder)
     victim = sorted(p for p in demo_copy.rglob("*") if p.suffix == ".md")[0]
@@ -203,54 +202,6 @@ def test_chunks_fit_the_embedder_and_keep_their_place(demo_index, embedder: Embe
     assert any(c.heading for c in chunks if c.path.endswith((".md", ".docx", ".html")))
     vectors = IndexStore.open(demo_index.index_dir).vectors([chunks[0].id])
     assert np.isclose(np.linalg.norm(vectors[0]), 1.0, atol=1e-4)
-
-
-KILLED_INGEST = textwrap.dedent(
-    """
-    import sys
-    from rag_app.config import Settings
-    from rag_app.ingest.pipeline import ingest
-
-    def progress(stage, done, total):
-        if stage == "embed":
-            print("embedding", done, total, flush=True)
-
-    ingest(Settings(data_dir=sys.argv[1], index_dir=sys.argv[2], embedding_batch_size=4), progress=progress)
-    """
-)
-
-
-def test_sigkill_during_ingest_leaves_a_consistent_index(tmp_path: Path, embedder: Embedder) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "first.md").write_text("# First\n\nThe first note, ingested before the crash.\n", encoding="utf-8")
-    settings = make_settings(data, tmp_path / "index")
-    ingest(settings, embedder=embedder)
-    before = assert_consistent(settings.index_dir)
-
-    for i in range(40):
-        body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(6))
-        (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_INGEST, str(data), str(settings.index_dir)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:  # wait until it is embedding, well inside the run
-        if line.startswith("embedding") and int(line.split()[1]) >= 8:
-            break
-    else:
-        pytest.fail("the ingest subprocess ended before it was killed")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-
-    assert assert_consistent(settings.index_dir) == before  # the previous index, intact
-    report = ingest(settings, embedder=embedder)
-    assert report.added == 40 and report.failed == []
-    assert assert_consistent(settings.index_dir) == report.chunks_total
-    assert not list(settings.index_dir.glob("*.tmp"))
 
 
 def test_unchanged_folder_does_not_load_the_embedder(demo_index: Settings) -> None:

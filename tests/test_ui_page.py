@@ -99,3 +99,17 @@ def test_switching_model_loads_it_and_a_bad_file_keeps_the_current_one(
     assert "loaded" in message and empty_page.model_path == str(copy)
     assert empty_page.pipeline.generator.model_path == copy
     assert empty_page.pipeline.generator._llm is not None  # loaded now, not on the next question
+
+
+def test_a_watched_folder_updates_the_page_status(empty_page: ChatPage) -> None:
+    import time
+
+    empty_page.start_watching()
+    assert "Watching" in empty_page.status_line()
+    (Path(empty_page.settings.data_dir) / "storks.md").write_text(
+        "# Storks\n\nWhite storks nest on church towers.\n", encoding="utf-8")
+    deadline = time.monotonic() + 120
+    while "**1** documents" not in empty_page.status_line() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status = empty_page.status_line()
+    assert "**1** documents" in status and "1 added" in status

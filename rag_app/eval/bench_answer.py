@@ -10,7 +10,7 @@ In one run, with the model of the settings (the catalogue default unless `model`
    prompt tokens with the same sampling settings (the ratio of the two speeds);
 4. the peak RSS of the process at that point (the answer path only);
 5. retrieval p50/p95 on a synthetic index of ``--chunks`` chunks (default 100,000) built in a
-   temporary folder directly through `IndexStore.writer`, with random normalized vectors and
+   temporary folder directly through `IndexStore.transaction`, with random normalized vectors and
    generated text; queries are embedded by the real model, as in the app.
 
 Targets: retrieval p50 <= 25 ms at 100k chunks; first token p50 <= 2.5 s with the default model;
@@ -164,7 +164,7 @@ def synthetic_index(index_dir: Path, chunks: int, dimension: int, seed: int = 7)
     order = rng.permutation(len(words))
     per_document = 100
     store = IndexStore.open(index_dir, "synthetic", dimension)
-    with store.writer("synthetic", dimension) as writer:
+    with store.writing(), store.transaction("synthetic", dimension) as writer:
         for doc in range(0, chunks, per_document):
             n = min(per_document, chunks - doc)
             texts = [" ".join(words[order[i]] for i in rng.choice(len(words), 80, p=zipf)) for _ in range(n)]
@@ -177,6 +177,8 @@ def synthetic_index(index_dir: Path, chunks: int, dimension: int, seed: int = 7)
                         for i, t in enumerate(texts)],
                 vectors=vectors,
             )
+    with store.writing():
+        store.update_vector_cache()
     store.close()
     return [" ".join(words[order[i]] for i in rng.choice(len(words), 6, p=zipf)) + "?" for _ in range(20)]
 

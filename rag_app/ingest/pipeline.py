@@ -1,9 +1,15 @@
-"""Incremental ingestion: scan the data folder, diff it against the index, embed, write atomically.
+"""Incremental, streaming ingestion: scan the data folder, diff it against the index, and load,
+chunk, embed and commit the changed files batch by batch.
 
 A file whose size and mtime match the index is not opened; one whose content hash matches is
 not loaded again; a changed file replaces its chunks; a deleted file's chunks are removed.
-A chunk whose embedded text is already in the index reuses its stored vector. The whole run is
-one transaction of the store: a crash leaves the previous index, never a mix.
+A chunk whose embedded text is already in the index reuses its stored vector.
+
+Files are committed in batches of about ``settings.ingest_batch_chunks`` chunks, each in one
+short transaction that holds only the writes (loading and embedding happen before it). A file
+is never split across commits. A crash, kill or Ctrl+C loses at most the batch in flight; the
+next run sees the committed files as unchanged and goes on from there. Memory holds one batch.
+Questions can be asked meanwhile: readers see each committed batch, never half of one.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
-from rag_app.store import DocumentRecord, IndexStore, IndexWriter, NewChunk
+from rag_app.store import DocumentRecord, IndexStore, NewChunk
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +84,15 @@ def ingest(
     rebuild: bool = False,
     progress: ProgressCallback | None = None,
     embedder: Embedder | None = None,
+    wait: bool = False,
 ) -> IngestReport:
     """Bring the index in ``settings.index_dir`` up to date with ``settings.data_dir``.
 
-    Raises `IngestError` when the data folder is missing and `IndexMismatchError` when the
-    index was built with another embedding model (unless ``rebuild``).
+    Raises `IngestError` when the data folder is missing, `IndexMismatchError` when the
+    index was built with another embedding model (unless ``rebuild``) and `IndexBusyError`
+    when another ingest is writing to the same index (unless ``wait``: then it waits for it).
+    ``rebuild`` empties the index in its first commit; if it is interrupted, the next
+    ``ingest`` (without ``rebuild``) finishes the job.
     """
     started = time.perf_counter()
     data_dir = Path(settings.data_dir)
@@ -97,19 +107,32 @@ def ingest(
     for name in report.skipped:
         log.info("Skipped %s: unsupported file type", name)
 
-    with IndexStore.open(settings.index_dir) as store:
-        with store.writer(embedder.name, embedder.dimension, rebuild=rebuild) as writer:
-            known = {} if rebuild else {doc.path: doc for doc in store.documents()}
-            failures = {} if rebuild else writer.known_failures()
-            pending = _load_changed(files, known, failures, writer, report, embedder, settings, progress)
+    with IndexStore.open(settings.index_dir) as store, store.writing(wait=wait):
+        if rebuild:
+            with store.transaction(embedder.name, embedder.dimension, replace_model=True) as writer:
+                writer.clear()
+        else:
+            store.check_model(embedder.name, embedder.dimension)
+        known = {doc.path: doc for doc in store.documents()}
+        failures = store.known_failures()
+        present = {f.key for f in files}
+        gone = sorted(set(known) - present)
+        if gone or set(failures) - present:
+            with store.transaction(embedder.name, embedder.dimension) as writer:
+                for path in gone:
+                    writer.remove_document(path)
+                for path in set(failures) - present:
+                    writer.forget_failure(path)
+            report.removed += len(gone)
 
-            for path in sorted(set(known) - {f.key for f in files}):
-                writer.remove_document(path)
-                report.removed += 1
-            for path in set(failures) - {f.key for f in files}:
-                writer.forget_failure(path)
-
-            report.chunks_embedded = _write(pending, writer, embedder, progress)
+        batches = _Batches(store, embedder, settings, report, progress)
+        for done, source in enumerate(files, start=1):
+            batches.take(source, known.get(source.key), failures.get(source.key))
+            if progress:
+                progress("files", done, len(files))
+        batches.flush()
+        if store.update_vector_cache():
+            log.info("Vector search cache written for %d chunks", store.vector_count)
         report.chunks_total = store.chunk_count()
     report.seconds = round(time.perf_counter() - started, 3)
     log.info(
@@ -121,91 +144,106 @@ def ingest(
     return report
 
 
-def _load_changed(
-    files: list[_SourceFile],
-    known: dict[str, DocumentRecord],
-    failures: dict[str, tuple[str, int, float]],
-    writer: IndexWriter,
-    report: IngestReport,
-    embedder: Embedder,
-    settings: Settings,
-    progress: ProgressCallback | None,
-) -> list[_Pending]:
-    """Load and chunk new and changed files; count unchanged ones; record failures.
+class _Batches:
+    """Files waiting to be embedded and committed, flushed every ``ingest_batch_chunks`` chunks."""
 
-    The chunker (which needs the embedder's tokenizer, hence the model) is made only when a
-    file has to be chunked: an unchanged folder does not load the embedder.
-    """
-    chunker: Chunker | None = None
-    pending: list[_Pending] = []
-    for done, source in enumerate(files, start=1):
-        if progress:
-            progress("load", done, len(files))
-        record = known.get(source.key)
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        settings: Settings,
+        report: IngestReport,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.report = report
+        self.progress = progress
+        self.pending: list[_Pending] = []
+        self.touched: list[_SourceFile] = []
+        self.failed: list[tuple[_SourceFile, str, bool]] = []  # (file, reason, had an old version)
+        self.committed = 0  # chunks committed by this run
+        self._chunker: Chunker | None = None  # made on first use: an unchanged folder loads no model
+
+    def take(self, source: _SourceFile, record: DocumentRecord | None, failure: tuple[str, int, float] | None) -> None:
+        """Classify one scanned file: unchanged, known failure, touched, failed now, or to embed."""
+        report = self.report
         if record and (record.size, record.mtime) == (source.size, source.mtime):
             report.unchanged += 1
-            continue
-        failure = failures.get(source.key)
+            return
         if failure and failure[1:] == (source.size, source.mtime):
             report.failed.append(FailedFile(source.key, failure[0]))
-            continue
+            return
         try:
             content_hash = file_hash(source.path)
             if record and record.content_hash == content_hash:
-                writer.touch_document(source.key, source.mtime)
+                self.touched.append(source)
                 report.unchanged += 1
-                continue
+                return
             document = load_document(source.path)
-            chunker = chunker or Chunker(embedder, settings.chunk_tokens, settings.chunk_overlap)
-            chunks = chunker.split(document)
+            if self._chunker is None:
+                self._chunker = Chunker(self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap)
+            chunks = self._chunker.split(document)
             if not chunks:
                 raise LoadError("no text to index")
         except (LoadError, OSError) as exc:
             reason = exc.reason if isinstance(exc, LoadError) else f"cannot read file ({exc.strerror})"
             log.warning("Could not ingest %s: %s", source.key, reason)
             report.failed.append(FailedFile(source.key, reason))
-            writer.record_failure(source.key, reason, source.size, source.mtime)
-            if record:  # the file changed into something unreadable: its old text is gone
-                writer.remove_document(source.key)
+            self.failed.append((source, reason, record is not None))
+            if record:  # the file changed into something unreadable: its old text goes
                 report.removed += 1
-            continue
-        pending.append(_Pending(source, content_hash, document, chunks))
+            return
+        self.pending.append(_Pending(source, content_hash, document, chunks))
         if record:
             report.updated += 1
         else:
             report.added += 1
-    return pending
+        if sum(len(item.chunks) for item in self.pending) >= self.settings.ingest_batch_chunks:
+            self.flush()
 
+    def flush(self) -> None:
+        """Embed the pending files (reusing stored vectors) and commit them with the other
+        changes seen since the last commit, in one short transaction."""
+        if not (self.pending or self.touched or self.failed):
+            return
+        vectors = self._vectors()
+        with self.store.transaction(self.embedder.name, self.embedder.dimension) as writer:
+            for source in self.touched:
+                writer.touch_document(source.key, source.mtime)
+            for source, reason, had_record in self.failed:
+                writer.record_failure(source.key, reason, source.size, source.mtime)
+                if had_record:
+                    writer.remove_document(source.key)
+            for item in self.pending:
+                writer.add_document(
+                    path=item.source.key,
+                    content_hash=item.content_hash,
+                    size=item.source.size,
+                    mtime=item.source.mtime,
+                    title=item.document.title,
+                    metadata={k: str(v) for k, v in item.document.metadata.items()},
+                    chunks=[
+                        NewChunk(c.ordinal, c.text, c.text_hash, c.page, c.heading, c.char_start, c.char_end)
+                        for c in item.chunks
+                    ],
+                    vectors=np.array([vectors[c.text_hash] for c in item.chunks], dtype=np.float32).reshape(
+                        len(item.chunks), self.embedder.dimension
+                    ),
+                )
+        self.committed += sum(len(item.chunks) for item in self.pending)
+        if self.progress:
+            self.progress("chunks", self.committed, 0)
+        self.pending, self.touched, self.failed = [], [], []
 
-def _write(
-    pending: list[_Pending],
-    writer: IndexWriter,
-    embedder: Embedder,
-    progress: ProgressCallback | None,
-) -> int:
-    """Embed what is new (reusing stored vectors by text hash) and store it; returns #embedded."""
-    all_chunks = [chunk for item in pending for chunk in item.chunks]
-    reused = writer.known_vectors([chunk.text_hash for chunk in all_chunks])
-    to_embed = list({c.text_hash: c.embed_text for c in all_chunks if c.text_hash not in reused}.items())
-    if to_embed:
-        callback = (lambda done, total: progress("embed", done, total)) if progress else None
-        vectors = embedder.encode([text for _, text in to_embed], progress=callback)
-        reused.update({h: vectors[i] for i, (h, _) in enumerate(to_embed)})
-
-    for item in pending:
-        writer.add_document(
-            path=item.source.key,
-            content_hash=item.content_hash,
-            size=item.source.size,
-            mtime=item.source.mtime,
-            title=item.document.title,
-            metadata={k: str(v) for k, v in item.document.metadata.items()},
-            chunks=[
-                NewChunk(c.ordinal, c.text, c.text_hash, c.page, c.heading, c.char_start, c.char_end)
-                for c in item.chunks
-            ],
-            vectors=np.array([reused[c.text_hash] for c in item.chunks], dtype=np.float32).reshape(
-                len(item.chunks), embedder.dimension
-            ),
-        )
-    return len(to_embed)
+    def _vectors(self) -> dict[str, np.ndarray]:
+        """Vectors of the pending chunks by text hash: stored ones reused, the others embedded."""
+        chunks = [chunk for item in self.pending for chunk in item.chunks]
+        vectors = self.store.known_vectors([chunk.text_hash for chunk in chunks])
+        to_embed = list({c.text_hash: c.embed_text for c in chunks if c.text_hash not in vectors}.items())
+        if to_embed:
+            embedded = self.embedder.encode([text for _, text in to_embed])
+            vectors.update({h: embedded[i] for i, (h, _) in enumerate(to_embed)})
+            self.report.chunks_embedded += len(to_embed)
+        return vectors

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# (stage, done, total); stage is "scan", "load" or "embed".
+# (stage, done, total): ("files", files looked at, files found) and ("chunks", chunks committed
+# so far, 0): the number of chunks is not known before the files are read.
 ProgressCallback = Callable[[str, int, int], None]
 
 

@@ -1,0 +1,238 @@
+"""The index while it is being written: readers never wait, one writer at a time, crashes lose
+at most a batch, and one question reads one committed state."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import MODELS, make_settings
+from rag_app.config import Settings
+from rag_app.embedding import Embedder
+from rag_app.ingest.pipeline import ingest
+from rag_app.retrieval import HybridRetriever
+from rag_app.store import IndexBusyError, IndexStore
+
+CLI = [sys.executable, "-m", "rag_app.cli"]
+
+# Holds the index the way an ingest does in the middle of a commit: the writer lock taken and
+# a write transaction open (a document already deleted in it), until it is killed.
+HOLD_WRITE = textwrap.dedent(
+    """
+    import sys, time
+    from rag_app.store import IndexStore
+
+    store = IndexStore.open(sys.argv[1])
+    with store.writing(), store.transaction(store.embedding_model, store.dimension) as writer:
+        writer.remove_document(sys.argv[2])
+        print("holding", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def assert_consistent(index_dir: Path) -> int:
+    """Vector ids == chunk ids == FTS5 rows; returns the chunk count."""
+    with IndexStore.open(index_dir, create=False) as store:
+        chunk_ids = store.chunk_ids()
+        assert store.vector_ids().tolist() == chunk_ids
+        assert store.fts_count() == len(chunk_ids)
+        return len(chunk_ids)
+
+
+@pytest.fixture
+def held_index(demo_index: Settings, tmp_path: Path):
+    """A copy of the demo index with a writer holding it mid-transaction (notes removed in it)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    victim = "chunking_and_embeddings.md"
+    with IndexStore.open(index_dir) as store:
+        assert store.document_chunks(victim)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE, str(index_dir), victim],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    yield index_dir, victim
+    holder.kill()
+    holder.wait()
+
+
+def run_cli(*args: str, index_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "RAG_APP_INDEX_DIR": str(index_dir), "RAG_APP_MODELS_DIR": str(MODELS), **env}
+    return subprocess.run([*CLI, *args], env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_info_search_and_ask_work_while_an_ingest_holds_the_index(held_index: tuple[Path, str]) -> None:
+    index_dir, victim = held_index
+    # The holder never lets go: a reader that waited for it would fail, not just be slow.
+    info = run_cli("info", "--json", index_dir=index_dir)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["documents"] == 8  # the uncommitted removal is not seen
+
+    search = run_cli("search", "How are documents split into chunks?", "--json", index_dir=index_dir)
+    assert search.returncode == 0, search.stderr
+    assert victim in search.stdout
+
+    ask = run_cli("ask", "How are documents split into chunks?", "--json", "-k", "2", index_dir=index_dir, RAG_APP_MODEL="smollm2-135m")
+    assert ask.returncode == 0, ask.stderr
+    assert "unreadable" not in ask.stderr + ask.stdout and "rebuild" not in ask.stderr
+
+
+def test_a_second_ingest_says_one_is_running_and_can_wait_for_it(held_index: tuple[Path, str], tmp_path: Path) -> None:
+    index_dir, _ = held_index
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "new.md").write_text("# New\n\nA note written while another ingest runs.\n", encoding="utf-8")
+    second = run_cli("ingest", "--data-dir", str(data), index_dir=index_dir)
+    assert second.returncode == 1
+    message = " ".join(second.stderr.split())
+    assert "already updating the index" in message and "--wait" in message
+    assert "rebuild" not in message and "unreadable" not in message
+
+    with IndexStore.open(index_dir) as store, pytest.raises(IndexBusyError):
+        with store.writing(wait=False):
+            pass
+
+
+def test_a_waiting_ingest_starts_when_the_other_one_ends(demo_index: Settings, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE, str(index_dir), "chunking_and_embeddings.md"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    data = tmp_path / "data"
+    shutil.copytree(demo_index.data_dir, data)
+    environment = {**os.environ, "RAG_APP_INDEX_DIR": str(index_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
+    waiting = subprocess.Popen([*CLI, "ingest", "--wait", "--json", "--data-dir", str(data)], env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with pytest.raises(subprocess.TimeoutExpired):
+        waiting.wait(timeout=15)  # still waiting: the holder has not let go
+    holder.kill()  # killed mid-transaction: nothing of it is committed
+    holder.wait()
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    report = json.loads(out)
+    assert report["unchanged"] == 8 and report["chunks_embedded"] == 0
+    assert assert_consistent(index_dir) == report["chunks_total"]
+
+
+KILLED_INGEST = textwrap.dedent(
+    """
+    import sys
+    from rag_app.config import Settings
+    from rag_app.ingest.pipeline import ingest
+
+    def progress(stage, done, total):
+        if stage == "chunks":
+            print("committed", done, flush=True)
+
+    ingest(Settings(data_dir=sys.argv[1], index_dir=sys.argv[2], models_dir=sys.argv[3],
+                    ingest_batch_chunks=6, embedding_batch_size=4), progress=progress)
+    """
+)
+
+
+def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(30):
+        body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(4))
+        (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
+    settings = make_settings(data, tmp_path / "index", ingest_batch_chunks=6)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(data), str(settings.index_dir), str(MODELS)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # let it commit a few batches, then kill it mid-run
+        if line.startswith("committed") and int(line.split()[1]) >= 12:
+            break
+    else:
+        pytest.fail("the ingest subprocess ended before it was killed")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    kept = assert_consistent(settings.index_dir)
+    with IndexStore.open(settings.index_dir) as store:
+        finished = len(store.documents())
+    assert kept >= 12 and 0 < finished < 30
+
+    report = ingest(settings, embedder=embedder)
+    assert report.unchanged == finished and report.added == 30 - finished and not report.failed
+    assert report.chunks_embedded == report.chunks_total - kept  # nothing committed is embedded again
+    assert assert_consistent(settings.index_dir) == report.chunks_total
+    assert not list(settings.index_dir.glob("*.tmp"))
+
+
+def test_one_question_reads_one_committed_state(demo_index: Settings, tmp_path: Path, embedder: Embedder) -> None:
+    """An ingest commits between the dense and the BM25 search of a question: the question still
+    reads the state it started with, dense list, BM25 list and chunk texts alike."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    settings = make_settings(demo_index.data_dir, index_dir)
+    reader = IndexStore.open(index_dir, embedder.name, embedder.dimension)
+    writer = IndexStore.open(index_dir)
+    retriever = HybridRetriever(reader, embedder, settings)
+    question = "How are documents split into chunks before embedding?"
+    before = retriever.search(question)
+    victim = before[0].path
+    assert before[0].bm25_rank is not None and before[0].dense_rank is not None
+
+    dense_search = reader.dense_search
+
+    def dense_then_commit(vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        hits = dense_search(vector, k)
+        with writer.writing(), writer.transaction(embedder.name, embedder.dimension) as change:
+            change.remove_document(victim)
+        return hits
+
+    reader.dense_search = dense_then_commit  # type: ignore[method-assign]
+    during = retriever.search(question)
+    reader.dense_search = dense_search  # type: ignore[method-assign]
+    assert [(p.chunk_id, p.bm25_rank, p.text) for p in during] == [(p.chunk_id, p.bm25_rank, p.text) for p in before]
+
+    after = retriever.search(question)  # the next question sees the commit, vectors included
+    assert victim not in {p.path for p in after}
+    assert not set(reader.vector_ids().tolist()) & {p.chunk_id for p in before if p.path == victim}
+    reader.close()
+    writer.close()
+
+
+def test_opening_an_index_writes_nothing(demo_index: Settings, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    os.chmod(index_dir / "index.sqlite3", 0o444)  # a reader that tried to write would fail
+    try:
+        with IndexStore.open(index_dir, create=False) as store:
+            assert store.stats().documents == 8 and store.vector_count == store.chunk_count()
+    finally:
+        os.chmod(index_dir / "index.sqlite3", 0o644)
+
+
+def test_unchanged_ingest_imports_no_torch(demo_index: Settings) -> None:
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from rag_app.cli import app
+        try:
+            app(["ingest", "--json"])
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "sentence_transformers", "transformers"))
+        print(json.dumps(heavy))
+        """
+    )
+    environment = {**os.environ, "RAG_APP_INDEX_DIR": str(demo_index.index_dir),
+                   "RAG_APP_DATA_DIR": str(demo_index.data_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
+    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[0])["unchanged"] == 8
+    assert json.loads(lines[-1]) == []
