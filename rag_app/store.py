@@ -48,8 +48,13 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     chunk_from_row,
     connect,
     fts_query,
+    fts_token,
+    query_terms,
+    REMOVAL_LOG,
+    REMOVAL_LOG_KEPT,
     SCHEMA,
     VECTORS_TABLE,
+    VOCAB_TABLE,
 )
 from rag_app.store_writer import IndexWriter
 from rag_app.vector_index import (
@@ -66,9 +71,21 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 5.0
 # Rewrite the on-disk vector cache when the vectors changed since it by more than this share.
 CACHE_REWRITE_SHARE = 0.1
+# From this many chunks on, BM25 leaves out the question's words found in more than
+# LARGE_INDEX_COMMON_SHARE of the chunks (see `IndexStore.bm25_search`).
+LARGE_INDEX_CHUNKS = 50_000
+LARGE_INDEX_COMMON_SHARE = 0.1
 # Below this many vectors, building the search structure from SQLite is quicker than a cache.
 CACHE_MIN_VECTORS = 20_000
 _READ_BATCH = 500
+
+
+def _contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Mask of the ``ids`` present in the ascending array ``sorted_ids``."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=bool)
+    positions = np.searchsorted(sorted_ids, ids).clip(max=len(sorted_ids) - 1)
+    return sorted_ids[positions] == ids
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -91,6 +108,7 @@ class IndexStore:
         self._vectors: VectorIndex | None = None
         self._cache_generation = -1  # generation of the on-disk cache the vectors came from
         self._changed_since_cache = 0  # vectors added or removed since that cache
+        self._removed_seen = 0  # last entry of the removal log the vectors reflect
         self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
 
     # ----- opening -----------------------------------------------------------------------
@@ -177,6 +195,8 @@ class IndexStore:
         vectors = faiss.read_index(str(self.index_dir / name)) if name else None
         with self._write_transaction():
             self._conn.execute(VECTORS_TABLE)
+            self._conn.execute(REMOVAL_LOG)
+            self._conn.execute(VOCAB_TABLE)
             self._conn.execute("DROP TRIGGER chunks_ad")
             self._conn.execute(DELETE_TRIGGER)
             if vectors is not None and vectors.ntotal:
@@ -258,16 +278,49 @@ class IndexStore:
             return
         if self._vectors is None or self._vectors.dimension != dimension:
             self._vectors = self._load_cache(generation, dimension)
-        current = self._all_chunk_ids()
-        if self._vectors is None:
-            self._vectors = VectorIndex.build(current, self._read_vectors(current), dimension, generation)
-            self._cache_generation, self._changed_since_cache = -1, len(current)
-            return
-        held = self._vectors.ids()
-        added = np.setdiff1d(current, held, assume_unique=True)
-        removed = np.setdiff1d(held, current, assume_unique=True)
+            if self._vectors is None:
+                current = self._all_chunk_ids()
+                self._vectors = VectorIndex.build(current, self._read_vectors(current), dimension, generation)
+                self._cache_generation, self._changed_since_cache = -1, len(current)
+                self._removed_seen = self._removed_seq()
+                return
+            added, removed = self._delta_by_ids()
+        else:
+            added, removed = self._delta_since_sync()
         self._vectors.apply(added, self._read_vectors(added), removed, generation)
         self._changed_since_cache += len(added) + len(removed)
+
+    def _removed_seq(self) -> int:
+        """Sequence number of the last chunk removal ever recorded (0 if none)."""
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'removed_chunks'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _delta_by_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """(added, removed) chunk ids against the held vectors, by comparing every id."""
+        assert self._vectors is not None
+        current, held = self._all_chunk_ids(), self._vectors.ids()
+        self._removed_seen = self._removed_seq()
+        return (np.setdiff1d(current, held, assume_unique=True),
+                np.setdiff1d(held, current, assume_unique=True))
+
+    def _delta_since_sync(self) -> tuple[np.ndarray, np.ndarray]:
+        """(added, removed) chunk ids since the last sync, from the new ids (ids only grow) and
+        the removal log; falls back to comparing every id if the log was pruned past us."""
+        assert self._vectors is not None
+        held = self._vectors.ids()
+        last = int(held[-1]) if len(held) else 0
+        added = np.array([r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE id > ? ORDER BY id", (last,))],
+                         dtype=np.int64)
+        removed = np.empty(0, dtype=np.int64)
+        if self._removed_seq() > self._removed_seen:
+            rows = self._conn.execute("SELECT seq, id FROM removed_chunks WHERE seq > ? ORDER BY seq",
+                                      (self._removed_seen,)).fetchall()
+            if not rows or rows[0][0] != self._removed_seen + 1:  # pruned: the log has a gap
+                return self._delta_by_ids()
+            ids = np.array([r[1] for r in rows], dtype=np.int64)
+            removed = ids[_contains(held, ids)]
+            self._removed_seen = int(rows[-1][0])
+        return added, removed
 
     def _load_cache(self, generation: int, dimension: int) -> VectorIndex | None:
         """The newest cached vector index not newer than ``generation``, or None."""
@@ -373,17 +426,38 @@ class IndexStore:
 
     # ----- text search -------------------------------------------------------------------
     def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word."""
-        expr = fts_query(text)
-        if not expr or k <= 0:
+        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word.
+
+        Words found in more than half of the chunks are left out of the search: their BM25
+        weight is zero (FTS5 floors a negative IDF), and matching them costs a scan of most of
+        the index. In an index of `LARGE_INDEX_CHUNKS` or more, words in more than
+        `LARGE_INDEX_COMMON_SHARE` of the chunks are left out too (their weight is small
+        against the rarer words of the question), unless the question has no other word.
+        """
+        terms = query_terms(text)
+        if not terms or k <= 0:
             return []
-        with self._lock:
-            rows = self._conn.execute(
+        with self.snapshot():
+            if len(terms) > 1:
+                terms = self._without_common_terms(terms)
+            rows = self._rows(
                 "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
                 "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
-                (expr, k),
-            ).fetchall()
+                (fts_query(terms), k),
+            )
         return [(int(r["rowid"]), -float(r["score"])) for r in rows]
+
+    def _without_common_terms(self, terms: list[str]) -> list[str]:
+        self._sync_vectors()
+        total = self._vectors.count if self._vectors is not None else self.chunk_count()
+        share = LARGE_INDEX_COMMON_SHARE if total >= LARGE_INDEX_CHUNKS else 0.5
+        tokens = {term: fts_token(term) for term in terms}
+        marks = ",".join("?" * len(tokens))
+        frequency = dict(self._conn.execute(
+            f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", list(set(tokens.values()))
+        ).fetchall())
+        kept = [term for term in terms if frequency.get(tokens[term], 0) <= share * total]
+        return kept or terms
 
     # ----- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
@@ -550,6 +624,7 @@ class IndexStore:
             self.check_model(embedding_model, dimension)
         with self._write_transaction():
             yield IndexWriter(self._conn)
+            self._conn.execute("DELETE FROM removed_chunks WHERE seq <= ?", (self._removed_seq() - REMOVAL_LOG_KEPT,))
             self._set_meta({
                 "generation": str(int(self.meta("generation") or 0) + 1),
                 "embedding_model": embedding_model,
@@ -566,11 +641,11 @@ class IndexStore:
         if self._write_lock is None:
             raise RuntimeError("IndexStore.update_vector_cache() needs IndexStore.writing() first")
         with self.snapshot():
-            cached = cached_generations(self.index_dir)
-            if cached and cached[0] == self.generation:
-                return False
             if self.chunk_count() < CACHE_MIN_VECTORS:
                 remove_stale_caches(self.index_dir, keep=-1)
+                return False
+            cached = cached_generations(self.index_dir)
+            if cached and cached[0] == self.generation:
                 return False
             self._sync_vectors()
             vectors = self._vectors

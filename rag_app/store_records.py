@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,14 @@ DELETE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunk
     INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
     VALUES ('delete', old.id, old.text, old.heading);
     DELETE FROM vectors WHERE id = old.id;
+    INSERT INTO removed_chunks(id) VALUES (old.id);
 END;"""
+# Removed chunk ids in order, so that a reader updates its vectors by what changed (pruned by
+# the writer to the last REMOVAL_LOG_KEPT entries; a reader further behind compares all ids).
+REMOVAL_LOG = "CREATE TABLE IF NOT EXISTS removed_chunks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL)"
+REMOVAL_LOG_KEPT = 100_000
+# Document frequency of each word (BM25 leaves out the words most chunks contain).
+VOCAB_TABLE = "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row')"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +56,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 {vectors_table};
+{removal_log};
+{vocab_table};
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, heading, content='chunks', content_rowid='id',
@@ -64,7 +74,9 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime REAL NOT NULL DEFAULT -1,
     failed_at REAL NOT NULL
 );
-""".replace("{delete_trigger}", DELETE_TRIGGER).replace("{vectors_table}", VECTORS_TABLE)
+""".replace("{delete_trigger}", DELETE_TRIGGER).replace("{vectors_table}", VECTORS_TABLE).replace(
+    "{removal_log}", REMOVAL_LOG
+).replace("{vocab_table}", VOCAB_TABLE)
 
 # Words for BM25: letters and digits of any script (FTS5 operators and punctuation fall away).
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -140,19 +152,28 @@ class IndexStats:
     failures: int
 
 
-def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
-    """An FTS5 MATCH expression for any user text: its words, each quoted, joined by OR.
-
-    Quoting every word makes FTS5 operators, quotes and punctuation in the user's text inert.
-    Returns an empty string when the text holds no word.
-    """
+def query_terms(text: str, max_terms: int = MAX_QUERY_TERMS) -> list[str]:
+    """The distinct words of any user text, lowercased, in order (at most ``max_terms``)."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(text.lower()):
-        if word not in seen:
-            seen[word] = None
+        seen.setdefault(word, None)
         if len(seen) >= max_terms:
             break
-    return " OR ".join(f'"{word}"' for word in seen)
+    return list(seen)
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: the terms, each quoted, joined by OR ('' for no terms).
+
+    Quoting every word makes FTS5 operators, quotes and punctuation in the user's text inert.
+    """
+    return " OR ".join(f'"{word}"' for word in terms)
+
+
+def fts_token(word: str) -> str:
+    """``word`` as the FTS5 tokenizer stores it (lowercase, diacritics removed)."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:

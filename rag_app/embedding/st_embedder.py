@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag_app.embedding.base import Calibration, ProgressCallback, longest_first_batches
+from rag_app.embedding.onnx_query import QueryEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -66,7 +68,16 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def _prompts(self) -> dict[str, str]:
-        return self.model.prompts or {}
+        """The model's prompts, read from its folder (sentence-transformers reads the same file)."""
+        config = self._path / "config_sentence_transformers.json"
+        if not config.is_file():
+            return self.model.prompts or {}
+        return dict(json.loads(config.read_text(encoding="utf-8")).get("prompts") or {})
+
+    @cached_property
+    def _query_encoder(self) -> QueryEncoder | None:
+        """The ONNX query encoder exported at install, when there is one (else PyTorch)."""
+        return QueryEncoder.open(self._path)
 
     @property
     def _passage_prompt(self) -> str:
@@ -110,5 +121,9 @@ class SentenceTransformerEmbedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One normalized vector for a question."""
+        """One normalized vector for a question (by ONNX Runtime when the model has an export:
+        the same vector, sooner; see `rag_app.embedding.onnx_query`)."""
+        encoder = self._query_encoder
+        if encoder is not None:
+            return encoder.encode(self._query_prompt + text)
         return self._encode([text], self._query_prompt)[0]

@@ -84,6 +84,8 @@ class SyntheticCorpus:
         self.zipf = zipf / zipf.sum()
         sentences = [s for path in sorted(sample_dir.rglob("*")) if path.is_file()
                      for s in _sentences(path) if len(s) > 40]
+        if not sentences:
+            raise SystemExit(f"No sentences to sample in {sample_dir}: pass --sample with a folder of documents.")
         self.sentences = embedder.encode(sentences[:600])
         log.info("Sampled %d real sentence vectors", len(self.sentences))
 
@@ -111,7 +113,7 @@ class SyntheticCorpus:
 
 def _sentences(path: Path) -> list[str]:
     try:
-        return split_sentences(load_document(path).text)
+        return [s for section in load_document(path).sections for s in split_sentences(section.text)]
     except Exception:  # noqa: BLE001 - a sample file that cannot be read is just not sampled
         return []
 
@@ -207,9 +209,7 @@ def recall_at_10(store: IndexStore, query_vectors: list[np.ndarray]) -> float:
     """Mean share of the exact top 10 (flat inner product) that the store's dense search finds."""
     ids = store.vector_ids()
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(store.dimension))
-    for start in range(0, len(ids), 100_000):
-        part = ids[start : start + 100_000]
-        exact.add_with_ids(store.vectors(part.tolist()), part)
+    exact.add_with_ids(store.vectors(ids.tolist()), ids)
     found = []
     for vector in query_vectors:
         _, truth = exact.search(vector.reshape(1, -1).astype(np.float32), 10)
@@ -241,7 +241,7 @@ KILLED_INGEST = textwrap.dedent(
 )
 
 
-def kill_test(files: int = 400, batch: int = 16, kills: int = 10, seed: int = 3) -> dict[str, Any]:
+def kill_test(files: int = 1000, batch: int = 8, kills: int = 10, seed: int = 3) -> dict[str, Any]:
     """SIGKILL an ingest ``kills`` times at random points, then finish it (see the docstring)."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="rag-bench-kill-") as tmp:
