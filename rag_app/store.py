@@ -284,7 +284,12 @@ class IndexStore:
                 self._cache_generation, self._changed_since_cache = -1, len(current)
                 self._removed_seen = self._removed_seq()
                 return
-            added, removed = self._delta_by_ids()
+            recorded = (self.meta("vector_cache") or "").split()
+            if len(recorded) == 2 and int(recorded[0]) == self._cache_generation:
+                self._removed_seen = int(recorded[1])  # the log from there on is the delta
+                added, removed = self._delta_since_sync()
+            else:
+                added, removed = self._delta_by_ids()
         else:
             added, removed = self._delta_since_sync()
         self._vectors.apply(added, self._read_vectors(added), removed, generation)
@@ -659,5 +664,8 @@ class IndexStore:
                 return False
             vectors.save(self.index_dir)
             self._cache_generation, self._changed_since_cache = vectors.generation, 0
+            removed_seen = self._removed_seen
+        with self._write_transaction():  # where the cache stands in the removal log (no new generation)
+            self._set_meta({"vector_cache": f"{vectors.generation} {removed_seen}"})
         remove_stale_caches(self.index_dir, keep=vectors.generation)
         return True

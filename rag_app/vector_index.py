@@ -53,8 +53,8 @@ def cached_generations(index_dir: Path) -> list[int]:
 
 
 def ivf_lists(n: int) -> int:
-    """Number of IVF lists for ``n`` vectors (about sqrt(n), at least 256)."""
-    return max(256, int(math.sqrt(n)))
+    """Number of IVF lists for ``n`` vectors (about sqrt(n))."""
+    return max(1, int(math.sqrt(n)))
 
 
 class VectorIndex:

@@ -310,3 +310,43 @@ def test_a_reader_far_behind_the_removal_log_still_drops_removed_vectors(
     assert remaining < held
     assert set(reader.vector_ids().tolist()) == remaining
     reader.close()
+
+
+def test_the_vector_cache_and_ivf_follow_commits(demo_index: Settings, tmp_path: Path, embedder: Embedder,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the thresholds lowered to the demo's size: the writer caches an IVF index, a new
+    reader starts from it and applies later commits (additions and removals) by their delta."""
+    import rag_app.store as store_module
+    import rag_app.vector_index as vector_module
+
+    monkeypatch.setattr(store_module, "CACHE_MIN_VECTORS", 1)
+    monkeypatch.setattr(vector_module, "IVF_MIN_VECTORS", 10)
+    index_dir = tmp_path / "index"
+    shutil.copytree(demo_index.index_dir, index_dir)
+    with IndexStore.open(index_dir) as writer, writer.writing():
+        assert writer.update_vector_cache() and writer.approximate
+        generation = writer.generation
+        assert writer.meta("vector_cache") == f"{generation} 0"
+    assert [p.name for p in index_dir.glob("vectors-*.faiss")] == [f"vectors-{generation}.faiss"]
+
+    with IndexStore.open(index_dir) as writer, writer.writing():
+        with writer.transaction(writer.embedding_model, writer.dimension) as change:
+            change.remove_document("rag_en_pratique.md")
+    data = tmp_path / "data"
+    shutil.copytree(demo_index.data_dir, data)
+    (data / "storks.md").write_text("# Storks\n\nWhite storks nest on church towers in Alsace.\n", encoding="utf-8")
+    ingest(make_settings(data, index_dir), embedder=embedder)  # adds the two files, rewrites the cache
+    assert assert_consistent(index_dir) > 0
+    with IndexStore.open(index_dir, embedder.name, embedder.dimension) as reader:
+        assert reader.approximate
+        hits = reader.dense_search(embedder.encode_query("Where do white storks nest?"), 1)
+        assert reader.chunks([hits[0][0]])[0].path == "storks.md"
+
+    # A commit after the cache: a new reader loads the cache and applies the removal log.
+    with IndexStore.open(index_dir) as writer, writer.writing():
+        with writer.transaction(writer.embedding_model, writer.dimension) as change:
+            change.remove_document("storks.md")
+    assert len(list(index_dir.glob("vectors-*.faiss"))) == 1
+    with IndexStore.open(index_dir) as reader:
+        assert reader.vector_ids().tolist() == reader.chunk_ids()
+        assert reader._changed_since_cache == 1  # type: ignore[attr-defined]  # the delta, not a rebuild

@@ -1,6 +1,6 @@
 """Answer benchmark (`make bench-answer`): retrieval latency, first token, generation speed, RSS.
 
-    python -m rag_app.eval.bench_answer [CORPUS_DIR] [--chunks 100000] [--json]
+    python -m rag_app.eval.bench_answer [CORPUS_DIR] [--json]
 
 In one run, with the model of the settings (the catalogue default unless `model` is set):
 1. the corpus (default: the demo corpus in data/) is ingested into a temporary index;
@@ -8,19 +8,15 @@ In one run, with the model of the settings (the catalogue default unless `model`
 3. every question is answered through `AnswerPipeline`: time to first token, total answer
    time and generation tokens/s, next to raw llama-cpp-python generating from the very same
    prompt tokens with the same sampling settings (the ratio of the two speeds);
-4. the peak RSS of the process at that point (the answer path only);
-5. retrieval p50/p95 on a synthetic index of ``--chunks`` chunks (default 100,000) built in a
-   temporary folder directly through `IndexStore.transaction`, with random normalized vectors and
-   generated text; queries are embedded by the real model, as in the app.
+4. the peak RSS of the process at that point (the answer path only).
 
-Targets: retrieval p50 <= 25 ms at 100k chunks; first token p50 <= 2.5 s with the default model;
-generation >= 0.95x raw.
+Targets: first token p50 <= 2.5 s with the default model; generation >= 0.95x raw. Retrieval at
+100k and 1M chunks: `make bench-scale` (rag_app.eval.bench_scale).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import random
@@ -31,13 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.retrieval import HybridRetriever
-from rag_app.store import IndexStore, NewChunk
 
 log = logging.getLogger(__name__)
 
@@ -151,53 +143,7 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     }
 
 
-def synthetic_index(index_dir: Path, chunks: int, dimension: int, seed: int = 7) -> list[str]:
-    """Write ``chunks`` chunks of generated text with random unit vectors; return sample queries."""
-    rng = np.random.default_rng(seed)
-    words = [f"{a}{b}{c}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "si", "tu", "va", "ze")
-             for b in ("bar", "cor", "dun", "fel", "gim", "hos", "jal", "kur", "lem", "mop")
-             for c in ("a", "e", "i", "o", "u", "an", "en", "in", "on", "un")]
-    words += ("model token weight index chunk vector search answer passage question quantization "
-              "memory layer attention context window file page").split()
-    zipf = 1.0 / np.arange(1, len(words) + 1)
-    zipf /= zipf.sum()
-    order = rng.permutation(len(words))
-    per_document = 100
-    store = IndexStore.open(index_dir, "synthetic", dimension)
-    with store.writing(), store.transaction("synthetic", dimension) as writer:
-        for doc in range(0, chunks, per_document):
-            n = min(per_document, chunks - doc)
-            texts = [" ".join(words[order[i]] for i in rng.choice(len(words), 80, p=zipf)) for _ in range(n)]
-            vectors = rng.standard_normal((n, dimension)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            writer.add_document(
-                path=f"synthetic/{doc // per_document:05d}.txt", content_hash=str(doc), size=0, mtime=0.0,
-                title="", metadata={},
-                chunks=[NewChunk(i, t, hashlib.sha1(t.encode()).hexdigest(), None, "", 0, len(t))
-                        for i, t in enumerate(texts)],
-                vectors=vectors,
-            )
-    with store.writing():
-        store.update_vector_cache()
-    store.close()
-    return [" ".join(words[order[i]] for i in rng.choice(len(words), 6, p=zipf)) + "?" for _ in range(20)]
-
-
-def bench_synthetic(settings: Settings, embedder: Embedder, chunks: int) -> dict[str, Any]:
-    """Retrieval p50/p95 on a synthetic index of ``chunks`` chunks."""
-    with tempfile.TemporaryDirectory(prefix="rag-bench-100k-") as tmp:
-        started = time.perf_counter()
-        queries = synthetic_index(Path(tmp), chunks, embedder.dimension)
-        build_s = time.perf_counter() - started
-        with IndexStore.open(Path(tmp)) as store:
-            retriever = HybridRetriever(store, embedder, settings)
-            times = time_retrieval(lambda q: retriever.search(q), queries, 3)
-    p50, p95 = percentiles(times)
-    return {"synthetic_chunks": chunks, "synthetic_build_s": round(build_s, 1),
-            "synthetic_retrieval_p50_ms": p50, "synthetic_retrieval_p95_ms": p95}
-
-
-def run(corpus: Path, chunks: int) -> dict[str, Any]:
+def run(corpus: Path) -> dict[str, Any]:
     """All figures of the benchmark (see the module docstring)."""
     base = load_settings()
     embedder = embedder_from_settings(base)
@@ -207,8 +153,6 @@ def run(corpus: Path, chunks: int) -> dict[str, Any]:
         settings = base.model_copy(update={"data_dir": corpus, "index_dir": Path(tmp) / "index"})
         ingest(settings, embedder=embedder)
         figures = {"corpus": str(corpus)} | bench_answers(settings, embedder)
-    if chunks:
-        figures |= bench_synthetic(base, embedder, chunks)
     return figures
 
 
@@ -216,13 +160,12 @@ def main() -> None:
     """Command-line entry point; prints a table of the figures and their targets."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default="data", type=Path, help="folder of documents")
-    parser.add_argument("--chunks", type=int, default=100_000, help="synthetic index size (0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     random.seed(7)
-    figures = run(args.corpus, args.chunks)
+    figures = run(args.corpus)
     if args.json:
         print(json.dumps(figures))
         return
@@ -231,7 +174,6 @@ def main() -> None:
     from rich.table import Table
 
     targets = {
-        "synthetic_retrieval_p50_ms": "<= 25",
         "first_token_p50_ms": "<= 2500",
         "ratio_to_raw": ">= 0.95",
     }
