@@ -23,6 +23,7 @@ Targets: hybrid p50 <= 25 ms at 100k and <= 60 ms at 1M; recall@10 >= 0.95; open
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -229,10 +230,9 @@ KILLED_INGEST = textwrap.dedent(
     embedder = embedder_from_settings(settings)
     encode = embedder.encode
 
-    def counted(texts, progress=None):
-        vectors = encode(texts, progress)
+    def counted(texts, progress=None):  # counted when handed over: work lost to a kill counts too
         print("embedded", len(texts), flush=True)
-        return vectors
+        return encode(texts, progress)
 
     embedder.encode = counted
     report = ingest(settings, embedder=embedder)
@@ -286,10 +286,10 @@ def main() -> None:
     settings = load_settings()
     embedder = embedder_from_settings(settings)
     corpus = SyntheticCorpus(embedder, args.sample)
-    results = [bench_size(n, embedder, corpus, settings) for n in args.sizes]
+    results = (bench_size(n, embedder, corpus, settings) for n in args.sizes)
     if args.kill_test:
-        results.append({"kill_test": kill_test()})
-    for result in results:
+        results = itertools.chain(results, [{"kill_test": kill_test()}])
+    for result in results:  # each line as soon as it is measured
         print(json.dumps(result) if args.json else "  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
 
 
