@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test browser bench bench-ingest bench-answer bench-scale eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-scale eval demo-docs clean
 
 install: $(STAMP)
 
@@ -51,6 +51,14 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q
+
+# The fast tier: no model, no browser; fake embedder (tests/fakes.py). A few seconds.
+test-fast: install
+	$(PY) -m pytest -q tests/unit
+
+# Style and likely bugs (pyflakes, bugbear, imports, pyupgrade), as configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check rag_app tests
 
 bench: bench-ingest bench-answer
 

@@ -2,7 +2,8 @@
 
 `AnswerPipeline.ask` yields `StatusEvent`s and `TokenEvent`s while the model reads and writes,
 then one `AnswerEvent` with the verified `Answer` (citations, evidence, sentence verdicts,
-timings). The CLI, the chat page and the evaluation all use it. Sources are data in the `Answer`, never glued into its text.
+timings). The CLI, the chat page and the evaluation all use it. Sources are data in the `Answer`,
+never glued into its text.
 
 Retrieval runs before the model lock is taken, so questions are searched while another
 question is being generated; generation itself is one request at a time.

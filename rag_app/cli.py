@@ -81,7 +81,8 @@ def ingest(
     Work is committed in batches: after an interruption, run it again to go on from there.
     Questions can be asked while it runs.
     """
-    from rag_app.ingest.pipeline import IngestError, ingest as run_ingest
+    from rag_app.ingest.pipeline import IngestError
+    from rag_app.ingest.pipeline import ingest as run_ingest
     from rag_app.store import IndexUnavailableError
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
@@ -135,7 +136,8 @@ def _print_report(report: IngestReport) -> None:
 def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
     """Keep the index in step with the data folder: ingest now, then whenever files change."""
     from rag_app.ingest.pipeline import IngestError
-    from rag_app.watch import WatchEvent, watch as run_watch
+    from rag_app.watch import WatchEvent
+    from rag_app.watch import watch as run_watch
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
 
@@ -256,12 +258,15 @@ def ask(
 @app.command("eval")
 def eval_(
     dataset: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="squad, beir, clapnq or financebench (default: guessed).")] = None,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="squad, beir, clapnq or financebench (default: guessed).")] = None,
     unit: Annotated[str, typer.Option("--unit", help="SQuAD document unit: paragraph or article.")] = "paragraph",
     limit: Annotated[Optional[int], typer.Option("--limit", help="At most N questions, spread evenly.")] = None,
-    index_dir: Annotated[Optional[Path], typer.Option("--index-dir", help="Cache folder for the corpus and its index.")] = None,
+    index_dir: Annotated[Optional[Path], typer.Option(
+        "--index-dir", help="Cache folder for the corpus and its index.")] = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Measure retrieval only.")] = False,
-    foreign: Annotated[Optional[Path], typer.Option("--foreign", help="Another dataset whose questions must be refused.")] = None,
+    foreign: Annotated[Optional[Path], typer.Option(
+        "--foreign", help="Another dataset whose questions must be refused.")] = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-question JSON report here.")] = None,
 ) -> None:

@@ -329,7 +329,7 @@ class Generator:
                 tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
                                       special=True)
             else:
-                tokens = llm.tokenize(f"{prompt}\nReply:".encode("utf-8"), add_bos=True, special=False)
+                tokens = llm.tokenize(f"{prompt}\nReply:".encode(), add_bos=True, special=False)
             tokens = tokens[-(self.n_ctx - 1):]
             llm.reset()
             llm.eval(tokens)

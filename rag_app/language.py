@@ -18,16 +18,25 @@ OTHER = "other"
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 _EN = frozenset(
-    """the a an of to in is are was were be been what which who whom whose when where why how
-    does do did can could should would will shall may might must and or not no with for from by
-    on at this that these those it its there their they them he she his her we our you your
-    i my me as into about than then if but have has had much many any some""".split()
+    [
+        "the", "a", "an", "of", "to", "in", "is", "are", "was", "were", "be", "been", "what", "which", "who",
+        "whom", "whose", "when", "where", "why", "how", "does", "do", "did", "can", "could", "should",
+        "would", "will", "shall", "may", "might", "must", "and", "or", "not", "no", "with", "for", "from",
+        "by", "on", "at", "this", "that", "these", "those", "it", "its", "there", "their", "they", "them",
+        "he", "she", "his", "her", "we", "our", "you", "your", "i", "my", "me", "as", "into", "about", "than",
+        "then", "if", "but", "have", "has", "had", "much", "many", "any", "some"
+    ]
 )
 _FR = frozenset(
-    """le la les l un une des du de d au aux et ou est sont été être que qu qui quoi quel quelle
-    quels quelles comment pourquoi quand où combien dans pour par sur avec sans ce cet cette ces
-    c il ils elle elles on nous vous je j me m mon ma mes ton ta tes son sa ses leur leurs ne n
-    pas plus se y en ai avez peut puis dois doit faut faire mais donc si lorsque afin chez""".split()
+    [
+        "le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "au", "aux", "et", "ou", "est", "sont",
+        "été", "être", "que", "qu", "qui", "quoi", "quel", "quelle", "quels", "quelles", "comment",
+        "pourquoi", "quand", "où", "combien", "dans", "pour", "par", "sur", "avec", "sans", "ce", "cet",
+        "cette", "ces", "c", "il", "ils", "elle", "elles", "on", "nous", "vous", "je", "j", "me", "m", "mon",
+        "ma", "mes", "ton", "ta", "tes", "son", "sa", "ses", "leur", "leurs", "ne", "n", "pas", "plus", "se",
+        "y", "en", "ai", "avez", "peut", "puis", "dois", "doit", "faut", "faire", "mais", "donc", "si",
+        "lorsque", "afin", "chez"
+    ]
 )
 # Function words of both languages: they match nearly every chunk and carry little weight in
 # BM25, but make a full-text search over a large index scan most of it.

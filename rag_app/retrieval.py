@@ -268,7 +268,7 @@ class HybridRetriever:
         missing = [i for i in ids if i not in ranked.cosines]
         if missing and ranked.query_vector is not None:
             vectors = self.store.vectors(missing)
-            ranked.cosines.update((i, float(s)) for i, s in zip(missing, vectors @ ranked.query_vector))
+            ranked.cosines.update((i, float(s)) for i, s in zip(missing, vectors @ ranked.query_vector, strict=True))
         return ranked.cosines
 
 

@@ -37,7 +37,12 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     DELETE_TRIGGER,
     LOCK_NAME,
     REBUILD_HINT,
+    REMOVAL_LOG,
+    REMOVAL_LOG_KEPT,
+    SCHEMA,
     SCHEMA_VERSION,
+    VECTORS_TABLE,
+    VOCAB_TABLE,
     ChunkRecord,
     DocumentRecord,
     IndexBusyError,
@@ -50,11 +55,6 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     fts_query,
     fts_token,
     query_terms,
-    REMOVAL_LOG,
-    REMOVAL_LOG_KEPT,
-    SCHEMA,
-    VECTORS_TABLE,
-    VOCAB_TABLE,
 )
 from rag_app.store_writer import IndexWriter
 from rag_app.vector_index import (
@@ -202,8 +202,10 @@ class IndexStore:
             if vectors is not None and vectors.ntotal:
                 ids = faiss.vector_to_array(faiss.downcast_index(vectors).id_map).astype(np.int64)
                 rows = faiss.downcast_index(vectors).index.reconstruct_n(0, vectors.ntotal)
-                self._conn.executemany("INSERT INTO vectors(id, embedding) VALUES (?, ?)",
-                                       ((int(i), row.astype(np.float32).tobytes()) for i, row in zip(ids, rows)))
+                self._conn.executemany(
+                    "INSERT INTO vectors(id, embedding) VALUES (?, ?)",
+                    ((int(i), row.astype(np.float32).tobytes()) for i, row in zip(ids, rows, strict=True)),
+                )
             self._conn.execute("DELETE FROM meta WHERE key = 'faiss_file'")
             self._set_meta({"schema_version": str(SCHEMA_VERSION)})
 
@@ -218,7 +220,8 @@ class IndexStore:
                 f"The index in {self.index_dir} was built with embedding model '{recorded}' "
                 f"(dimension {recorded_dim}), not '{embedding_model}' (dimension {dimension}). "
                 f"To keep using it, set embedding_model = \"{recorded}\" in rag_app.toml "
-                f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', {REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
+                f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', "
+                f"{REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
             )
 
     def close(self) -> None:

@@ -58,7 +58,7 @@ class IndexWriter:
         document_id = int(cur.lastrowid)
         ids: list[int] = []
         rows = np.ascontiguousarray(vectors, dtype=np.float32)
-        for chunk, vector in zip(chunks, rows):
+        for chunk, vector in zip(chunks, rows, strict=True):
             cur = self._conn.execute(
                 "INSERT INTO chunks(document_id, ordinal, text, text_hash, page, heading, "
                 "char_start, char_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import gradio as gr  # after rag_app.config: analytics are switched off before Gradio loads
+
 from rag_app.answer import Answer, AnswerEvent, Citation, Passage, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline
 from rag_app.config import Settings
@@ -33,12 +35,10 @@ from rag_app.store import IndexStore, IndexUnavailableError
 from rag_app.watch import WatchEvent, watch
 from rag_app.workspace import UploadError, model_choices, remove_file, save_upload
 
-import gradio as gr  # after rag_app.config: analytics are switched off before Gradio loads
-
 log = logging.getLogger(__name__)
 
-CHAT_CONCURRENCY = 4
-WATCH_REFRESH_S = 5  # how often the page re-reads the index status while the folder is watched  # questions handled at once; generation itself is serialized by a lock
+CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock
+WATCH_REFRESH_S = 5  # how often the page re-reads the index status while the folder is watched
 REFUSAL_PASSAGES = 3
 PASSAGE_PREVIEW_CHARS = 1200
 

@@ -147,7 +147,7 @@ class VectorIndex:
             return []
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         scores, ids = self.index.search(query, min(k, self.count))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     # ----- changing ----------------------------------------------------------------------
     def apply(self, added_ids: np.ndarray, added: np.ndarray, removed_ids: np.ndarray, generation: int) -> None:

@@ -17,8 +17,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.catalogue import load_catalogue
+from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.models import installed_model_path
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from pathlib import Path
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from rag_app.ingest.loaders import DOCX_INVALID, EMPTY_FILE, PDF_ENCRYPTED, PDF_INVALID, PDF_NO_TEXT
 from rag_app.ingest.encoding import NOT_TEXT
+from rag_app.ingest.loaders import DOCX_INVALID, EMPTY_FILE, PDF_ENCRYPTED, PDF_INVALID, PDF_NO_TEXT
 
 
 def pdf_bytes(pages: list[str]) -> bytes:

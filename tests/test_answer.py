@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_settings
-from demo_facts import DEMO_FACTS, NEAR_TOPIC_UNANSWERABLE, NOT_IN_CORPUS_EN, NOT_IN_CORPUS_FR
 from rag_app.answer import Answer, AnswerEvent, Passage, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline, answer_json, is_follow_up, retrieval_query
 from rag_app.config import Settings
@@ -25,6 +23,9 @@ from rag_app.grounding.support import verify
 from rag_app.grounding.text import cited_numbers, content_words, remove_invalid_citations, split_sentences
 from rag_app.language import guess_language
 from rag_app.store import IndexUnavailableError
+
+from conftest import make_settings
+from demo_facts import DEMO_FACTS, NEAR_TOPIC_UNANSWERABLE, NOT_IN_CORPUS_EN, NOT_IN_CORPUS_FR
 
 pytestmark = pytest.mark.slow
 SHORT = 48  # answer tokens in tests
@@ -369,7 +370,7 @@ def follow_up_hit_rates(pipeline: AnswerPipeline, k: int = 3) -> tuple[float, fl
     """Share of follow-ups whose source is in the top ``k`` without and with the previous turn."""
     without = with_context = 0
     for previous, reply, question, file, page in FOLLOW_UPS:
-        def hit(query: str) -> bool:
+        def hit(query: str, file: str = file, page: int | None = page) -> bool:
             return any(Path(p.path).name == file and (page is None or p.page == page)
                        for p in pipeline.retrieve(query, k=k))
         without += hit(question)

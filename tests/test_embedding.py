@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import MODELS
 from rag_app.answer import Passage
 from rag_app.cli import app
 from rag_app.config import Settings
@@ -25,6 +24,8 @@ from rag_app.grounding.gate import GateThresholds, gate_rule
 from rag_app.grounding.support import verify
 from rag_app.language import ENGLISH, FRENCH
 from rag_app.store import IndexStore
+
+from conftest import MODELS
 
 TEXTS = [
     "La CNIL contrôle l'usage des cookies déposés par les sites web.",

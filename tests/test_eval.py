@@ -13,8 +13,8 @@ import pytest
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.eval import metrics
-from rag_app.eval.formats import DatasetError, guess_format, load_dataset
 from rag_app.eval.command import summary_markdown, summary_rows
+from rag_app.eval.formats import DatasetError, guess_format, load_dataset
 from rag_app.eval.runner import EvalOptions, EvalResult, corpus_key, run_eval
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODELS, make_settings
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexBusyError, IndexStore
+
+from conftest import MODELS, make_settings
 
 CLI = [sys.executable, "-m", "rag_app.cli"]
 
@@ -81,7 +82,8 @@ def test_info_search_and_ask_work_while_an_ingest_holds_the_index(held_index: tu
     assert search.returncode == 0, search.stderr
     assert victim in search.stdout
 
-    ask = run_cli("ask", "How are documents split into chunks?", "--json", "-k", "2", index_dir=index_dir, RAG_APP_MODEL="smollm2-135m")
+    ask = run_cli("ask", "How are documents split into chunks?", "--json", "-k", "2", index_dir=index_dir,
+                  RAG_APP_MODEL="smollm2-135m")
     assert ask.returncode == 0, ask.stderr
     assert "unreadable" not in ask.stderr + ask.stdout and "rebuild" not in ask.stderr
 
@@ -140,7 +142,9 @@ KILLED_INGEST = textwrap.dedent(
 )
 
 
-def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(tmp_path: Path, embedder: Embedder) -> None:
+def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     for i in range(30):
@@ -279,7 +283,8 @@ def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
     index_dir = tmp_path / "index"
     shutil.copytree(demo_index.index_dir, index_dir)
     with IndexStore.open(index_dir) as store:
-        before = {i: v for i, v in zip(store.chunk_ids(), store.vectors(store.chunk_ids()))}
+        ids = store.chunk_ids()
+        before = dict(zip(ids, store.vectors(ids), strict=True))
     _downgrade_to_schema_1(index_dir)
 
     with IndexStore.open(index_dir, embedder.name, embedder.dimension, create=False) as store:

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODELS, make_settings
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.store import IndexMismatchError, IndexStore
+
+from conftest import MODELS, make_settings
 
 
 def assert_consistent(index_dir: Path) -> int:
@@ -80,7 +81,9 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(tmp_path: Path, embed
     )
 
 
-def test_deleting_a_file_removes_its_chunks_text_and_vectors(demo_copy: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_deleting_a_file_removes_its_chunks_text_and_vectors(
+    demo_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
     settings = make_settings(demo_copy, tmp_path / "index")
     ingest(settings, embedder=embedder)
     victim = sorted(p for p in demo_copy.rglob("*") if p.suffix == ".md")[0]
@@ -141,7 +144,8 @@ def test_cli_exit_status_and_json(tmp_path: Path) -> None:
     ok = subprocess.run([*cli, "ingest", "--json"], env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     out = json.loads(ok.stdout)
-    assert {"added", "updated", "removed", "unchanged", "failed", "chunks_embedded", "chunks_total", "seconds"} <= set(out)
+    keys = {"added", "updated", "removed", "unchanged", "failed", "chunks_embedded", "chunks_total", "seconds"}
+    assert keys <= set(out)
     assert out["added"] == 1 and out["failed"] == [{"path": "empty.txt", "reason": "empty file"}]
 
     strict = subprocess.run([*cli, "ingest", "--strict"], env=env, capture_output=True, text=True)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rag_app.ingest.document import LoadError, UnsupportedFormatError
+from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
+
 from broken_files import (
     docx_bytes,
     make_broken_corpus,
@@ -17,8 +20,6 @@ from broken_files import (
 )
 from conftest import DEMO_DATA
 from demo_facts import DEMO_FACTS
-from rag_app.ingest.document import LoadError, UnsupportedFormatError
-from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
 
 FRENCH = "Les modèles de langue génèrent du texte. À l'école, on apprend « déjà » ça : été, où, çà."
 
@@ -79,7 +80,8 @@ def test_demo_html_drops_scripts_styles_and_hidden_parts() -> None:
     text = "\n".join(s.text for s in document.sections)
     assert "SHOULD-NOT-APPEAR" not in text and "font-family" not in text and "hidden element" not in text
     assert document.metadata["title"] == "Lexical, dense and hybrid search"
-    assert "Lexical, dense and hybrid search > Hybrid search > Reciprocal rank fusion" in [s.heading for s in document.sections]
+    headings = [s.heading for s in document.sections]
+    assert "Lexical, dense and hybrid search > Hybrid search > Reciprocal rank fusion" in headings
 
 
 def test_demo_french_files_decode() -> None:
@@ -96,7 +98,8 @@ def test_pdf_pages_and_empty_pages_skipped(tmp_path: Path) -> None:
     path = tmp_path / "three.pdf"
     path.write_bytes(pdf_bytes(["Alpha page about tokens.", " ", "Gamma page about LoRA."]))
     document = load_document(path)
-    assert [(s.page, s.text) for s in document.sections] == [(1, "Alpha page about tokens."), (3, "Gamma page about LoRA.")]
+    pages = [(s.page, s.text) for s in document.sections]
+    assert pages == [(1, "Alpha page about tokens."), (3, "Gamma page about LoRA.")]
 
 
 def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path: Path) -> None:
@@ -164,7 +167,8 @@ def test_html_visible_text_headings_and_tables(tmp_path: Path) -> None:
 
 def test_html_in_latin1_with_meta_charset(tmp_path: Path) -> None:
     path = tmp_path / "latin.htm"
-    path.write_bytes(f'<html><head><meta charset="iso-8859-1"></head><body><p>{FRENCH}</p></body></html>'.encode("latin-1"))
+    html = f'<html><head><meta charset="iso-8859-1"></head><body><p>{FRENCH}</p></body></html>'
+    path.write_bytes(html.encode("latin-1"))
     assert full_text(path) == FRENCH
 
 
@@ -235,7 +239,8 @@ def test_text_encodings_decode(tmp_path: Path, name: str, data: bytes) -> None:
 
 def test_text_is_normalized(tmp_path: Path) -> None:
     path = tmp_path / "messy.txt"
-    path.write_bytes(b"Line one   \r\n\r\n\r\n\r\n\r\nLine two\x00 end, a stray NUL among many ordinary words.\x0c\r\n\n\n")
+    path.write_bytes(b"Line one   \r\n\r\n\r\n\r\n\r\n"
+                     b"Line two\x00 end, a stray NUL among many ordinary words.\x0c\r\n\n\n")
     assert full_text(path) == "Line one\n\nLine two end, a stray NUL among many ordinary words."
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODELS, make_settings
 from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
-from rag_app.language import guess_language
 from rag_app.langchain_retriever import IndexRetriever
+from rag_app.language import guess_language
 from rag_app.retrieval import EmptyQueryError, HybridRetriever, mmr_order, standard_scores, zscore_fuse
 from rag_app.store import IndexStore
+
+from conftest import MODELS, make_settings
 
 DOCS = {
     "battery.txt": (
@@ -97,7 +98,7 @@ def test_hybrid_passages_carry_both_scores_and_ranks(retriever: HybridRetriever)
     dense = retriever.search(query, k=4, mode="dense")
     bm25 = retriever.search(query, k=4, mode="bm25")
     assert [p.fused_rank for p in hybrid] == list(range(1, len(hybrid) + 1))
-    assert all(a.score >= b.score for a, b in zip(hybrid, hybrid[1:]))
+    assert all(a.score >= b.score for a, b in zip(hybrid, hybrid[1:], strict=False))
     top = hybrid[0]
     assert top.path == "battery.txt"
     assert top.dense_rank == 1 and top.bm25_rank == 1

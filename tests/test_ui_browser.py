@@ -71,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Serve
     env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
     env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
     env["RAG_APP_MODELS_DIR"] = str(ROOT / "models")  # the default model `make install` put there
-    log = open(root / "serve.log", "wb")
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until the fixture ends
     process = subprocess.Popen(
         [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),
          "--index-dir", str(index), "--data-dir", str(data)],

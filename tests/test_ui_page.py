@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODELS, make_settings
 from rag_app.embedding.registry import E5_FOLDER
 from rag_app.ui import ChatPage
+
+from conftest import MODELS, make_settings
 
 pytestmark = pytest.mark.slow
 

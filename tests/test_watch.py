@@ -6,9 +6,10 @@ import queue
 import threading
 from pathlib import Path
 
-from conftest import make_settings
 from rag_app.embedding import Embedder
 from rag_app.watch import WatchEvent, watch
+
+from conftest import make_settings
 
 
 def test_new_changed_and_deleted_files_are_ingested_after_a_quiet_moment(tmp_path: Path, embedder: Embedder) -> None:

@@ -76,10 +76,12 @@ def check_source(path: Path) -> None:
         raise ConversionError(f"{path} not found. Install it with `pip install {SOURCE_PACKAGE}` (or `make install`).")
     size = path.stat().st_size
     if size != SOURCE_SIZE:
-        raise ConversionError(f"{path} has {size:,} bytes, not the {SOURCE_SIZE:,} pinned. Reinstall `{SOURCE_PACKAGE}`.")
+        raise ConversionError(
+            f"{path} has {size:,} bytes, not the {SOURCE_SIZE:,} pinned. Reinstall `{SOURCE_PACKAGE}`.")
     digest = file_sha256(path)
     if digest != SOURCE_SHA256:
-        raise ConversionError(f"{path} has SHA-256 {digest}, not the pinned {SOURCE_SHA256}. Reinstall `{SOURCE_PACKAGE}`.")
+        raise ConversionError(
+            f"{path} has SHA-256 {digest}, not the pinned {SOURCE_SHA256}. Reinstall `{SOURCE_PACKAGE}`.")
 
 
 def dequantize_q4(raw: bytes) -> np.ndarray:

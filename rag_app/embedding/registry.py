@@ -101,7 +101,8 @@ def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) ->
         log.warning("Embedder %s is not calibrated here: the all-MiniLM-L6-v2 thresholds apply", path)
         return SentenceTransformerEmbedder(setting, path, MINILM_CALIBRATION, batch_size)
     if spec.id == "all-MiniLM-L6-v2":
-        return SentenceTransformerEmbedder(spec.id, bundled_embedding_dir(), spec.calibration, batch_size, spec.dimension)
+        return SentenceTransformerEmbedder(
+            spec.id, bundled_embedding_dir(), spec.calibration, batch_size, spec.dimension)
     folder = e5_folder(models_dir)
     if not embedder_installed(spec.id, models_dir):
         raise ModelNotFoundError(

@@ -82,7 +82,7 @@ def raw_generation(
     started = time.perf_counter()
     first = last = None
     count = 0
-    for chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature,
+    for _chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature,
                                        repeat_penalty=repeat_penalty, stream=True):
         now = time.perf_counter()
         if first is None:

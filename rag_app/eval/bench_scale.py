@@ -177,7 +177,7 @@ def bench_size(n: int, embedder: Embedder, corpus: SyntheticCorpus, settings: Se
 
         retriever = HybridRetriever(reader, _Precomputed(embedder, query_vectors), settings)
         for mode in ("hybrid", "dense", "bm25"):
-            p50, p95 = percentiles(time_calls(lambda q: retriever.search(q, mode=mode), queries))
+            p50, p95 = percentiles(time_calls(lambda q, mode=mode: retriever.search(q, mode=mode), queries))
             figures[f"{mode}_p50_ms"], figures[f"{mode}_p95_ms"] = p50, p95
         encode = time_calls(embedder.encode_query, queries[:30])
         figures["query_embedding_p50_ms"] = percentiles(encode)[0]

@@ -374,4 +374,5 @@ def load_financebench(path: Path) -> EvalDataset:
                 relevant=list(dict.fromkeys(units)),
             )
         )
-    return EvalDataset(path.name if path.is_dir() else path.parent.name, "financebench", documents, questions, page_level=True)
+    name = path.name if path.is_dir() else path.parent.name
+    return EvalDataset(name, "financebench", documents, questions, page_level=True)

@@ -26,8 +26,8 @@ from rag_app.answer import Passage
 from rag_app.config import load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval import metrics
-from rag_app.grounding.evidence import PassageSentences
 from rag_app.generation import Generator
+from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.relevance import ModelCheck, judge_reply
 from rag_app.language import guess_language
 

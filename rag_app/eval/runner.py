@@ -256,7 +256,9 @@ def run_eval(
     from rag_app.store import IndexStore
 
     records: list[dict[str, Any]] = []
-    with _single_thread(), IndexStore.open(eval_settings.index_dir, embedder.name, embedder.dimension, create=False) as store:
+    with _single_thread(), IndexStore.open(
+        eval_settings.index_dir, embedder.name, embedder.dimension, create=False
+    ) as store:
         retriever = HybridRetriever(store, embedder, eval_settings)
         total = len(dataset.questions)
         for done, question in enumerate(dataset.questions, start=1):
@@ -274,7 +276,7 @@ def run_eval(
             from rag_app.chat import AnswerPipeline
 
             pipeline = AnswerPipeline(eval_settings, store=store, embedder=embedder)
-            asked = _spread(list(zip(records, dataset.questions)), options.answer_limit)
+            asked = _spread(list(zip(records, dataset.questions, strict=False)), options.answer_limit)
             asked += [(_question_record(q, "foreign"), q) for q in foreign]
             for done, (record, question) in enumerate(asked, start=1):
                 answer = pipeline.answer(question.question)

@@ -43,8 +43,8 @@ from rag_app.eval import metrics
 from rag_app.eval.formats import load_dataset
 from rag_app.eval.runner import DEPTH, cache_root, prepare_index
 from rag_app.eval.suite import SUITE, SuiteEntry
-from rag_app.retrieval import standard_scores
 from rag_app.language import ENGLISH
+from rag_app.retrieval import standard_scores
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def collect_set(entry: SuiteEntry, eval_dir: Path, settings: Settings, embedder:
             extra = [i for i, _ in ranked.bm25 if i not in dense_ids]
             cosines = dict(ranked.dense)
             if extra and ranked.query_vector is not None:
-                cosines |= {i: float(s) for i, s in zip(extra, store.vectors(extra) @ ranked.query_vector)}
+                cosines |= {i: float(s) for i, s in zip(extra, store.vectors(extra) @ ranked.query_vector, strict=True)}
             ids = list(cosines)
             units = {r.id: _unit(r.path, r.page if dataset.page_level else None) for r in store.chunks(ids)}
             records.append({
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         even_sel = selection_score(results["even"][name], results["even"][current_name])
         macro = sum(table[n]["ndcg@10"] for n in names) / len(names)
         scored.append((name, sel, even_sel, macro))
-    for name, sel, even_sel, macro in scored:
+    for name, sel, _even_sel, macro in scored:
         cells = " | ".join(_fmt(results["all"][name][s]) for s in names)
         sel_s = "-" if sel is None else f"{sel:+.2f}"
         print(f"{name:45s} macro {macro:5.1f} sel {sel_s:>6s} | {cells}")

@@ -22,11 +22,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_app.grounding import gate as gating
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval.formats import EvalDataset, load_dataset
 from rag_app.eval.runner import prepare_index
+from rag_app.grounding import gate as gating
 from rag_app.language import guess_language
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexStore

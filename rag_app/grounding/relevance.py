@@ -54,8 +54,8 @@ _REFUSAL = re.compile(
     r"|\b(no|any)\s+(information|mention|answer|data|details?)\b[^.]{0,40}\b(about|on|regarding|for|in)\b"
     r"|\b(cannot|can't|can ?not|unable to|not able to)\s+(find|answer|determine|be determined|tell|say)"
     r"|\bnot (mentioned|stated|specified|provided|given|found|available|included)\b"
-    r"|\bne (les? |la |l['’]|y |en |se )?(figure|trouve|trouve|contien(nen)?t|mentionne(nt)?|précise(nt)?|indique(nt)?|donne(nt)?"
-    r"|fourni(ssen)?t|parle(nt)?|dit|disent|répond(ent)?|permet(tent)?)\b[^.]{0,30}\bpas\b"
+    r"|\bne (les? |la |l['’]|y |en |se )?(figure|trouve|trouve|contien(nen)?t|mentionne(nt)?|précise(nt)?"
+    r"|indique(nt)?|donne(nt)?|fourni(ssen)?t|parle(nt)?|dit|disent|répond(ent)?|permet(tent)?)\b[^.]{0,30}\bpas\b"
     r"|\bn['’](est|sont|y a|existe|apparaît|apparaissent|indique(nt)?|évoque(nt)?|aborde(nt)?)\b[^.]{0,40}"
     r"\b(pas|aucune?|nulle part)\b"
     r"|\b(aucune?|pas d['’]) ?(information|mention|réponse|donnée|précision|indication)s?\b"
@@ -77,12 +77,15 @@ _NUMBER_QUESTION = re.compile(
 )
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 _NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
-    thousand million billion trillion dozen half once twice none zero
-    deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt
-    trente quarante cinquante soixante cent cents mille million millions milliard milliards
-    douzaine moitié aucun aucune zéro""".split()
+    [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+        "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion",
+        "trillion", "dozen", "half", "once", "twice", "none", "zero", "deux", "trois", "quatre", "cinq",
+        "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize", "quatorze", "quinze", "seize",
+        "vingt", "trente", "quarante", "cinquante", "soixante", "cent", "cents", "mille", "million",
+        "millions", "milliard", "milliards", "douzaine", "moitié", "aucun", "aucune", "zéro"
+    ]
 )
 
 REASONS = {

@@ -99,7 +99,7 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int)
     supporting: dict[int, None] = {}
     best_support: dict[int, tuple[float, str]] = {}
     sources: list[int] = []
-    for sentence, clean, vector in zip(sentences, plain, vectors):
+    for sentence, clean, vector in zip(sentences, plain, vectors, strict=True):
         cites = [n for n in cited_numbers(sentence) if 1 <= n <= valid]
         score, i = _support(clean, vector, index, cites)
         supported = score >= embedder.calibration.support_score and i is not None

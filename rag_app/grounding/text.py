@@ -13,25 +13,37 @@ from collections.abc import Sequence
 MAX_SENTENCE_CHARS = 400
 
 _STOP_EN = frozenset(
-    """a about above after again against all also am an and any are aren as at be because been
-    before being below between both but by can cannot could did didn do does doesn doing don down
-    during each few for from further had has have having he her here hers herself him himself his
-    how i if in into is isn it its itself just let me more most my myself no nor not now of off on
-    once only or other ought our ours ourselves out over own same shall she should so some such
-    than that the their theirs them themselves then there these they this those through to too
-    under until up use used uses using very was we were what when where which while who whom whose
-    why will with would you your yours yourself yourselves tell give get many much one two there
-    default usually usual""".split()
+    [
+        "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+        "aren", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+        "by", "can", "cannot", "could", "did", "didn", "do", "does", "doesn", "doing", "don", "down",
+        "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
+        "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn", "it",
+        "its", "itself", "just", "let", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of",
+        "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own",
+        "same", "shall", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
+        "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too",
+        "under", "until", "up", "use", "used", "uses", "using", "very", "was", "we", "were", "what", "when",
+        "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your",
+        "yours", "yourself", "yourselves", "tell", "give", "get", "many", "much", "one", "two", "there",
+        "default", "usually", "usual"
+    ]
 )
 _STOP_FR = frozenset(
-    """a à afin ai aie aient ainsi alors au aucun aucune aupres auquel aussi autre autres aux
-    avais avait avant avec avez avoir c ça car ce ceci cela celle celles celui ces cet cette ceux
-    chaque chez comme comment d dans de des desquels dont du elle elles en encore est et étaient
-    était été être eu faire fait faut il ils j je l la laquelle le lequel les leur leurs lors
-    lorsque lui m ma mais me même mes moi mon n ne ni nos notre nous on ont ou où par parce pas
-    peu peut plus pour pourquoi qu quand que quel quelle quelles quels qui quoi s sa sans se ses
-    si son sont sous sur t ta te tes toi ton tous tout toute toutes très tu un une vos votre vous
-    y combien faut-il est-ce quelle quel utilise utiliser""".split()
+    [
+        "a", "à", "afin", "ai", "aie", "aient", "ainsi", "alors", "au", "aucun", "aucune", "aupres", "auquel",
+        "aussi", "autre", "autres", "aux", "avais", "avait", "avant", "avec", "avez", "avoir", "c", "ça",
+        "car", "ce", "ceci", "cela", "celle", "celles", "celui", "ces", "cet", "cette", "ceux", "chaque",
+        "chez", "comme", "comment", "d", "dans", "de", "des", "desquels", "dont", "du", "elle", "elles", "en",
+        "encore", "est", "et", "étaient", "était", "été", "être", "eu", "faire", "fait", "faut", "il", "ils",
+        "j", "je", "l", "la", "laquelle", "le", "lequel", "les", "leur", "leurs", "lors", "lorsque", "lui",
+        "m", "ma", "mais", "me", "même", "mes", "moi", "mon", "n", "ne", "ni", "nos", "notre", "nous", "on",
+        "ont", "ou", "où", "par", "parce", "pas", "peu", "peut", "plus", "pour", "pourquoi", "qu", "quand",
+        "que", "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "sans", "se", "ses", "si",
+        "son", "sont", "sous", "sur", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes",
+        "très", "tu", "un", "une", "vos", "votre", "vous", "y", "combien", "faut-il", "est-ce", "quelle",
+        "quel", "utilise", "utiliser"
+    ]
 )
 STOPWORDS = frozenset(_STOP_EN | _STOP_FR)
 

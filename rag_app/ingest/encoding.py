@@ -75,7 +75,8 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
     ``declared`` is an encoding named by the file itself (e.g. an HTML meta charset); it is
     tried after BOMs, UTF-8 and UTF-16 and before the 8-bit fallbacks.
     """
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+    boms = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+    for bom, codec in boms:
         if data.startswith(bom):
             try:
                 text = data[len(bom) :].decode(codec)

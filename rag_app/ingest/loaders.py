@@ -130,7 +130,9 @@ def load_pdf(data: bytes) -> Loaded:
 
 # PDFium ends lines with CRLF and marks a word hyphenated across lines with U+FFFE.
 _HYPHENATED = re.compile("\ufffe\r?\n?")
-_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"})
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+)
 
 
 def _page_text(document: Any, index: int) -> str:
@@ -263,8 +265,11 @@ def _front_matter(lines: list[str]) -> tuple[Metadata, list[str]]:
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object", "embed", "canvas")
 _HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote body dd details dialog div dl dt fieldset figcaption figure "
-    "footer form header hr li main nav ol p pre section summary table tbody thead tfoot ul caption".split()
+    [
+        "address", "article", "aside", "blockquote", "body", "dd", "details", "dialog", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main", "nav", "ol", "p",
+        "pre", "section", "summary", "table", "tbody", "thead", "tfoot", "ul", "caption"
+    ]
 )
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -315,7 +320,8 @@ def load_html(data: bytes) -> Loaded:
             parts.append("\n")
             return
         if name == "tr":
-            cells = [_SPACES.sub(" ", c.get_text(" ", strip=True)) for c in node.find_all(["td", "th"], recursive=False)]
+            cells = [_SPACES.sub(" ", c.get_text(" ", strip=True))
+                     for c in node.find_all(["td", "th"], recursive=False)]
             if parts and not parts[-1].endswith("\n"):
                 parts.append("\n")
             parts.append(" | ".join(cells) + "\n")
