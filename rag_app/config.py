@@ -13,13 +13,6 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-# Offline by construction: set before any Hugging Face library is imported anywhere.
-for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 CONFIG_FILE_ENV = "RAG_APP_CONFIG"
 DEFAULT_CONFIG_FILE = "rag_app.toml"
 

@@ -6,7 +6,6 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from rag_app import config as _config  # noqa: F401  (sets the offline variables first)
 from rag_app.catalogue import CatalogueModel, ResolvedModel, load_catalogue
 
 log = logging.getLogger(__name__)

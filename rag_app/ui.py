@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import gradio as gr  # after rag_app.config: analytics are switched off before Gradio loads
+import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
 from rag_app.answer import Answer, AnswerEvent, Citation, Passage, StatusEvent, TokenEvent
 from rag_app.chat import AnswerPipeline
