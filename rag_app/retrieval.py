@@ -66,6 +66,11 @@ class EmptyQueryError(ValueError):
         super().__init__("The question is empty: type a few words to search for.")
 
 
+def _check_query(query: object) -> None:
+    if not isinstance(query, str) or not query.strip():
+        raise EmptyQueryError()
+
+
 @dataclass
 class Ranked:
     """The raw candidate lists of one query, before fusion (ids with scores, best first)."""
@@ -177,6 +182,7 @@ class HybridRetriever:
         for mode in modes:
             if mode not in MODES:
                 raise ValueError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
+        _check_query(query)
         k = self.settings.top_k if k is None else k
         depth = max(candidates or self.settings.candidates, k)
         vector = self._query_vector(query) if "dense" in modes or "hybrid" in modes else None
@@ -196,19 +202,16 @@ class HybridRetriever:
     def candidates(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
         """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks), both
         read from one committed state of the index."""
+        _check_query(query)
         vector = self._query_vector(query) if dense else None
         with self.store.snapshot():
             return self._ranked(query, vector, depth, bm25=bm25)
 
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's embedding (computed outside any snapshot: other questions need not wait)."""
-        if not isinstance(query, str) or not query.strip():
-            raise EmptyQueryError()
         return self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
 
     def _ranked(self, query: str, vector: np.ndarray | None, depth: int, *, bm25: bool) -> Ranked:
-        if not isinstance(query, str) or not query.strip():
-            raise EmptyQueryError()
         dense_hits = self.store.dense_search(vector, depth) if vector is not None else []
         bm25_hits = self.store.bm25_search(bm25_text(query), depth) if bm25 else []
         return Ranked(vector, dense_hits, bm25_hits, guess_language(query))

@@ -9,6 +9,7 @@ import pytest
 
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, open_embedder
+from rag_app.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = ROOT / "data"
@@ -45,3 +46,12 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     settings = make_settings(data, root / "index")
     ingest(settings, embedder=embedder)
     return settings
+
+
+def assert_consistent(index_dir: Path) -> int:
+    """Vector search ids == SQLite chunk ids == FTS5 rows; returns the chunk count."""
+    with IndexStore.open(index_dir, create=False) as store:
+        chunk_ids = store.chunk_ids()
+        assert store.vector_ids().tolist() == chunk_ids
+        assert store.fts_count() == len(chunk_ids)
+        return len(chunk_ids)

@@ -21,7 +21,7 @@ from rag_app.ingest.pipeline import ingest
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexBusyError, IndexStore
 
-from conftest import MODELS, make_settings
+from conftest import MODELS, assert_consistent, make_settings
 
 CLI = [sys.executable, "-m", "rag_app.cli"]
 
@@ -39,15 +39,6 @@ HOLD_WRITE = textwrap.dedent(
         time.sleep(600)
     """
 )
-
-
-def assert_consistent(index_dir: Path) -> int:
-    """Vector ids == chunk ids == FTS5 rows; returns the chunk count."""
-    with IndexStore.open(index_dir, create=False) as store:
-        chunk_ids = store.chunk_ids()
-        assert store.vector_ids().tolist() == chunk_ids
-        assert store.fts_count() == len(chunk_ids)
-        return len(chunk_ids)
 
 
 @pytest.fixture

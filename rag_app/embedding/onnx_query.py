@@ -32,6 +32,20 @@ PROBES = [
 ]
 
 
+def exported(folder: Path) -> dict | None:
+    """The install record of the export in ``folder`` when the file is there with its recorded
+    size (a cheap check: the SHA-256 was checked when it was written), else None."""
+    path = folder / ONNX_NAME
+    try:
+        record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+        if path.stat().st_size == record["size"]:
+            return record
+        log.warning("%s does not have the size recorded at install: not used", path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.info("No ONNX query encoder in %s (%s): questions are embedded by PyTorch", folder, exc)
+    return None
+
+
 class QueryEncoderError(RuntimeError):
     """The ONNX query encoder could not be written or does not match PyTorch."""
 
@@ -106,15 +120,13 @@ class QueryEncoder:
     def open(cls, folder: Path) -> QueryEncoder | None:
         """The encoder exported in ``folder``, or None when there is none (or it was altered,
         or onnxruntime is missing): the caller then embeds with PyTorch."""
-        path, record_path = folder / ONNX_NAME, folder / RECORD_NAME
+        record = exported(folder)
+        if record is None:
+            return None
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            if path.stat().st_size != record["size"]:
-                log.warning("%s does not have the size recorded at install: not used", path)
-                return None
-            return cls(path, folder / "tokenizer.json", int(record["max_tokens"]))
-        except (OSError, ValueError, KeyError, ImportError) as exc:
-            log.info("No ONNX query encoder in %s (%s): questions are embedded by PyTorch", folder, exc)
+            return cls(folder / ONNX_NAME, folder / "tokenizer.json", int(record["max_tokens"]))
+        except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
+            log.info("The ONNX query encoder in %s is not usable (%s): questions are embedded by PyTorch", folder, exc)
             return None
 
     def encode(self, text: str) -> np.ndarray:

@@ -27,9 +27,7 @@ import itertools
 import json
 import logging
 import random
-import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +42,7 @@ import numpy as np
 
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
+from rag_app.eval.bench_answer import peak_rss_mb, percentiles
 from rag_app.grounding.text import split_sentences
 from rag_app.ingest.loaders import load_document
 from rag_app.retrieval import HybridRetriever
@@ -58,17 +57,6 @@ COMMIT_CHUNKS = 10_000
 QUERIES = 100
 SYLLABLES = ["ka", "lo", "mi", "nu", "pe", "ro", "si", "tu", "va", "ze", "bar", "cor", "dun", "fel", "gim",
              "hos", "jal", "kur", "lem", "mop", "ta", "re", "shi", "po", "da", "ne", "gu", "li", "mo", "zu"]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    """p50 and p95 of ``values`` (milliseconds), rounded."""
-    ordered = sorted(values)
-    return round(statistics.median(ordered), 2), round(ordered[int(0.95 * (len(ordered) - 1))], 2)
 
 
 class SyntheticCorpus:

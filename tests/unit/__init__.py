@@ -1,0 +1,1 @@
+"""The fast tier: tests that load no model (`make test-fast`)."""
