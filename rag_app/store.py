@@ -56,36 +56,21 @@ from rag_app.store_records import (  # noqa: F401  (re-exported: the store's pub
     fts_token,
     query_terms,
 )
+from rag_app.store_vectors import VectorMirror
 from rag_app.store_writer import IndexWriter
-from rag_app.vector_index import (
-    VectorIndex,
-    cache_name,
-    cached_generations,
-    remove_stale_caches,
-)
+from rag_app.vector_index import VectorIndex, cached_generations, remove_stale_caches
 
 log = logging.getLogger(__name__)
 
 # A reader never holds a lock a writer needs (WAL), so it waits only for a database being
 # created or upgraded; the writer waits longer for the rare checkpoint.
 READ_TIMEOUT_S = 5.0
-# Rewrite the on-disk vector cache when the vectors changed since it by more than this share.
-CACHE_REWRITE_SHARE = 0.1
 # From this many chunks on, BM25 leaves out the question's words found in more than
 # LARGE_INDEX_COMMON_SHARE of the chunks (see `IndexStore.bm25_search`).
 LARGE_INDEX_CHUNKS = 50_000
 LARGE_INDEX_COMMON_SHARE = 0.1
 # Below this many vectors, building the search structure from SQLite is quicker than a cache.
 CACHE_MIN_VECTORS = 20_000
-_READ_BATCH = 500
-
-
-def _contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Mask of the ``ids`` present in the ascending array ``sorted_ids``."""
-    if not len(sorted_ids):
-        return np.zeros(len(ids), dtype=bool)
-    positions = np.searchsorted(sorted_ids, ids).clip(max=len(sorted_ids) - 1)
-    return sorted_ids[positions] == ids
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -105,10 +90,7 @@ class IndexStore:
         self._expected = expected
         self._lock = threading.RLock()  # one connection: one thread's read or write at a time
         self._in_snapshot = False
-        self._vectors: VectorIndex | None = None
-        self._cache_generation = -1  # generation of the on-disk cache the vectors came from
-        self._changed_since_cache = 0  # vectors added or removed since that cache
-        self._removed_seen = 0  # last entry of the removal log the vectors reflect
+        self._mirror = VectorMirror(index_dir, conn)  # the vector search, in step with a generation
         self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
 
     # ----- opening -----------------------------------------------------------------------
@@ -266,111 +248,20 @@ class IndexStore:
             self._sync_vectors()
 
     def _sync_vectors(self) -> None:
-        """Make ``self._vectors`` match the generation this (open) read transaction sees.
+        """Bring the vectors to the generation this (open) read transaction sees.
 
         Called by the vector reads, inside a snapshot; cheap when nothing was committed since.
         """
         generation = int(self.meta("generation") or 0)
-        if self._vectors is not None and self._vectors.generation == generation:
+        if self._mirror.generation == generation:
             return
         if self._expected:
             self.check_model(*self._expected)
-        dimension = self.dimension
-        if dimension == 0:
-            self._vectors = None
-            return
-        if self._vectors is None or self._vectors.dimension != dimension:
-            self._vectors = self._load_cache(generation, dimension)
-            if self._vectors is None:
-                current = self._all_chunk_ids()
-                self._vectors = VectorIndex.build(current, self._read_vectors(current), dimension, generation)
-                self._cache_generation, self._changed_since_cache = -1, len(current)
-                self._removed_seen = self._removed_seq()
-                return
-            recorded = (self.meta("vector_cache") or "").split()
-            if len(recorded) == 2 and int(recorded[0]) == self._cache_generation:
-                self._removed_seen = int(recorded[1])  # the log from there on is the delta
-                added, removed = self._delta_since_sync()
-            else:
-                added, removed = self._delta_by_ids()
-        else:
-            added, removed = self._delta_since_sync()
-        self._vectors.apply(added, self._read_vectors(added), removed, generation)
-        self._changed_since_cache += len(added) + len(removed)
+        self._mirror.sync(generation, self.dimension, self.meta("vector_cache"))
 
-    def _removed_seq(self) -> int:
-        """Sequence number of the last chunk removal ever recorded (0 if none)."""
-        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'removed_chunks'").fetchone()
-        return int(row[0]) if row else 0
-
-    def _delta_by_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """(added, removed) chunk ids against the held vectors, by comparing every id."""
-        assert self._vectors is not None
-        current, held = self._all_chunk_ids(), self._vectors.ids()
-        self._removed_seen = self._removed_seq()
-        return (np.setdiff1d(current, held, assume_unique=True),
-                np.setdiff1d(held, current, assume_unique=True))
-
-    def _delta_since_sync(self) -> tuple[np.ndarray, np.ndarray]:
-        """(added, removed) chunk ids since the last sync, from the new ids (ids only grow) and
-        the removal log; falls back to comparing every id if the log was pruned past us."""
-        assert self._vectors is not None
-        held = self._vectors.ids()
-        last = int(held[-1]) if len(held) else 0
-        added = np.array([r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE id > ? ORDER BY id", (last,))],
-                         dtype=np.int64)
-        removed = np.empty(0, dtype=np.int64)
-        if self._removed_seq() > self._removed_seen:
-            rows = self._conn.execute("SELECT seq, id FROM removed_chunks WHERE seq > ? ORDER BY seq",
-                                      (self._removed_seen,)).fetchall()
-            if not rows or rows[0][0] != self._removed_seen + 1:  # pruned: the log has a gap
-                return self._delta_by_ids()
-            ids = np.array([r[1] for r in rows], dtype=np.int64)
-            removed = ids[_contains(held, ids)]
-            self._removed_seen = int(rows[-1][0])
-        return added, removed
-
-    def _load_cache(self, generation: int, dimension: int) -> VectorIndex | None:
-        """The newest cached vector index not newer than ``generation``, or None."""
-        for cached in cached_generations(self.index_dir):
-            if cached > generation:
-                continue
-            try:
-                vectors = VectorIndex.load(self.index_dir / cache_name(cached), cached)
-            except (OSError, RuntimeError) as exc:  # removed meanwhile, or damaged: try the next
-                log.info("Vector cache %s not used: %s", cache_name(cached), exc)
-                continue
-            if vectors.dimension == dimension:
-                self._cache_generation, self._changed_since_cache = cached, 0
-                return vectors
-        return None
-
-    def _all_chunk_ids(self) -> np.ndarray:
-        rows = self._conn.execute("SELECT id FROM chunks").fetchall()
-        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-
-    def _read_vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """The stored vectors of ``ids``, in that order (ids without a vector are an error)."""
-        ids = [int(i) for i in ids]
-        if not ids:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        found: dict[int, bytes] = {}
-        if len(ids) > 20 * _READ_BATCH:  # many: one range scan beats many lookups
-            wanted = set(ids)
-            for row in self._conn.execute("SELECT id, embedding FROM vectors WHERE id >= ?", (min(ids),)):
-                if row[0] in wanted:
-                    found[row[0]] = row[1]
-        else:
-            for start in range(0, len(ids), _READ_BATCH):
-                batch = ids[start : start + _READ_BATCH]
-                marks = ",".join("?" * len(batch))
-                found.update(self._conn.execute(f"SELECT id, embedding FROM vectors WHERE id IN ({marks})", batch))
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise IndexUnavailableError(
-                f"The index in {self.index_dir} has chunks without vectors (e.g. chunk {missing[0]}). {REBUILD_HINT}"
-            )
-        return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), -1)
+    @property
+    def _vectors(self) -> VectorIndex | None:
+        return self._mirror.index
 
     # ----- metadata ----------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -424,7 +315,7 @@ class IndexStore:
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order."""
         with self.snapshot():
-            return self._read_vectors(ids)
+            return self._mirror.read(ids, self.dimension)
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
@@ -632,7 +523,8 @@ class IndexStore:
             self.check_model(embedding_model, dimension)
         with self._write_transaction():
             yield IndexWriter(self._conn)
-            self._conn.execute("DELETE FROM removed_chunks WHERE seq <= ?", (self._removed_seq() - REMOVAL_LOG_KEPT,))
+            oldest_kept = self._mirror.removed_seq() - REMOVAL_LOG_KEPT
+            self._conn.execute("DELETE FROM removed_chunks WHERE seq <= ?", (oldest_kept,))
             self._set_meta({
                 "generation": str(int(self.meta("generation") or 0) + 1),
                 "embedding_model": embedding_model,
@@ -656,18 +548,9 @@ class IndexStore:
             if cached and cached[0] == self.generation:
                 return False
             self._sync_vectors()
-            vectors = self._vectors
-            assert vectors is not None
-            if vectors.needs_rebuild():
-                current = vectors.ids()
-                vectors = VectorIndex.build(current, self._read_vectors(current), vectors.dimension, vectors.generation)
-                self._vectors, self._cache_generation = vectors, -1
-            stale = self._changed_since_cache > CACHE_REWRITE_SHARE * max(vectors.count, 1)
-            if self._cache_generation >= 0 and not stale:
+            vectors, removed_seen = self._mirror.save_cache_if_stale()
+            if vectors is None:
                 return False
-            vectors.save(self.index_dir)
-            self._cache_generation, self._changed_since_cache = vectors.generation, 0
-            removed_seen = self._removed_seen
         with self._write_transaction():  # where the cache stands in the removal log (no new generation)
             self._set_meta({"vector_cache": f"{vectors.generation} {removed_seen}"})
         remove_stale_caches(self.index_dir, keep=vectors.generation)

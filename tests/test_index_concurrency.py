@@ -345,4 +345,4 @@ def test_the_vector_cache_and_ivf_follow_commits(demo_index: Settings, tmp_path:
     assert len(list(index_dir.glob("vectors-*.faiss"))) == 1
     with IndexStore.open(index_dir) as reader:
         assert reader.vector_ids().tolist() == reader.chunk_ids()
-        assert reader._changed_since_cache == 1  # type: ignore[attr-defined]  # the delta, not a rebuild
+        assert reader._mirror.changed_since_cache == 1  # type: ignore[attr-defined]  # the delta, not a rebuild

@@ -58,7 +58,7 @@ def test_a_reader_follows_commits_by_their_delta(index: Path) -> None:
             change.remove_document("pasta.md")
         add(writer, "cranes.md", ["Cranes dance in pairs before they nest."])
     assert reader.vector_ids().tolist() == reader.chunk_ids() and reader.vector_count == 5
-    assert reader._changed_since_cache == 6 + 3  # type: ignore[attr-defined]  # built (6), then -2 and +1
+    assert reader._mirror.changed_since_cache == 6 + 3  # type: ignore[attr-defined]  # built (6), then -2 and +1
     assert "pasta.md" not in search(reader, "pasta")
     reader.close()
 
