@@ -52,26 +52,28 @@ browser:
 test: install browser
 	$(PY) -m pytest -q
 
-# The fast tier: no model, no browser; fake embedder (tests/fakes.py). A few seconds.
+# The fast tier: no model, no browser; fake embedder and generator (tests/fakes.py). A few seconds.
 test-fast: install
 	$(PY) -m pytest -q tests/unit
 
-# Style and likely bugs (pyflakes, bugbear, imports, pyupgrade), as configured in pyproject.toml.
+# Style and likely bugs (pyflakes, bugbear, imports, pyupgrade), then types (mypy), as configured
+# in pyproject.toml.
 lint: install
-	$(VENV)/bin/ruff check rag_app tests
+	$(VENV)/bin/ruff check rag_app tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 bench: bench-ingest bench-answer
 
 bench-ingest: install
-	$(PY) -m rag_app.eval.bench_ingest $(CORPUS)
+	$(PY) -m benchmarks.bench_ingest $(CORPUS)
 
 bench-answer: install
-	$(PY) -m rag_app.eval.bench_answer
+	$(PY) -m benchmarks.bench_answer
 
 # Synthetic indexes of 100k and 1M chunks (about 25 min and 8 GB of disk in /tmp), and a kill test.
 SIZES ?= 100000 1000000
 bench-scale: install
-	$(PY) -m rag_app.eval.bench_scale --sizes $(SIZES) --kill-test
+	$(PY) -m benchmarks.bench_scale --sizes $(SIZES) --kill-test
 
 eval: install
 	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.eval.suite $(EVAL_DIR); \

@@ -1,13 +1,17 @@
 """What the answer pipeline produces: events, the final answer and its sources, as plain data.
 
-These types are the contract between `rag_app.chat` (which builds them) and every view
+These types are the contract between `rag_app.answer_pipeline` (which builds them) and every view
 (CLI, chat page, evaluation, tests). Sources are data here, never glued into the answer text.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+# Earlier turns of a conversation, oldest first: (question, answer) pairs.
+History = Sequence[tuple[str, str]]
 
 
 @dataclass
@@ -93,9 +97,20 @@ class Answer:
     raw_answer: str = ""  # the model's reply before verification
     reason: str = ""  # why a supported reply was not taken as the answer
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the `rag-app ask --json` object)."""
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        """The `rag-app ask --json` object: answer, refused, citations, evidence, sentences, timings."""
+        t = self.timings
+        return {
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading, "text": c.text}
+                          for c in self.citations],
+            "evidence": [{"text": e.text, "path": e.path, "page": e.page, "heading": e.heading}
+                         for e in self.evidence],
+            "sentences": [{"text": s.text, "supported": s.supported} for s in self.sentences],
+            "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
+                        "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
+        }
 
 
 @dataclass

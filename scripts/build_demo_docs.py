@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import sys
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docx import Document
 from fpdf import FPDF
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXED_DATE = datetime(2024, 6, 1, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2024, 6, 1, tzinfo=UTC)
 
 PDF_NAME = "how_llms_work.pdf"
 DOCX_NAME = "rag_app_user_guide.docx"

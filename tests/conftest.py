@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, open_embedder
@@ -22,9 +23,21 @@ def embedder() -> Embedder:
     return open_embedder("", MODELS)
 
 
+class IsolatedSettings(Settings):
+    """Settings from the arguments and the defaults only: no rag_app.toml, no RAG_APP_* variable."""
+
+    model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": None})
+
+    @classmethod
+    def settings_customise_sources(  # noqa: ANN206
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings  # noqa: ANN001
+    ):
+        return (init_settings,)
+
+
 def make_settings(data_dir: Path, index_dir: Path, **extra: object) -> Settings:
     """Settings for a test corpus, ignoring any rag_app.toml or RAG_APP_* of the machine."""
-    return Settings(data_dir=data_dir, index_dir=index_dir, **{"models_dir": MODELS, **extra})
+    return IsolatedSettings(data_dir=data_dir, index_dir=index_dir, **{"models_dir": MODELS, **extra})
 
 
 @pytest.fixture

@@ -1,20 +1,25 @@
-"""Stand-ins for the models, for fast unit tests (tests/unit): no weights, no PyTorch.
+"""Stand-ins for the models, for fast unit tests (tests/unit): no weights, no PyTorch, no llama.cpp.
 
 `FakeEmbedder` satisfies the `rag_app.embedding.Embedder` protocol with hashed bags of words:
 texts that share words get a high cosine, texts that share none get about zero, always the
 same vector for the same text. Its calibration is chosen for that behaviour, not measured.
+`FakeGenerator` satisfies `rag_app.generation.Generator` with a scripted reply.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from rag_app.answer import History, Passage
 from rag_app.embedding import Calibration
 from rag_app.embedding.base import ProgressCallback
+from rag_app.generation import GenerationStats, Prompt, build_prompt
+from rag_app.models import ModelNotFoundError
 
 FAKE_CALIBRATION = Calibration(gate_dense_high=0.8, gate_dense_low=0.3, support_score=0.45, multilingual=True)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -49,3 +54,81 @@ class FakeEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         """The question's vector."""
         return self._vector(text)
+
+
+class FakeGenerator:
+    """A `rag_app.generation.Generator` that writes a scripted reply, word by word.
+
+    Its tokens are words, so `build_prompt` budgets its prompt as it does a real model's;
+    ``reply`` is the text to write (or a function of the question and the passages it was
+    shown). ``calls`` counts the generations, ``prompts`` keeps their prompts.
+    """
+
+    def __init__(self, reply: str | Callable[[str, Sequence[Passage]], str] = "", *, n_ctx: int = 2048,
+                 model_path: Path = Path("fake-model.gguf")) -> None:
+        self.reply = reply
+        self.n_ctx = n_ctx
+        self._model_path = model_path
+        self.calls = 0
+        self.prompts: list[Prompt] = []
+        self.loaded = False
+        self._ids: dict[str, int] = {}
+        self._words: list[str] = []
+
+    @property
+    def model_name(self) -> str:
+        return self._model_path.stem
+
+    @property
+    def model_path(self) -> Path:
+        return self._model_path
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def set_model(self, model: str | Path) -> None:
+        """Any existing file will do; a missing one is refused as the real generator refuses it."""
+        if not Path(model).is_file():
+            raise ModelNotFoundError(f"Model not found: {model}.")
+        self._model_path, self.loaded = Path(model), False
+
+    def close(self) -> None:
+        self.loaded = False
+
+    # ----- PromptModel: words are tokens ------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        ids = []
+        for word in text.split():
+            ids.append(self._ids.setdefault(word, len(self._words)))
+            if ids[-1] == len(self._words):
+                self._words.append(word)
+        return ids
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return " ".join(self._words[t] for t in tokens)
+
+    def render(self, question: str, blocks: list[str], history: list[tuple[str, str]], language: str) -> Prompt:
+        turns = [f"Question: {q}\nAnswer: {a}" for q, a in history]
+        text = "\n\n".join(["Passages:", *blocks, *turns, f"Question: {question}", "Answer:"])
+        return Prompt(self.tokenize(text), text, 0, False, 0, 0)
+
+    # ----- Generator ----------------------------------------------------------------------------
+    def stream(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
+               temperature: float | None = None, max_tokens: int | None = None,
+               stats: GenerationStats | None = None,
+               on_prompt: Callable[[Prompt], None] | None = None) -> Iterator[str]:
+        self.calls += 1
+        prompt = build_prompt(self, question, passages, history, language=language, n_ctx=self.n_ctx,
+                              max_tokens=max_tokens or 256, max_prompt_tokens=self.n_ctx)
+        self.prompts.append(prompt)
+        if on_prompt is not None:
+            on_prompt(prompt)
+        reply = self.reply(question, passages[:prompt.passages_used]) if callable(self.reply) else self.reply
+        words = reply.split(" ")
+        for n, word in enumerate(words):
+            yield word if n == 0 else f" {word}"
+        if stats is not None:
+            stats.generated_tokens = len(words)
+
+    def judge_support(self, passage: str, question: str, answer: str) -> float:
+        return 0.9

@@ -13,16 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from rag_app.answer import Answer, AnswerEvent, Passage, StatusEvent, TokenEvent
-from rag_app.chat import AnswerPipeline, answer_json, is_follow_up, retrieval_query
+from rag_app.answer_pipeline import AnswerPipeline, is_follow_up, retrieval_query
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
-from rag_app.generation import Generator
+from rag_app.generation import LlamaGenerator
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateThresholds, gate
 from rag_app.grounding.support import verify
-from rag_app.grounding.text import cited_numbers, content_words, remove_invalid_citations, split_sentences
-from rag_app.language import guess_language
 from rag_app.store import IndexUnavailableError
+from rag_app.text import cited_numbers, content_words, guess_language, remove_invalid_citations, split_sentences
 
 from conftest import make_settings
 from demo_facts import DEMO_FACTS, NEAR_TOPIC_UNANSWERABLE, NOT_IN_CORPUS_EN, NOT_IN_CORPUS_FR
@@ -187,7 +186,7 @@ def test_model_check_can_reject_a_supported_reply(
     doubted = judge_reply(question, reply, index, embedder, 3, "en", model_check=lambda p, q, a: 0.1)
     assert not doubted.verified and "asked again" in doubted.relevance.reason
     # The real judgement is a probability read from the model's logits.
-    generator = Generator(demo_index, "smollm2-135m")
+    generator = LlamaGenerator(demo_index, "smollm2-135m")
     probability = generator.judge_support(index.sentences[fact], question, "4.8 bits per weight")
     assert 0.0 <= probability <= 1.0
     generator.close()
@@ -219,7 +218,7 @@ def test_unsupported_number_is_not_verified(pipeline: AnswerPipeline, embedder: 
 def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     answer = pipeline.answer(DEMO_FACTS[0].question, max_tokens=SHORT)
     assert "how_llms_work.pdf" not in answer.answer
-    data = answer_json(answer)
+    data = answer.to_json()
     assert set(data) == {"answer", "refused", "citations", "evidence", "sentences", "timings"}
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
@@ -241,7 +240,7 @@ def _long_passages(n: int = 5) -> list[Passage]:
 @pytest.mark.parametrize("model", ["smollm2", "gemma"])
 def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, gemma_gguf: Path) -> None:
     settings = demo_index.model_copy(update={"n_ctx": 512, "max_tokens": 256})
-    generator = Generator(settings, gemma_gguf if model == "gemma" else "smollm2-135m")
+    generator = LlamaGenerator(settings, gemma_gguf if model == "gemma" else "smollm2-135m")
     history = [("What is GGUF? " * 30, "GGUF is a file format. " * 80)] * 4
     for question, passages, hist in [
         ("What does GGUF store?", _long_passages(), ()),
@@ -264,7 +263,7 @@ def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, 
 
 def test_budget_trims_last_passage_and_drops_old_history_first(demo_index: Settings) -> None:
     settings = demo_index.model_copy(update={"n_ctx": 1024})
-    generator = Generator(settings)
+    generator = LlamaGenerator(settings)
     history = [(f"Old question {i}?", f"Old answer {i}. " * 20) for i in range(6)]
     prompt = generator.build_prompt("What does GGUF store?", _long_passages(3), history, max_tokens=128)
     assert len(prompt.tokens) + prompt.max_tokens <= 1024
@@ -301,7 +300,7 @@ def test_hostile_questions_do_not_crash(pipeline: AnswerPipeline, question: str)
 def test_gemma_base_model_answers_through_completion_prompt(
     demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
 ) -> None:
-    generator = Generator(demo_index, gemma_gguf)
+    generator = LlamaGenerator(demo_index, gemma_gguf)
     assert not generator.has_chat_template
     fact = DEMO_FACTS[0]
     prompt = generator.build_prompt(fact.question, pipeline.retrieve(fact.question))
@@ -318,7 +317,7 @@ def test_set_model_switches_between_chat_and_completion(
     demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
 ) -> None:
     pipe = AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder,
-                          generator=Generator(demo_index))
+                          generator=LlamaGenerator(demo_index))
     assert pipe.generator.has_chat_template
     pipe.set_model(gemma_gguf)
     assert pipe.generator.model_path == gemma_gguf

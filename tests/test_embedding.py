@@ -22,8 +22,8 @@ from rag_app.embedding.registry import E5_CALIBRATION, e5_folder
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateThresholds, gate_rule
 from rag_app.grounding.support import verify
-from rag_app.language import ENGLISH, FRENCH
 from rag_app.store import IndexStore
+from rag_app.text import ENGLISH, FRENCH
 
 from conftest import MODELS
 

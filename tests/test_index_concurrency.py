@@ -291,7 +291,7 @@ def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
 def test_a_reader_far_behind_the_removal_log_still_drops_removed_vectors(
     demo_index: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag_app.store as store_module
+    import rag_app.store.index_store as store_module
 
     index_dir = tmp_path / "index"
     shutil.copytree(demo_index.index_dir, index_dir)
@@ -312,8 +312,8 @@ def test_the_vector_cache_and_ivf_follow_commits(demo_index: Settings, tmp_path:
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """With the thresholds lowered to the demo's size: the writer caches an IVF index, a new
     reader starts from it and applies later commits (additions and removals) by their delta."""
-    import rag_app.store as store_module
-    import rag_app.vector_index as vector_module
+    import rag_app.store.index_store as store_module
+    import rag_app.store.vector_index as vector_module
 
     monkeypatch.setattr(store_module, "CACHE_MIN_VECTORS", 1)
     monkeypatch.setattr(vector_module, "IVF_MIN_VECTORS", 10)

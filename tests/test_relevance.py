@@ -12,8 +12,7 @@ from rag_app.grounding.relevance import (
     focus_terms,
     is_refusal,
 )
-from rag_app.grounding.text import holds_phrase, names, normalized
-from rag_app.language import FRENCH
+from rag_app.text import FRENCH, holds_phrase, names, normalized
 
 
 @pytest.mark.parametrize("reply", [

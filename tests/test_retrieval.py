@@ -9,10 +9,10 @@ import pytest
 
 from rag_app.embedding import Embedder, open_embedder
 from rag_app.ingest.pipeline import ingest
-from rag_app.langchain_retriever import IndexRetriever
-from rag_app.language import guess_language
 from rag_app.retrieval import EmptyQueryError, HybridRetriever, mmr_order, standard_scores, zscore_fuse
+from rag_app.retrieval.langchain_adapter import IndexRetriever
 from rag_app.store import IndexStore
+from rag_app.text import guess_language
 
 from conftest import MODELS, make_settings
 

@@ -61,7 +61,7 @@ def test_upload_is_saved_indexed_and_answerable_then_removed(empty_page: ChatPag
     other.write_text("Bananas are yellow when ripe.\n" * 50, encoding="utf-8")
     worker = threading.Thread(target=empty_page.add_files, args=([str(other)], False))
     worker.start()
-    passages = empty_page.pipeline.retrieve("What is the orbital period of the moon Quenta?")
+    passages = empty_page.app.search("What is the orbital period of the moon Quenta?")
     worker.join()
     assert passages[0].path == "Quenta moon.md"
 
@@ -92,14 +92,14 @@ def test_switching_model_loads_it_and_a_bad_file_keeps_the_current_one(
     bad.write_bytes(b"GGUF" + b"\0" * 64)
     message = empty_page.switch_model(str(bad))
     assert message.startswith("⚠") and "still in use" in message
-    assert Path(empty_page.pipeline.generator.model_path) == Path(before)
+    assert Path(empty_page.app.pipeline.generator.model_path) == Path(before)
 
     copy = tmp_path / "models" / "copy.gguf"  # the bundled model under another path
     copy.symlink_to(before)
     message = empty_page.switch_model(str(copy))
     assert "loaded" in message and empty_page.model_path == str(copy)
-    assert empty_page.pipeline.generator.model_path == copy
-    assert empty_page.pipeline.generator._llm is not None  # loaded now, not on the next question
+    assert empty_page.app.pipeline.generator.model_path == copy
+    assert empty_page.app.pipeline.generator._llm is not None  # loaded now, not on the next question
 
 
 def test_a_watched_folder_updates_the_page_status(empty_page: ChatPage) -> None:

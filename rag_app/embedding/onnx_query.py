@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,16 +80,17 @@ def export_query_encoder(folder: Path) -> Path:
     path = folder / ONNX_NAME
     tmp = path.with_name(f"{ONNX_NAME}.{os.getpid()}.tmp")
     example = torch.ones((1, 8), dtype=torch.long)
+    transformer: Any = model[0].auto_model
     with torch.inference_mode():
         torch.onnx.export(
-            Pooled(model[0].auto_model.eval()), (example, example), str(tmp),
+            Pooled(transformer.eval()), (example, example), str(tmp),
             input_names=["input_ids", "attention_mask"], output_names=["embedding"],
             dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                           "embedding": {0: "batch"}},
             opset_version=17, dynamo=False,
         )
     try:
-        encoder = QueryEncoder(tmp, folder / "tokenizer.json", model.max_seq_length)
+        encoder = QueryEncoder(tmp, folder / "tokenizer.json", int(model.max_seq_length or 0))
         expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
         cosines = [float(np.dot(encoder.encode(text), want)) for text, want in zip(PROBES, expected, strict=True)]
         if min(cosines) < MIN_COSINE:

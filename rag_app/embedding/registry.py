@@ -35,7 +35,7 @@ class EmbedderSpec:
     dimension: int
 
 
-# Tuned with `python -m rag_app.eval.tune_gate` and `python -m rag_app.eval.replay_checks
+# Tuned with `python -m benchmarks.tune_gate` and `python -m benchmarks.replay_checks
 # --support-score` (docs/evaluation.md): e5's cosines sit high (0.7-0.9 for most pairs).
 E5_CALIBRATION = Calibration(gate_dense_high=0.87, gate_dense_low=0.80, support_score=0.60, multilingual=True)
 

@@ -71,8 +71,9 @@ class SentenceTransformerEmbedder:
         """The model's prompts, read from its folder (sentence-transformers reads the same file)."""
         config = self._path / "config_sentence_transformers.json"
         if not config.is_file():
-            return self.model.prompts or {}
-        return dict(json.loads(config.read_text(encoding="utf-8")).get("prompts") or {})
+            return {key: value or "" for key, value in (self.model.prompts or {}).items()}
+        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+        return {str(key): str(value or "") for key, value in prompts.items()}
 
     @cached_property
     def _query_encoder(self) -> QueryEncoder | None:
@@ -92,12 +93,12 @@ class SentenceTransformerEmbedder:
         """Length of one vector."""
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        return int(getter() or 0)
 
     @cached_property
     def max_tokens(self) -> int:
         """Tokens the model reads, less those of its passage prompt."""
-        return int(self.model.max_seq_length) - self.count_tokens(self._passage_prompt)
+        return int(self.model.max_seq_length or 0) - self.count_tokens(self._passage_prompt)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's own tokenizer, without special tokens."""

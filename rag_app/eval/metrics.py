@@ -13,15 +13,17 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
+from typing import TypeVar
 
 RECALL_AT = (1, 5, 10, 100)
+H = TypeVar("H", bound=Hashable)
 
 _ARTICLES = re.compile(r"\b(a|an|the|le|la|les|l|un|une|des|du|d)\b")
 _PUNCTUATION = set(string.punctuation) | {"’", "‘", "“", "”", "«", "»", "–", "—", "…", "·"}
 
 
 # ----- retrieval -----------------------------------------------------------------------------
-def dedupe(units: Iterable[Hashable]) -> list[Hashable]:
+def dedupe(units: Iterable[H]) -> list[H]:
     """Units in first-seen order (several chunks of one document count once)."""
     return list(dict.fromkeys(units))
 
@@ -105,7 +107,7 @@ def contains(text: str, golds: Iterable[str]) -> float:
     return 0.0
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
+def percentile(values: Sequence[float | None], q: float) -> float | None:
     """The ``q``-th percentile (0-100, linear interpolation); None for no values."""
     data = sorted(v for v in values if v is not None)
     if not data:

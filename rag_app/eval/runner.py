@@ -4,7 +4,7 @@ The corpus is written as files into a cache folder keyed by a hash of the corpus
 settings that shape the index (embedding model, chunk size, overlap), then indexed by the very
 same `rag_app.ingest.pipeline.ingest` a user runs; a second run reuses it. Every question is
 searched three ways (dense, BM25, fused) from one embedding, and, unless ``retrieval_only``,
-asked through the normal answer pipeline (`rag_app.chat.AnswerPipeline`).
+asked through the application service (`rag_app.app.App`), as the chat page asks them.
 
 Retrieval is measured on answerable questions, on de-duplicated units (a document, or a page
 for FinanceBench): several chunks of one document count once. Each list is taken
@@ -19,17 +19,18 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag_app.answer import Answer, Passage
+from rag_app.app import App
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings, embedder_name
 from rag_app.eval import metrics
 from rag_app.eval.formats import EvalDataset, EvalDocument, EvalQuestion, Unit, guess_format, load_dataset
-from rag_app.retrieval import MODES, HybridRetriever
+from rag_app.retrieval import MODES
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,6 @@ def prepare_index(
     progress: Progress | None = None,
 ) -> tuple[Settings, dict[str, Any]]:
     """Write the corpus and build or reuse its index; returns the settings pointing at it."""
-    from rag_app.ingest.pipeline import ingest
-
     key = corpus_key(dataset, settings, unit)
     folder = Path(index_dir) if index_dir else cache_root() / f"{dataset.name}-{unit}-{key[:12]}"
     corpus_dir, idx_dir = folder / "corpus", folder / "index"
@@ -150,17 +149,16 @@ def prepare_index(
     started = time.perf_counter()
     if not reused:
         write_corpus(dataset, corpus_dir, progress)
-        report = ingest(eval_settings, progress=progress, embedder=embedder)
+        with App(eval_settings, create=True, embedder=embedder) as rag:
+            report = rag.ingest(progress=progress)
         if report.failed:
             log.warning("%d corpus files could not be ingested, e.g. %s: %s",
                         len(report.failed), report.failed[0].path, report.failed[0].reason)
         stamp.write_text(key)
         chunks, embedded = report.chunks_total, report.chunks_embedded
     else:
-        from rag_app.store import IndexStore
-
-        with IndexStore.open(idx_dir, create=False) as store:
-            chunks, embedded = store.chunk_count(), 0
+        with App(eval_settings) as rag:
+            chunks, embedded = rag.info().chunks, 0
     info = {
         "folder": str(folder),
         "documents": len(dataset.documents),
@@ -227,7 +225,7 @@ def answer_record(answer: Answer, question: EvalQuestion) -> dict[str, Any]:
     return record
 
 
-def _unit_str(unit: Unit) -> str:
+def _unit_str(unit: Sequence[Any]) -> str:
     return unit[0] if unit[1] is None else f"{unit[0]}#page={unit[1]}"
 
 
@@ -253,17 +251,12 @@ def run_eval(
     embedder = embedder or embedder_from_settings(settings)
     eval_settings, corpus = prepare_index(dataset, settings, options.unit, options.index_dir, embedder, progress)
 
-    from rag_app.store import IndexStore
-
     records: list[dict[str, Any]] = []
-    with _single_thread(), IndexStore.open(
-        eval_settings.index_dir, embedder.name, embedder.dimension, create=False
-    ) as store:
-        retriever = HybridRetriever(store, embedder, eval_settings)
+    with _single_thread(), App(eval_settings, embedder=embedder) as rag:
         total = len(dataset.questions)
         for done, question in enumerate(dataset.questions, start=1):
             started = time.perf_counter()
-            rankings = retriever.search_modes(question.question, k=options.depth, candidates=options.depth)
+            rankings = rag.search_modes(question.question, options.depth, candidates=options.depth)
             record = _question_record(question, "answerable" if question.answerable else "unanswerable")
             record["search_ms"] = round((time.perf_counter() - started) * 1000, 2)
             if question.answerable and question.relevant:
@@ -273,13 +266,10 @@ def run_eval(
                 progress("retrieve", done, total)
 
         if not options.retrieval_only:
-            from rag_app.chat import AnswerPipeline
-
-            pipeline = AnswerPipeline(eval_settings, store=store, embedder=embedder)
             asked = _spread(list(zip(records, dataset.questions, strict=False)), options.answer_limit)
             asked += [(_question_record(q, "foreign"), q) for q in foreign]
             for done, (record, question) in enumerate(asked, start=1):
-                answer = pipeline.answer(question.question)
+                answer = rag.answer(question.question)
                 record["answer"] = answer_record(answer, question)
                 if record["kind"] == "foreign":
                     records.append(record)

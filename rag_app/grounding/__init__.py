@@ -10,5 +10,5 @@
   kind the question asks for (a year, a number, a name).
 - `text`: the words, numbers, names and sentences all of them compare.
 
-Thresholds were tuned on ../shared/eval and the demo corpus (`rag_app.eval.tune_gate`, docs/).
+Thresholds were tuned on ../shared/eval and the demo corpus (`benchmarks.tune_gate`, docs/).
 """

@@ -9,14 +9,14 @@ import numpy as np
 
 from rag_app.answer import Evidence, Passage
 from rag_app.embedding import Embedder
-from rag_app.grounding.text import (
+from rag_app.text import (
+    ENGLISH,
     MAX_SENTENCE_CHARS,
     content_words,
     coverage,
     normalized,
     split_sentences,
 )
-from rag_app.language import ENGLISH
 
 EVIDENCE_SENTENCES = 3
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from rag_app.answer import Passage
 from rag_app.embedding import Calibration
-from rag_app.grounding.text import content_words, coverage, key_terms
-from rag_app.language import ENGLISH
+from rag_app.text import ENGLISH, content_words, coverage, key_terms
 
 # Gate: open when the best dense cosine reaches the embedder's `gate_dense_high`, or when the
 # lexical coverage of the question's content words reaches GATE_COVERAGE with a dense cosine of

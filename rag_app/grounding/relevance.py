@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from rag_app.embedding import Embedder
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.support import Verification, verify
-from rag_app.grounding.text import (
+from rag_app.text import (
+    ENGLISH,
+    FRENCH,
     holds_phrase,
     names,
     normalized,
@@ -30,7 +32,6 @@ from rag_app.grounding.text import (
     split_sentences,
     strip_citations,
 )
-from rag_app.language import ENGLISH, FRENCH
 
 # Where the question's subject may stand around the sentence that supports the answer, in
 # sentences: a sentence refers back to its subject ("the adapter", "it"), rarely ahead.

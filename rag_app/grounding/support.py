@@ -15,7 +15,9 @@ import numpy as np
 from rag_app.answer import Citation, Passage, SentenceVerdict
 from rag_app.embedding import Embedder
 from rag_app.grounding.evidence import PassageSentences
-from rag_app.grounding.text import (
+from rag_app.text import (
+    ENGLISH,
+    FRENCH,
     cited_numbers,
     content_words,
     coverage,
@@ -26,7 +28,6 @@ from rag_app.grounding.text import (
     split_sentences,
     strip_citations,
 )
-from rag_app.language import ENGLISH, FRENCH
 
 # A sentence is supported when its best passage sentence gives a combined score of at least the
 # embedder's `support_score` (and every number and name of the sentence is in that passage).

@@ -17,6 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag_app.embedding import Embedder
 from rag_app.ingest.document import LoadedDocument
+from rag_app.store import NewChunk
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +27,15 @@ MIN_BODY_TOKENS = 32
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """A piece of a document ready to embed.
+class Chunk(NewChunk):
+    """A piece of a document ready to embed, and to store as it is (a `NewChunk`).
 
     ``char_start``/``char_end`` are offsets in the document's text: its sections joined by a
     blank line. ``embed_text`` is what the embedder reads; ``text_hash`` identifies it, so an
     identical chunk is never embedded twice.
     """
 
-    ordinal: int
-    text: str
-    page: int | None
-    heading: str
-    char_start: int
-    char_end: int
     embed_text: str
-    text_hash: str
 
 
 def embed_text_for(text: str, heading: str) -> str:

@@ -28,7 +28,7 @@ from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
-from rag_app.store import DocumentRecord, IndexStore, NewChunk
+from rag_app.store import DocumentRecord, IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -224,10 +224,7 @@ class _Batches:
                     mtime=item.source.mtime,
                     title=item.document.title,
                     metadata={k: str(v) for k, v in item.document.metadata.items()},
-                    chunks=[
-                        NewChunk(c.ordinal, c.text, c.text_hash, c.page, c.heading, c.char_start, c.char_end)
-                        for c in item.chunks
-                    ],
+                    chunks=item.chunks,
                     vectors=np.array([vectors[c.text_hash] for c in item.chunks], dtype=np.float32).reshape(
                         len(item.chunks), self.embedder.dimension
                     ),

@@ -7,8 +7,8 @@ import pytest
 
 from rag_app.answer import Passage
 from rag_app.grounding.gate import GateThresholds, gate
-from rag_app.language import ENGLISH, FRENCH
 from rag_app.retrieval import mmr_order, standard_scores, zscore_fuse
+from rag_app.text import ENGLISH, FRENCH
 
 THRESHOLDS = GateThresholds(dense_high=0.8, dense_low=0.5)
 

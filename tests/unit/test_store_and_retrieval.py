@@ -75,8 +75,8 @@ def test_one_writer_at_a_time(index: Path) -> None:
 def test_the_ivf_index_and_its_cache_give_the_same_hits_as_exact_search(
     index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag_app.store as store_module
-    import rag_app.vector_index as vector_module
+    import rag_app.store.index_store as store_module
+    import rag_app.store.vector_index as vector_module
 
     with IndexStore.open(index) as store:
         exact = [search(store, q, mode="dense")[0] for q in ("storks towers", "boiling water", "heronries")]

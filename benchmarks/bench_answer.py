@@ -1,0 +1,190 @@
+"""Answer benchmark (`make bench-answer`): retrieval latency, first token, generation speed, RSS.
+
+    python -m benchmarks.bench_answer [CORPUS_DIR] [--json]
+
+In one run, with the model of the settings (the catalogue default unless `model` is set):
+1. the corpus (default: the demo corpus in data/) is ingested into a temporary index;
+2. retrieval p50/p95 over its questions (each asked several times);
+3. every question is answered through `AnswerPipeline`: time to first token, total answer
+   time and generation tokens/s, next to raw llama-cpp-python generating from the very same
+   prompt tokens with the same sampling settings (the ratio of the two speeds);
+4. the peak RSS of the process at that point (the answer path only).
+
+Targets: first token p50 <= 2.5 s with the default model; generation >= 0.95x raw. Retrieval at
+100k and 1M chunks: `make bench-scale` (benchmarks.bench_scale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rag_app.answer_pipeline import AnswerPipeline
+from rag_app.config import Settings, load_settings
+from rag_app.embedding import Embedder, embedder_from_settings
+
+log = logging.getLogger(__name__)
+
+# Questions about the demo corpus (answerable ones; the last two are refused without the model).
+QUESTIONS = [
+    "How many tokens are in the vocabulary of the GPT-2 tokenizer?",
+    "How many attention heads per layer does BERT-base have?",
+    "How many bits per weight does the GGUF quantization type Q4_K_M use?",
+    "On which port does the rag_app chat page run?",
+    "What value of the constant k is usually used in reciprocal rank fusion?",
+    "How many dimensions do the vectors of all-MiniLM-L6-v2 have?",
+    "Qui a décrit la génération augmentée par récupération en 2020 ?",
+    "Combien de mémoire faut-il pour un modèle de 7 milliards de paramètres en FP16 ?",
+    "Who won the 1998 football World Cup?",
+    "Combien de temps faut-il cuire un œuf à la coque ?",
+]
+RETRIEVAL_REPEATS = 5
+ANSWER_TOKENS = 96
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """(p50, p95) of ``values`` in the same unit, rounded."""
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return round(statistics.median(ordered), 2), round(p95, 2)
+
+
+def time_retrieval(retrieve: Any, queries: list[str], repeats: int) -> list[float]:
+    """Milliseconds of each call of ``retrieve(query)`` (after one warm-up call)."""
+    retrieve(queries[0])
+    times = []
+    for _ in range(repeats):
+        for query in queries:
+            started = time.perf_counter()
+            retrieve(query)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def raw_generation(
+    llm: Any, tokens: list[int], max_tokens: int, temperature: float, repeat_penalty: float
+) -> dict[str, float]:
+    """Raw llama-cpp-python on prompt ``tokens``: first-token seconds and tokens/s after it."""
+    llm.reset()  # no prompt cache from the pipeline's run: prefill is measured too
+    started = time.perf_counter()
+    first = last = None
+    count = 0
+    for _chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature,
+                                       repeat_penalty=repeat_penalty, stream=True):
+        now = time.perf_counter()
+        if first is None:
+            first = now
+        last = now
+        count += 1
+    rate = (count - 1) / (last - first) if first and last and last > first and count > 1 else 0.0
+    return {"first_token_s": (first - started) if first else 0.0, "tokens_per_s": rate, "tokens": count}
+
+
+def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """Retrieval and answer figures on the index of ``settings``."""
+    pipeline = AnswerPipeline(settings, embedder=embedder)
+    with pipeline:
+        retrieval = time_retrieval(pipeline.retrieve, QUESTIONS, RETRIEVAL_REPEATS)
+        pipeline.generator.load()
+        pipeline.answer(QUESTIONS[0], max_tokens=8)  # warm-up
+        first_tokens, totals, ours, raws, raw_first, refused = [], [], [], [], [], 0
+        for question in QUESTIONS:
+            pipeline.generator.llm.reset()  # each question pays its full prefill
+            answer = pipeline.answer(question, max_tokens=ANSWER_TOKENS, temperature=0.0)
+            totals.append(answer.timings.total_ms)
+            if answer.refused:
+                refused += 1
+                continue
+            first_tokens.append(answer.timings.first_token_ms or 0.0)
+            if answer.timings.tokens_per_s:
+                ours.append(answer.timings.tokens_per_s)
+            prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
+                                                     max_tokens=ANSWER_TOKENS)
+            raw = raw_generation(pipeline.generator.llm, prompt.tokens, prompt.max_tokens, 0.0,
+                                 pipeline.generator.model.repeat_penalty)
+            if raw["tokens_per_s"]:
+                raws.append(raw["tokens_per_s"])
+            raw_first.append(raw["first_token_s"] * 1000)
+            log.info("%s: first token %.0f ms, %.1f tok/s (raw %.1f)", question[:40],
+                     answer.timings.first_token_ms or 0, answer.timings.tokens_per_s or 0, raw["tokens_per_s"])
+        model = pipeline.generator.model_name
+    p50, p95 = percentiles(retrieval)
+    ttft50, ttft95 = percentiles(first_tokens) if first_tokens else (0.0, 0.0)
+    ours_rate = statistics.median(ours) if ours else 0.0
+    raw_rate = statistics.median(raws) if raws else 0.0
+    return {
+        "model": model,
+        "questions": len(QUESTIONS),
+        "refused": refused,
+        "retrieval_p50_ms": p50,
+        "retrieval_p95_ms": p95,
+        "first_token_p50_ms": ttft50,
+        "first_token_p95_ms": ttft95,
+        "raw_first_token_p50_ms": round(statistics.median(raw_first), 1) if raw_first else 0.0,
+        "total_answer_p50_ms": percentiles(totals)[0],
+        "total_answer_p95_ms": percentiles(totals)[1],
+        "tokens_per_s": round(ours_rate, 1),
+        "raw_tokens_per_s": round(raw_rate, 1),
+        "ratio_to_raw": round(ours_rate / raw_rate, 3) if raw_rate else 0.0,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def run(corpus: Path) -> dict[str, Any]:
+    """All figures of the benchmark (see the module docstring)."""
+    base = load_settings()
+    embedder = embedder_from_settings(base)
+    with tempfile.TemporaryDirectory(prefix="rag-bench-answer-") as tmp:
+        from rag_app.ingest.pipeline import ingest
+
+        settings = base.model_copy(update={"data_dir": corpus, "index_dir": Path(tmp) / "index"})
+        ingest(settings, embedder=embedder)
+        figures = {"corpus": str(corpus)} | bench_answers(settings, embedder)
+    return figures
+
+
+def main() -> None:
+    """Command-line entry point; prints a table of the figures and their targets."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default="data", type=Path, help="folder of documents")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    random.seed(7)
+    figures = run(args.corpus)
+    if args.json:
+        print(json.dumps(figures))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    targets = {
+        "first_token_p50_ms": "<= 2500",
+        "ratio_to_raw": ">= 0.95",
+    }
+    table = Table(title="Answer benchmark")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    for key, value in figures.items():
+        table.add_row(key, str(value), targets.get(key, ""))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The answer pipeline: question (+ history) -> retrieval -> gate -> generation -> verification.
+
+`AnswerPipeline.ask` yields `StatusEvent`s and `TokenEvent`s while the model reads and writes,
+then one `AnswerEvent` with the verified `Answer` (citations, evidence, sentence verdicts,
+timings). The CLI, the chat page and the evaluation all use it. Sources are data in the `Answer`,
+never glued into its text.
+
+Retrieval runs before the model lock is taken, so questions are searched while another
+question is being generated; generation itself is one request at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag_app.answer import (
+    Answer,
+    AnswerEvent,
+    Event,
+    Evidence,
+    History,
+    Passage,
+    StatusEvent,
+    Timings,
+    TokenEvent,
+)
+from rag_app.config import Settings
+from rag_app.embedding import Embedder, embedder_from_settings
+from rag_app.generation import GenerationStats, Generator, LlamaGenerator, Prompt
+from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
+from rag_app.grounding.gate import GateThresholds, gate
+from rag_app.grounding.relevance import judge_reply
+from rag_app.grounding.support import citations_for, message
+from rag_app.retrieval import EmptyQueryError, HybridRetriever
+from rag_app.store import IndexStore, IndexUnavailableError
+from rag_app.text import content_words, guess_language
+
+log = logging.getLogger(__name__)
+
+
+# A question with at most this many content words, or opening like "and ...", is read as a
+# follow-up of the previous turn: it is searched together with the previous question.
+FOLLOW_UP_MAX_WORDS = 4
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|also|but|so|what about|how about|what if|same|then|"
+    r"et|mais|aussi|alors|donc|quid|pareil|même chose)\b",
+    re.IGNORECASE,
+)
+EMPTY_INDEX = "The index in {dir} holds no documents yet. Run `rag-app ingest` (or `make ingest`) first."
+
+
+class IndexEmptyError(IndexUnavailableError):
+    """The index exists but holds nothing to answer from."""
+
+
+def is_follow_up(question: str) -> bool:
+    """True for a short or elliptic question that only makes sense after the previous turn."""
+    return bool(_FOLLOW_UP_START.match(question)) or len(content_words(question)) <= FOLLOW_UP_MAX_WORDS
+
+
+def retrieval_query(question: str, history: History = ()) -> str:
+    """What to search for: the question, preceded by the previous question for a follow-up."""
+    if history and is_follow_up(question):
+        previous = history[-1][0]
+        return f"{previous} {question}"
+    return question
+
+
+def open_index(
+    settings: Settings, embedder: Embedder, *, create: bool = False, require_documents: bool = True
+) -> IndexStore:
+    """The index of ``settings`` for ``embedder``'s vectors: the one place an index is opened
+    for questions.
+
+    Raises `IndexUnavailableError` (what to do next in its message) when it is missing (unless
+    ``create``: then an empty one is made), built with another embedder, or, with
+    ``require_documents``, empty (`IndexEmptyError`).
+    """
+    store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=create)
+    if require_documents and store.chunk_count() == 0:
+        store.close()
+        raise IndexEmptyError(EMPTY_INDEX.format(dir=settings.index_dir))
+    return store
+
+
+class AnswerPipeline:
+    """Answers questions from one index with one LLM; shared by the CLI, UI and evaluation.
+
+    ``store``, ``embedder`` and ``generator`` may be given (and are then not closed here);
+    by default they are built from ``settings``. A missing or empty index raises
+    `IndexUnavailableError` telling to run ``rag-app ingest``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: IndexStore | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or embedder_from_settings(settings)
+        self._own_store = store is None
+        self.store = store if store is not None else open_index(settings, self.embedder)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self.generator: Generator = generator or LlamaGenerator(settings)
+
+    # ----- public ------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: History = (),
+        *,
+        k: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Iterator[Event]:
+        """Answer ``question``: a `StatusEvent` before the model reads the passages, `TokenEvent`s
+        as it writes, a `StatusEvent` while the reply is checked, then one `AnswerEvent`
+        (a refusal by the gate comes alone).
+
+        ``history`` is the earlier (question, answer) pairs of the conversation, oldest first.
+        """
+        started = time.perf_counter()
+        history = [(str(q), str(a)) for q, a in history]
+        question = question if isinstance(question, str) else str(question)
+        language = guess_language(question)
+        timings = Timings()
+        query = retrieval_query(question, history)
+        try:
+            passages = self.retrieve(query, k)
+        except EmptyQueryError as exc:
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
+            return
+        timings.retrieval_ms = _ms(started)
+        decision = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
+        log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
+                 decision.reason, decision.dense, decision.coverage)
+
+        index = PassageSentences.build(passages, self.embedder)
+        # How well each passage sentence answers the question: for the evidence and the prompt.
+        scores = sentence_scores(query, self.embedder.encode_query(query[:2000]), index, language)
+        found = evidence(index, scores)
+        if not decision.open:
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
+                                     passages, timings, language))
+            return
+
+        shown = passages  # what the model reads: whole passages, or their best sentences
+        if self.settings.prompt_sentences:
+            shown = compress_passages(index, scores, self.settings.prompt_sentences)
+        yield StatusEvent("reading", len(shown), self.generator.model_name)
+        stats = GenerationStats()
+        prompts: list[Prompt] = []
+        pieces: list[str] = []
+        for piece in self.generator.stream(question, shown, history, language=language,
+                                           temperature=temperature, max_tokens=max_tokens,
+                                           stats=stats, on_prompt=prompts.append):
+            if not pieces:
+                timings.first_token_ms = _ms(started)
+            pieces.append(piece)
+            yield TokenEvent(piece)
+        raw = "".join(pieces).strip()
+        valid = prompts[0].passages_used if prompts else 0
+        yield StatusEvent("checking", valid, self.generator.model_name)
+
+        model_check = self.generator.judge_support if self.settings.model_check else None
+        judgement = judge_reply(question, raw, index, self.embedder, valid, language, model_check)
+        if judgement.refusal:  # the model itself says the documents do not answer
+            timings.total_ms = _ms(started)
+            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
+                                     passages, timings, language, verified=False, raw_answer=raw))
+            return
+        check = judgement.verification
+        if judgement.verified:
+            text = check.text
+            supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
+            numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
+        else:
+            text, numbers = _unverified_text(found, passages, language, judgement.relevance.reason)
+        timings.total_ms = _ms(started)
+        timings.generated_tokens = stats.generated_tokens
+        timings.tokens_per_s = round(stats.tokens_per_s, 2) if stats.tokens_per_s else None
+        yield AnswerEvent(Answer(
+            question=question,
+            answer=text,
+            refused=False,
+            citations=citations_for(numbers, passages, check.best_support),
+            evidence=found,
+            sentences=check.sentences,
+            passages=passages,
+            timings=timings,
+            language=language,
+            verified=judgement.verified,
+            raw_answer=raw,
+            reason=judgement.relevance.reason,
+        ))
+
+    def answer(
+        self,
+        question: str,
+        history: History = (),
+        *,
+        k: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Answer:
+        """The final `Answer` of `ask` (tokens are not surfaced)."""
+        final: Answer | None = None
+        for event in self.ask(question, history, k=k, temperature=temperature, max_tokens=max_tokens):
+            if isinstance(event, AnswerEvent):
+                final = event.answer
+        assert final is not None
+        return final
+
+    def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
+        """The passages for ``query`` (raises `EmptyQueryError`, `IndexEmptyError`)."""
+        self.store.refresh()
+        if self.store.chunk_count() == 0:
+            raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
+        return self.retriever.search(query, k=k)
+
+    def set_model(self, path: str | Path) -> None:
+        """Generate with another GGUF file from the next question on."""
+        self.generator.set_model(path)
+
+    def close(self) -> None:
+        """Close the index if this pipeline opened it."""
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> AnswerPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unverified_text(
+    found: list[Evidence], passages: list[Passage], language: str, reason: str = ""
+) -> tuple[str, list[int]]:
+    """The "could not be verified" message (with ``reason``), then the evidence sentences by number."""
+    numbers: list[int] = []
+    lines = [message("unverified", language, reason)]
+    by_chunk = {p.chunk_id: n for n, p in enumerate(passages, start=1)}
+    for item in found:
+        n = by_chunk.get(item.chunk_id)
+        lines.append(f"- {item.text}" + (f" [{n}]" if n else ""))
+        if n and n not in numbers:
+            numbers.append(n)
+    return "\n".join(lines), numbers
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

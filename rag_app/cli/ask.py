@@ -1,0 +1,77 @@
+"""The body of `rag-app ask`: stream the answer to a terminal, then show its sources.
+
+Kept out of main.py so that the command there stays a thin wrapper; the consoles are passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
+from rag_app.app import App
+from rag_app.config import Settings
+
+
+def ask_command(
+    settings: Settings, question: str, *, k: int | None, as_json: bool, console: Console
+) -> Answer:
+    """Answer ``question``: stream tokens (unless ``as_json``), then print the verified answer.
+
+    Raises `IndexUnavailableError` / `ModelNotFoundError` with a message for the user.
+    """
+    final: Answer | None = None
+    with App(settings) as rag:
+        streamed = False
+        for event in rag.ask(question, k=k):
+            if isinstance(event, StatusEvent) and event.stage == "reading" and not as_json:
+                console.print(f"[dim]{event.model} is reading {event.passages} passages…[/]")
+            elif isinstance(event, TokenEvent) and not as_json:
+                if not streamed:
+                    console.print("[dim]Model reply (being checked):[/]")
+                    streamed = True
+                console.file.write(event.text)
+                console.file.flush()
+            elif isinstance(event, AnswerEvent):
+                final = event.answer
+    assert final is not None
+    if as_json:
+        sys.stdout.write(json.dumps(final.to_json(), ensure_ascii=False) + "\n")
+        return final
+    if streamed:
+        console.print("\n")
+    show_answer(final, console)
+    return final
+
+
+def show_answer(answer: Answer, console: Console) -> None:
+    """The verified answer, its sentence verdicts, citations and evidence."""
+    if answer.refused or not answer.verified:
+        console.print(answer.answer, style="bold yellow", markup=False, highlight=False)
+    else:
+        console.print("[bold]Answer[/] [dim](✓ supported by the passages, ✗ not found in them)[/]")
+        for sentence in answer.sentences:
+            mark = "[green]✓[/]" if sentence.supported else "[red]✗[/]"
+            style = "" if sentence.supported else "dim"
+            console.print(f"{mark} ", end="")
+            console.print(sentence.text, style=style, markup=False, highlight=False)
+    if answer.citations:
+        table = Table(title="Sources", title_justify="left", show_lines=False)
+        for column in ("#", "file", "page", "heading"):
+            table.add_column(column)
+        for c in answer.citations:
+            table.add_row(f"[{c.n}]", c.path, str(c.page or "-"), c.heading or "-")
+        console.print(table)
+    if answer.evidence:
+        console.print("[bold]Evidence from your documents[/]")
+        for e in answer.evidence:
+            where = e.path + (f", page {e.page}" if e.page else "") + (f" — {e.heading}" if e.heading else "")
+            console.print(f"  [dim]{where}[/]")
+            console.print(f"  {e.text}", markup=False, highlight=False)
+    t = answer.timings
+    speed = f", {t.tokens_per_s:.1f} tokens/s" if t.tokens_per_s else ""
+    first = f", first token {t.first_token_ms:.0f} ms" if t.first_token_ms is not None else ""
+    console.print(f"[dim]retrieval {t.retrieval_ms:.0f} ms{first}, total {t.total_ms:.0f} ms{speed}[/]")

@@ -1,0 +1,306 @@
+"""The `rag-app` command line: ingest, info, search, ask, eval, serve, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rag_app.cli.models import models_app
+from rag_app.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rag_app.app import IngestReport
+
+app = typer.Typer(
+    help="Ask questions about your own documents, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_app, name="models")
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of documents.")]
+IndexDirOpt = Annotated[Optional[Path], typer.Option("--index-dir", help="Index folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    """Local, offline question answering over your own documents."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+    )
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error for a person and return the exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """One JSON object on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError names the field
+        raise fail(f"Invalid settings: {exc}") from exc
+
+
+@app.command()
+def ingest(
+    data_dir: DataDirOpt = None,
+    index_dir: IndexDirOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the index from scratch.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file fails.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="If another ingest is running on this index, "
+                                       "wait for it instead of exiting.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add new, replace changed and remove deleted documents in the index.
+
+    Work is committed in batches: after an interruption, run it again to go on from there.
+    Questions can be asked while it runs.
+    """
+    from rag_app.app import App, IndexUnavailableError, IngestError
+
+    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+    stages = {"files": "Files", "chunks": "Chunks indexed"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        try:
+            with App(settings) as rag:
+                report = rag.ingest(rebuild=rebuild, progress=progress, wait=wait)
+        except (IngestError, IndexUnavailableError) as exc:
+            raise fail(str(exc)) from exc
+
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_report(report)
+    if not report.ingested_anything:
+        raise fail(f"Nothing could be ingested from {settings.data_dir}. Add PDF, Markdown, "
+                   "text, HTML or Word files there.")
+    if strict and report.failed:
+        raise typer.Exit(1)
+
+
+def _print_report(report: IngestReport) -> None:
+    console.print(
+        f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
+        f"[bold]{report.removed}[/] removed, [bold]{report.unchanged}[/] unchanged; "
+        f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in the index "
+        f"({report.seconds:.1f} s)."
+    )
+    for failed in report.failed:
+        console.print(f"[yellow]Could not ingest[/] {failed.path}: {failed.reason}")
+    for name in report.skipped:
+        console.print(f"[dim]Skipped {name}: unsupported file type[/]")
+
+
+@app.command()
+def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
+    """Keep the index in step with the data folder: ingest now, then whenever files change."""
+    from rag_app.app import App, IngestError, WatchEvent
+
+    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+
+    def show(event: WatchEvent) -> None:
+        if event.changed:
+            console.print(f"[dim]{datetime.now():%H:%M:%S}[/] changed: {', '.join(event.changed)}")
+        if event.error:
+            err_console.print(f"[red]{event.error}[/]")
+        elif event.report is not None:
+            _print_report(event.report)
+
+    console.print(f"Watching {settings.data_dir} (Ctrl+C to stop)…")
+    try:
+        with App(settings) as rag:
+            rag.watch(show)
+    except IngestError as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command()
+def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what the index holds."""
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(index_dir=index_dir)
+    try:
+        with App(settings) as rag:
+            index = rag.info()
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    data: dict[str, Any] = {
+        "index_dir": str(settings.index_dir),
+        "documents": index.documents,
+        "chunks": index.chunks,
+        "embedding_model": index.embedding_model,
+        "dimension": index.dimension,
+        "size_bytes": index.size_bytes,
+        "last_ingest": index.last_ingest.isoformat(timespec="seconds") if index.last_ingest else None,
+        "failures": [{"path": p, "reason": r} for p, r in index.failures],
+    }
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        if key == "failures":
+            continue
+        if key == "size_bytes":
+            key, value = "size on disk", f"{value / 1e6:.1f} MB"
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+    for path, reason in index.failures:
+        console.print(f"[yellow]Not indexed[/] {path}: {reason}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index_dir: IndexDirOpt = None,
+    k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that hybrid retrieval finds for a query."""
+    from dataclasses import asdict
+
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(index_dir=index_dir)
+    with App(settings) as rag:
+        try:
+            passages = rag.search(query, k=k)
+        except (IndexUnavailableError, ValueError) as exc:  # ValueError: an empty query
+            raise fail(str(exc)) from exc
+    if as_json:
+        print_json([asdict(p) for p in passages])
+        return
+    if not passages:
+        console.print("No passage matches.")
+    for rank, p in enumerate(passages, start=1):
+        where = p.path + (f", page {p.page}" if p.page else "") + (f" — {p.heading}" if p.heading else "")
+        ranks = f"dense #{p.dense_rank or '-'}, BM25 #{p.bm25_rank or '-'}"
+        console.print(f"[bold]{rank}. {where}[/]  [dim]score {p.score:.4f} ({ranks})[/]")
+        console.print(p.text, markup=False, highlight=False)
+        console.print()
+
+
+# Further commands (ask, eval, serve) are added below this line.
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    index_dir: IndexDirOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Catalogue id or GGUF file.")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", help="Number of passages.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from your documents, with the file and page of every source."""
+    from rag_app.app import IndexUnavailableError, ModelNotFoundError
+    from rag_app.cli.ask import ask_command
+
+    settings = _settings(index_dir=index_dir, model=model)
+    try:
+        ask_command(settings, question, k=k, as_json=as_json, console=console)
+    except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="squad, beir, clapnq or financebench (default: guessed).")] = None,
+    unit: Annotated[str, typer.Option("--unit", help="SQuAD document unit: paragraph or article.")] = "paragraph",
+    limit: Annotated[Optional[int], typer.Option("--limit", help="At most N questions, spread evenly.")] = None,
+    index_dir: Annotated[Optional[Path], typer.Option(
+        "--index-dir", help="Cache folder for the corpus and its index.")] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Measure retrieval only.")] = False,
+    foreign: Annotated[Optional[Path], typer.Option(
+        "--foreign", help="Another dataset whose questions must be refused.")] = None,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-question JSON report here.")] = None,
+) -> None:
+    """Measure retrieval and answers on a public question set (SQuAD, BEIR, ClapNQ, FinanceBench)."""
+    from rag_app.app import IndexUnavailableError, ModelNotFoundError
+    from rag_app.eval.command import eval_command
+    from rag_app.eval.formats import DatasetError
+    from rag_app.eval.runner import EvalOptions
+
+    options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
+                          retrieval_only=retrieval_only, foreign=foreign)
+    try:
+        eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
+    except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (default 7860).")] = None,
+    index_dir: IndexDirOpt = None,
+    data_dir: DataDirOpt = None,
+    watch_folder: Annotated[bool, typer.Option("--watch", help="Keep the index in step with the data "
+                                               "folder while serving (as `rag-app watch`).")] = False,
+) -> None:
+    """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
+    from rag_app.app import IndexUnavailableError, ModelNotFoundError
+
+    settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
+    console.print("Loading the index and the models…")
+    try:
+        from rag_app.ui import serve as run_server
+
+        server, page = run_server(settings, watch_folder=watch_folder)
+    except (IndexUnavailableError, ModelNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+    except OSError as exc:
+        raise fail(f"Cannot listen on {settings.host}:{settings.port} ({exc}). Is another "
+                   "server running there? Pass --port with another number.") from exc
+    console.print(f"Chat page: [bold]{server.local_url}[/] (Ctrl+C to stop)")
+    try:
+        server.block_thread()
+    finally:
+        page.close()
+
+
+if __name__ == "__main__":
+    app()

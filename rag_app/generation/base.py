@@ -1,0 +1,75 @@
+"""What the answer pipeline needs of a text generator (`Generator`), and what one generation cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rag_app.answer import History, Passage
+from rag_app.generation.prompt import Prompt
+from rag_app.text import ENGLISH
+
+
+@dataclass
+class GenerationStats:
+    """What one generation cost."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    first_token_s: float | None = None  # seconds from start to the first token
+    generation_s: float = 0.0  # seconds from the first token to the last
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed after the first token (None for fewer than two tokens)."""
+        if self.generated_tokens < 2 or self.generation_s <= 0:
+            return None
+        return (self.generated_tokens - 1) / self.generation_s
+
+
+class Generator(Protocol):
+    """A model that answers from numbered passages (`LlamaGenerator`; a fake in the tests)."""
+
+    @property
+    def model_name(self) -> str:
+        """The model's catalogue id or file name, as shown to a person."""
+        ...
+
+    @property
+    def model_path(self) -> Path:
+        """The model file in use."""
+        ...
+
+    def load(self) -> None:
+        """Load the model now (otherwise on first use); `RuntimeError` if it cannot be loaded."""
+        ...
+
+    def set_model(self, model: str | Path) -> None:
+        """Use another model from the next request on (`ModelNotFoundError` keeps the current one)."""
+        ...
+
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stats: GenerationStats | None = None,
+        on_prompt: Callable[[Prompt], None] | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer's text as it is written. ``on_prompt`` receives the `Prompt` (which
+        passages it holds) before the first piece; ``stats`` is filled in."""
+        ...
+
+    def judge_support(self, passage: str, question: str, answer: str) -> float:
+        """The model's probability (0..1) that ``passage`` states ``answer`` to ``question``."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...

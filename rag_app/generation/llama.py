@@ -1,0 +1,326 @@
+"""Generation with llama.cpp: `LlamaGenerator`, the default `Generator`.
+
+A model whose GGUF holds a chat template (``tokenizer.chat_template``, e.g. the bundled
+SmolLM2-135M-Instruct) is prompted through that template, rendered the way llama-cpp-python's
+own chat handler renders it; a model without one (a base model such as Gemma 3 270M) gets a
+plain completion prompt ending in "Answer:".
+
+Every length is counted in the model's own tokens (``llm.tokenize``); `prompt.build_prompt`
+keeps prompt + answer within ``n_ctx``.
+
+The model is loaded once (on first use) and used by one request at a time (a lock);
+`LlamaGenerator.set_model` switches to another GGUF file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from rag_app.answer import History, Passage
+from rag_app.config import Settings
+from rag_app.generation.base import GenerationStats
+from rag_app.generation.prompt import (
+    COMPLETION_STOPS,
+    LABELS,
+    Prompt,
+    build_prompt,
+    instructions,
+)
+from rag_app.models import resolve_llm
+from rag_app.text import ENGLISH
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+log = logging.getLogger(__name__)
+
+# The yes/no question of `LlamaGenerator.judge_support` (English: the models judge best in it).
+JUDGE_PROMPT = (
+    "Passage: {passage}\n\nQuestion: {question}\nProposed answer: {answer}\n\n"
+    "Does the passage itself state this answer to this exact question? Reply with one word: yes or no."
+)
+
+
+class LlamaGenerator:
+    """A GGUF model loaded once, prompted within its context window, streamed one request at a time."""
+
+    def __init__(self, settings: Settings, model: str | Path | None = None) -> None:
+        """Resolve ``model`` (or ``settings.model``: a catalogue id, a GGUF path, or empty for the
+        default); raises `ModelNotFoundError` saying how to install it. Loads on first use."""
+        self.settings = settings
+        self.model = resolve_llm(str(model) if model else settings.model, settings.models_dir)
+        self._lock = threading.Lock()
+        self._llm: Llama | None = None
+        self._formatter = None
+
+    # ----- model -------------------------------------------------------------------------
+    @property
+    def model_path(self) -> Path:
+        """The GGUF file in use."""
+        return self.model.path
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
+        return self.settings.n_ctx or self.model.n_ctx
+
+    @property
+    def llm(self) -> Llama:
+        """The loaded llama.cpp model (loaded on first use)."""
+        if self._llm is None:
+            self._load()
+        assert self._llm is not None
+        return self._llm
+
+    def load(self) -> None:
+        """Load the model now (otherwise it loads on the first question)."""
+        with self._lock:
+            _ = self.llm
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        log.info("Loading %s (n_ctx=%d)", self.model_path, self.n_ctx)
+        threads = self.settings.n_threads or None
+        try:
+            llm = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=self.settings.n_gpu_layers,
+                verbose=False,
+            )
+        except ValueError as exc:
+            raise RuntimeError(
+                f"Could not load the model {self.model_path}: is it a valid GGUF file? ({exc})"
+            ) from exc
+        self._llm = llm
+        self._formatter = _chat_formatter(llm)
+
+    def set_model(self, model: str | Path) -> None:
+        """Switch to another catalogue id or GGUF file (waits for the running request; loads on
+        next use). Raises `ModelNotFoundError` and keeps the current model when it is missing."""
+        resolved = resolve_llm(str(model), self.settings.models_dir)
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            self._llm, self._formatter = None, None
+            self.model = resolved
+
+    def close(self) -> None:
+        """Free the model."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            self._llm, self._formatter = None, None
+
+    @property
+    def has_chat_template(self) -> bool:
+        """True when the GGUF holds a chat template (an instruction-tuned model)."""
+        _ = self.llm
+        return self._formatter is not None
+
+    @property
+    def model_name(self) -> str:
+        """The catalogue id of the model, or its file name."""
+        return self.model.label
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own tokenizer (no special tokens added)."""
+        return len(self.tokenize(text))
+
+    def tokenize(self, text: str) -> list[int]:
+        """``text`` in the model's tokens (no special tokens added)."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        """The text of ``tokens``."""
+        return self.llm.detokenize(tokens).decode("utf-8", errors="ignore")
+
+    # ----- prompt ------------------------------------------------------------------------
+    def build_prompt(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        max_tokens: int | None = None,
+    ) -> Prompt:
+        """The prompt for ``question`` over ``passages`` within this model's window (`build_prompt`)."""
+        return build_prompt(self, question, passages, history, language=language, n_ctx=self.n_ctx,
+                            max_tokens=max_tokens or self.settings.max_tokens,
+                            max_prompt_tokens=self.settings.max_prompt_tokens)
+
+    def render(
+        self, question: str, blocks: list[str], history: list[tuple[str, str]], language: str
+    ) -> Prompt:
+        """The prompt through the GGUF's chat template, or a plain completion prompt without one."""
+        _ = self.llm
+        labels = LABELS.get(language, LABELS[ENGLISH])
+        context = f"{labels[0]}:\n" + "\n\n".join(blocks) if blocks else f"{labels[0]}: (none)"
+        if self._formatter is not None:
+            messages: list[dict[str, str]] = [{"role": "system", "content": instructions(language)}]
+            for user, answer in history:
+                messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+            messages.append({"role": "user", "content": f"{context}\n\n{labels[1]}: {question}"})
+            for message in messages[1:]:
+                message["content"] = _inert(message["content"])
+            result = self._formatter(messages=messages)
+            tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                                       special=True)
+            stop = result.stop if isinstance(result.stop, list) else [result.stop]
+            stop = [s for s in stop if s] + self.model.stops
+            return Prompt(tokens, result.prompt, 0, False, 0, 0, stop, chat=True)
+        lines = [instructions(language), "", context, ""]
+        for user, answer in history:
+            lines += [f"{labels[1]}: {user}", f"{labels[2]}: {answer}", ""]
+        lines += [f"{labels[1]}: {question}", f"{labels[2]}:"]
+        text = "\n".join(lines)
+        # The text is the user's and the documents': special-token strings in it stay plain text.
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        return Prompt(tokens, text, 0, False, 0, 0, COMPLETION_STOPS + self.model.stops, chat=False)
+
+    # ----- answer check ------------------------------------------------------------------
+    def judge_support(self, passage: str, question: str, answer: str) -> float:
+        """The model's probability (0..1) that ``passage`` states ``answer`` to ``question``.
+
+        A yes/no question put to the model; the probability is read from the logits of its
+        first reply token ("yes" against "no"), so no text is generated. Holds the model lock.
+        """
+        prompt = JUDGE_PROMPT.format(passage=" ".join(passage.split()), question=question, answer=answer)
+        with self._lock:
+            llm = self.llm
+            if self._formatter is not None:
+                rendered = self._formatter(messages=[{"role": "user", "content": _inert(prompt)}])
+                tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
+                                      special=True)
+            else:
+                tokens = llm.tokenize(f"{prompt}\nReply:".encode(), add_bos=True, special=False)
+            tokens = tokens[-(self.n_ctx - 1):]
+            llm.reset()
+            llm.eval(tokens)
+            logits = _last_logits(llm)
+            yes = max(float(logits[t]) for t in _first_tokens(llm, ("yes", "Yes", " yes", " Yes")))
+            no = max(float(logits[t]) for t in _first_tokens(llm, ("no", "No", " no", " No")))
+        return 1.0 / (1.0 + math.exp(no - yes))
+
+    # ----- generation --------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stats: GenerationStats | None = None,
+        on_prompt: Callable[[Prompt], None] | None = None,
+    ) -> Iterator[str]:
+        """Build the prompt and yield the answer's text as it is generated.
+
+        Holds the model lock until the iterator is exhausted or closed. ``on_prompt`` gets the
+        `Prompt` before the first token (which passages are in it); ``stats`` is filled in.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self.build_prompt(question, passages, history, language=language,
+                                       max_tokens=max_tokens)
+            if on_prompt is not None:
+                on_prompt(prompt)
+            yield from self._generate(prompt, temperature, stats, started)
+
+    def _generate(
+        self, prompt: Prompt, temperature: float | None, stats: GenerationStats | None, started: float
+    ) -> Iterator[str]:
+        stats = stats if stats is not None else GenerationStats()
+        stats.prompt_tokens = len(prompt.tokens)
+        temperature = self.settings.temperature if temperature is None else temperature
+        counter = _TokenCounter()
+        first = last = None
+        chunks = cast(Iterator[Any], self.llm.create_completion(  # stream=True: an iterator of chunks
+            prompt.tokens,
+            max_tokens=prompt.max_tokens,
+            temperature=temperature,
+            seed=self.settings.seed,
+            repeat_penalty=self.model.repeat_penalty,
+            stop=prompt.stop or None,
+            stream=True,
+            stopping_criteria=_stopping([counter]),
+        ))
+        for chunk in chunks:
+            text = chunk["choices"][0]["text"]
+            if not text:
+                continue
+            now = time.perf_counter()
+            if first is None:
+                first = now
+                stats.first_token_s = now - started
+            last = now
+            stats.generated_tokens = counter.count
+            yield text
+        stats.generated_tokens = counter.count
+        if first is not None and last is not None:
+            stats.generation_s = last - first
+
+
+def _first_tokens(llm: Llama, words: Sequence[str]) -> set[int]:
+    """The first token of each of ``words`` in the model's vocabulary."""
+    return {llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
+
+
+def _last_logits(llm: Llama) -> np.ndarray:
+    """The logits of the last token evaluated (llama.cpp keeps them without ``logits_all``)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+
+
+def _inert(text: str) -> str:
+    """User and document text with chat-template markers (``<|im_end|>``, ``<end_of_turn>``) broken up.
+
+    The rendered chat prompt is tokenized with special tokens on, so such strings in a
+    document would otherwise end the turn early.
+    """
+    return text.replace("<|", "< |").replace("<start_of_turn>", "< start_of_turn>").replace(
+        "<end_of_turn>", "< end_of_turn>")
+
+
+class _TokenCounter:
+    """Counts generated tokens (llama.cpp calls stopping criteria once per new token)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, input_ids: object, logits: object) -> bool:
+        self.count += 1
+        return False
+
+
+def _stopping(criteria: list[_TokenCounter]):  # noqa: ANN202
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList(criteria)
+
+
+def _chat_formatter(llm: Llama):  # noqa: ANN202
+    """The GGUF's own chat template as llama-cpp-python renders it, or None (a base model)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])

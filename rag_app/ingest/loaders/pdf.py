@@ -1,0 +1,91 @@
+"""PDF (.pdf): one section per page that has text, with its 1-based page number.
+
+Text comes from PDFium (pypdfium2): 14x faster than pypdf on the FinanceBench filings, with the
+same words in the same order (docs/evaluation.md). PDFium's CRLF line ends, soft hyphens (U+FFFE)
+and ligatures are undone. A PDF with an empty user password opens as PDF readers open it; one
+with a real password, a damaged file and a PDF without extractable text (scanned) are each
+reported with their own reason. Unreadable pages are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rag_app.ingest.document import LoadError, Section
+from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_TEXT, Loaded, Metadata
+
+log = logging.getLogger(__name__)
+
+PDF_EXTENSIONS = frozenset({".pdf"})
+
+
+def load_pdf(data: bytes) -> Loaded:
+    """One section per page with text, with its 1-based page number.
+
+    Text comes from PDFium (pypdfium2): 14x faster than pypdf on the FinanceBench filings, with
+    the same words in the same order (docs/evaluation.md). A PDF with an empty user password
+    opens as PDF readers open it; one with a real password is reported.
+    """
+    import pypdfium2 as pdfium
+
+    if b"%PDF-" not in data[:1024] or b"%%EOF" not in data[-4096:]:
+        raise LoadError(PDF_INVALID)
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        log.debug("PDFium could not open the file", exc_info=True)
+        raise LoadError(PDF_ENCRYPTED if "password" in str(exc).lower() else PDF_INVALID) from exc
+    try:
+        count = len(document)
+        if not count:
+            raise LoadError(PDF_INVALID)
+        sections: list[Section] = []
+        broken_pages = 0
+        for number in range(1, count + 1):
+            try:
+                text = _page_text(document, number - 1)
+            except pdfium.PdfiumError:
+                log.debug("No text from page %d", number, exc_info=True)
+                broken_pages += 1
+                continue
+            if text.strip():
+                sections.append(Section(text=text, page=number))
+        metadata = _pdf_metadata(document)
+    finally:
+        document.close()
+    if not sections:
+        raise LoadError(PDF_INVALID if broken_pages == count else PDF_NO_TEXT)
+    if broken_pages:
+        log.warning("%d of %d PDF pages could not be read and were skipped", broken_pages, count)
+    return sections, metadata
+
+
+# PDFium ends lines with CRLF and marks a word hyphenated across lines with U+FFFE.
+_HYPHENATED = re.compile("\ufffe\r?\n?")
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+)
+
+
+def _page_text(document: Any, index: int) -> str:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return _HYPHENATED.sub("", text).replace("\r\n", "\n").replace("\r", "\n").translate(_LIGATURES)
+
+
+def _pdf_metadata(document: Any) -> Metadata:
+    try:
+        info = document.get_metadata_dict()
+    except Exception:
+        return {}
+    found = {"title": info.get("Title"), "author": info.get("Author")}
+    return {key: str(value).strip() for key, value in found.items() if value and str(value).strip()}

@@ -1,0 +1,73 @@
+"""BM25 search with SQLite FTS5: any user text becomes a safe OR of quoted words.
+
+Words found in more than half of the chunks are left out of the search: their BM25 weight is
+zero (FTS5 floors a negative IDF), and matching them costs a scan of most of the index. In an
+index of `LARGE_INDEX_CHUNKS` or more, words in more than `LARGE_INDEX_COMMON_SHARE` of the
+chunks are left out too (their weight is small against the rarer words of the question),
+unless the question has no other word. Document frequencies come from the ``chunks_vocab``
+(fts5vocab) table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+
+from rag_app.text import search_words
+
+MAX_QUERY_TERMS = 64
+LARGE_INDEX_CHUNKS = 50_000
+LARGE_INDEX_COMMON_SHARE = 0.1
+
+
+def bm25_search(conn: sqlite3.Connection, text: str, k: int, total: int) -> list[tuple[int, float]]:
+    """Chunk ids and BM25 scores (higher is better) of the ``k`` best chunks for ``text``.
+
+    ``total`` is the number of chunks in the index (read in the caller's transaction).
+    """
+    terms = query_terms(text)
+    if not terms or k <= 0:
+        return []
+    if len(terms) > 1:
+        terms = _without_common_terms(conn, terms, total)
+    rows = conn.execute(
+        "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
+        "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
+        (fts_query(terms), k),
+    ).fetchall()
+    return [(int(r["rowid"]), -float(r["score"])) for r in rows]
+
+
+def _without_common_terms(conn: sqlite3.Connection, terms: list[str], total: int) -> list[str]:
+    share = LARGE_INDEX_COMMON_SHARE if total >= LARGE_INDEX_CHUNKS else 0.5
+    tokens = {term: fts_token(term) for term in terms}
+    marks = ",".join("?" * len(tokens))
+    frequency = dict(conn.execute(
+        f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", list(set(tokens.values()))
+    ).fetchall())
+    kept = [term for term in terms if frequency.get(tokens[term], 0) <= share * total]
+    return kept or terms
+
+
+def query_terms(text: str, max_terms: int = MAX_QUERY_TERMS) -> list[str]:
+    """The distinct words of any user text, lowercased, in order (at most ``max_terms``)."""
+    seen: dict[str, None] = {}
+    for word in search_words(text):
+        seen.setdefault(word, None)
+        if len(seen) >= max_terms:
+            break
+    return list(seen)
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: the terms, each quoted, joined by OR ('' for no terms).
+
+    Quoting every word makes FTS5 operators, quotes and punctuation in the user's text inert.
+    """
+    return " OR ".join(f'"{word}"' for word in terms)
+
+
+def fts_token(word: str) -> str:
+    """``word`` as the FTS5 tokenizer stores it (lowercase, diacritics removed)."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -1,0 +1,454 @@
+"""The index: documents, chunks, their vectors and an FTS5 table in one SQLite database.
+
+Layout of an index folder::
+
+    index.sqlite3          documents, chunks, vectors, chunks_fts (BM25), failures, meta
+    vectors-<G>.faiss      a cache of the vector search structure as of generation G (derived)
+    .ingest.lock           held by the one process that writes (an ingest)
+
+SQLite holds everything that matters, so a commit is one short SQLite transaction whose cost is
+what changed (a batch of chunks with their vectors); ``meta.generation`` counts commits. In WAL
+mode readers never wait for it. Each reader keeps a `VectorIndex` in memory and brings it to
+the generation it reads with a delta (ids added and removed), inside the same read transaction
+as its BM25 and chunk reads: `IndexStore.snapshot` gives one question one consistent state. The
+``vectors-<G>.faiss`` cache (written after an ingest when the delta has grown) only saves a
+new reader from building that structure again. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag_app.store import fts, schema
+from rag_app.store.records import (
+    ChunkRecord,
+    DocumentRecord,
+    IndexBusyError,
+    IndexMismatchError,
+    IndexStats,
+    IndexUnavailableError,
+    chunk_from_row,
+)
+from rag_app.store.schema import BUSY_HINT, DB_NAME, REBUILD_HINT, REMOVAL_LOG_KEPT, connect
+from rag_app.store.vector_index import VectorIndex, cached_generations, remove_stale_caches
+from rag_app.store.vectors import VectorMirror
+from rag_app.store.writer import IndexWriter, writer_lock
+
+log = logging.getLogger(__name__)
+
+# A reader never holds a lock a writer needs (WAL), so it waits only for a database being
+# created or upgraded; the writer waits longer for the rare checkpoint.
+READ_TIMEOUT_S = 5.0
+# Below this many vectors, building the search structure from SQLite is quicker than a cache.
+CACHE_MIN_VECTORS = 20_000
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+class IndexStore:
+    """An index folder: reads for any number of processes, `writing` for the one that writes.
+
+    Opening an existing index writes nothing. ``embedding_model``/``dimension`` given to `open`
+    must match what the index records (checked again when another process commits).
+    """
+
+    def __init__(self, index_dir: Path, conn: sqlite3.Connection, expected: tuple[str, int] | None) -> None:
+        self.index_dir = index_dir
+        self._conn = conn
+        self._expected = expected
+        self._lock = threading.RLock()  # one connection: one thread's read or write at a time
+        self._in_snapshot = False
+        self._mirror = VectorMirror(index_dir, conn)  # the vector search, in step with a generation
+        self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
+
+    # ----- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path | str,
+        embedding_model: str | None = None,
+        dimension: int | None = None,
+        *,
+        create: bool = True,
+    ) -> IndexStore:
+        """Open (or, with ``create``, create) the index in ``index_dir``.
+
+        With ``embedding_model`` and ``dimension`` given, an index built with another model is
+        an `IndexMismatchError`. Without them (``info``), any index opens. An index written by
+        the previous schema is upgraded in place once (nothing is embedded again).
+        """
+        index_dir = Path(index_dir)
+        db_path = index_dir / DB_NAME
+        if not db_path.exists():
+            if not create:
+                raise IndexUnavailableError(
+                    f"No index in {index_dir}. Run `rag-app ingest` (or `make ingest`) first."
+                )
+            index_dir.mkdir(parents=True, exist_ok=True)
+        expected = (embedding_model, dimension) if embedding_model is not None and dimension is not None else None
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(db_path, timeout=READ_TIMEOUT_S)
+            store = cls(index_dir, conn, expected)
+            store._prepare_schema()
+            if expected:
+                store.check_model(*expected)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            if _is_busy(exc):
+                raise IndexBusyError(BUSY_HINT.format(dir=index_dir)) from exc
+            raise IndexUnavailableError(f"The index in {index_dir} is unreadable ({exc}). {REBUILD_HINT}") from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return store
+
+    def _prepare_schema(self) -> None:
+        """Create the tables of a new index; upgrade an old one; refuse one from a newer version."""
+        with self._lock:
+            version = schema.schema_version(self._conn)
+            if version is None:
+                schema.create(self._conn)
+                return
+        if version == schema.SCHEMA_VERSION:
+            return
+        schema.check_version(version, self.index_dir)
+        with self.writing(wait=False), self._write_transaction():
+            schema.migrate(self._conn, self.index_dir)
+
+    def check_model(self, embedding_model: str, dimension: int) -> None:
+        """Raise `IndexMismatchError` unless the index is empty or built with this model."""
+        recorded = self.meta("embedding_model")
+        recorded_dim = self.meta("dimension")
+        if recorded is None:
+            return
+        if recorded != embedding_model or int(recorded_dim or 0) != dimension:
+            raise IndexMismatchError(
+                f"The index in {self.index_dir} was built with embedding model '{recorded}' "
+                f"(dimension {recorded_dim}), not '{embedding_model}' (dimension {dimension}). "
+                f"To keep using it, set embedding_model = \"{recorded}\" in rag_app.toml "
+                f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', "
+                f"{REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
+            )
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- consistent reads --------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IndexStore]:
+        """Every read inside sees one committed state, the vectors included.
+
+        Reentrant; other threads using this store wait until the block ends (keep it short:
+        one question's retrieval). Commits by an ingest meanwhile are seen by the next snapshot.
+        """
+        with self._lock:
+            if self._in_snapshot:
+                yield self
+                return
+            try:
+                self._conn.execute("BEGIN")
+                self._in_snapshot = True
+                yield self
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise IndexBusyError(BUSY_HINT.format(dir=self.index_dir)) from exc
+                raise
+            finally:
+                self._in_snapshot = False
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def refresh(self) -> None:
+        """Bring the in-memory vectors up to what is committed now."""
+        with self.snapshot():
+            self._sync_vectors()
+
+    def _sync_vectors(self) -> None:
+        """Bring the vectors to the generation this (open) read transaction sees.
+
+        Called by the vector reads, inside a snapshot; cheap when nothing was committed since.
+        """
+        generation = int(self.meta("generation") or 0)
+        if self._mirror.generation == generation:
+            return
+        if self._expected:
+            self.check_model(*self._expected)
+        self._mirror.sync(generation, self.dimension, self.meta("vector_cache"))
+
+    @property
+    def _vectors(self) -> VectorIndex | None:
+        return self._mirror.index
+
+    # ----- metadata ----------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        """One value of the meta table."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row["value"]
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        schema.set_meta(self._conn, values)
+
+    @property
+    def embedding_model(self) -> str:
+        """Name of the embedding model the index was built with ('' when empty)."""
+        return self.meta("embedding_model") or ""
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension ('0' when the index is still empty)."""
+        return int(self.meta("dimension") or 0)
+
+    @property
+    def generation(self) -> int:
+        """Number of commits so far (0 for a new index)."""
+        return int(self.meta("generation") or 0)
+
+    # ----- vectors -----------------------------------------------------------------------
+    @property
+    def vector_count(self) -> int:
+        """Number of searchable vectors."""
+        with self.snapshot():
+            self._sync_vectors()
+            return 0 if self._vectors is None else self._vectors.count
+
+    @property
+    def approximate(self) -> bool:
+        """True when dense search uses the approximate (IVF) index."""
+        with self.snapshot():
+            self._sync_vectors()
+            return self._vectors is not None and self._vectors.approximate
+
+    def vector_ids(self) -> np.ndarray:
+        """All chunk ids the vector search holds, ascending."""
+        with self.snapshot():
+            self._sync_vectors()
+            return np.empty(0, dtype=np.int64) if self._vectors is None else self._vectors.ids().copy()
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, in order."""
+        with self.snapshot():
+            return self._mirror.read(ids, self.dimension)
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
+        with self.snapshot():
+            self._sync_vectors()
+            return [] if self._vectors is None else self._vectors.search(query_vector, k)
+
+    # ----- text search -------------------------------------------------------------------
+    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word.
+
+        The question's most common words are left out (see `fts.bm25_search`).
+        """
+        with self.snapshot():
+            self._sync_vectors()
+            total = self._vectors.count if self._vectors is not None else self.chunk_count()
+            with self._lock:
+                return fts.bm25_search(self._conn, text, k, total)
+
+    # ----- reading -----------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """The chunks with these ids, in the order of ``ids`` (unknown ids are skipped)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._rows(
+            "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE c.id IN ({marks})",
+            [int(i) for i in ids],
+        )
+        by_id = {row["id"]: chunk_from_row(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def document_chunks(self, path: str) -> list[ChunkRecord]:
+        """All chunks of one document, in order."""
+        rows = self._rows(
+            "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.path = ? ORDER BY c.ordinal",
+            (path,),
+        )
+        return [chunk_from_row(row) for row in rows]
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every indexed document with its chunk count, by path."""
+        rows = self._rows(
+            "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS n_chunks "
+            "FROM documents d ORDER BY d.path"
+        )
+        return [
+            DocumentRecord(
+                id=r["id"],
+                path=r["path"],
+                content_hash=r["content_hash"],
+                size=r["size"],
+                mtime=r["mtime"],
+                title=r["title"],
+                metadata=json.loads(r["metadata"]),
+                ingested_at=r["ingested_at"],
+                n_chunks=r["n_chunks"],
+            )
+            for r in rows
+        ]
+
+    def failures(self) -> list[tuple[str, str]]:
+        """Files the last ingestions could not read, as (path, reason)."""
+        return [(r["path"], r["reason"]) for r in self._rows("SELECT path, reason FROM failures ORDER BY path")]
+
+    def known_failures(self) -> dict[str, tuple[str, int, float]]:
+        """Recorded failures as path -> (reason, size, mtime)."""
+        rows = self._rows("SELECT path, reason, size, mtime FROM failures")
+        return {r["path"]: (r["reason"], r["size"], r["mtime"]) for r in rows}
+
+    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(text_hashes))
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self._rows(
+                "SELECT c.text_hash, v.embedding FROM vectors v JOIN chunks c ON c.id = v.id "
+                f"WHERE c.id IN (SELECT MIN(id) FROM chunks WHERE text_hash IN ({marks}) GROUP BY text_hash)",
+                batch,
+            ):
+                found[row["text_hash"]] = np.frombuffer(row["embedding"], dtype=np.float32)
+        return found
+
+    def chunk_count(self) -> int:
+        """Number of stored chunks."""
+        return int(self._rows("SELECT COUNT(*) FROM chunks")[0][0])
+
+    def fts_count(self) -> int:
+        """Number of rows in the FTS5 index (equals `chunk_count` in a consistent index)."""
+        return int(self._rows("SELECT COUNT(*) FROM chunks_fts_docsize")[0][0])
+
+    def chunk_ids(self) -> list[int]:
+        """All chunk ids, ascending."""
+        return [r[0] for r in self._rows("SELECT id FROM chunks ORDER BY id")]
+
+    def stats(self) -> IndexStats:
+        """Counts, model and size on disk."""
+        with self.snapshot():
+            last = self.meta("last_ingest")
+            documents = int(self._rows("SELECT COUNT(*) FROM documents")[0][0])
+            chunks = self.chunk_count()
+            failures = int(self._rows("SELECT COUNT(*) FROM failures")[0][0])
+        size = 0
+        for path in self.index_dir.iterdir():
+            with contextlib.suppress(OSError):  # a cache file may be replaced meanwhile
+                size += path.stat().st_size if path.is_file() else 0
+        return IndexStats(
+            documents=documents,
+            chunks=chunks,
+            embedding_model=self.embedding_model,
+            dimension=self.dimension,
+            size_bytes=size,
+            last_ingest=float(last) if last else None,
+            failures=failures,
+        )
+
+    # ----- writing -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self, *, wait: bool = False) -> Iterator[IndexStore]:
+        """Hold the index for writing (one process at a time per index folder).
+
+        Raises `IndexBusyError` naming the process that holds it, unless ``wait`` (then it
+        blocks until that process is done). Readers are not affected either way.
+        """
+        if self._write_lock is not None:  # already held by this store
+            yield self
+            return
+        with writer_lock(self.index_dir, wait=wait) as fd:
+            self._write_lock = fd
+            try:
+                yield self
+            finally:
+                self._write_lock = None
+
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def transaction(
+        self, embedding_model: str, dimension: int, *, replace_model: bool = False
+    ) -> Iterator[IndexWriter]:
+        """One commit: what is done through the writer becomes visible together, or not at all.
+
+        Must be called inside `writing`. Keep it to the writes themselves (load and embed
+        before it). ``replace_model`` accepts a new embedding model (for a rebuild, which
+        starts with `IndexWriter.clear`).
+        """
+        if self._write_lock is None:
+            raise RuntimeError("IndexStore.transaction() needs IndexStore.writing() first")
+        if not replace_model:
+            self.check_model(embedding_model, dimension)
+        with self._write_transaction():
+            yield IndexWriter(self._conn)
+            oldest_kept = self._mirror.removed_seq() - REMOVAL_LOG_KEPT
+            self._conn.execute("DELETE FROM removed_chunks WHERE seq <= ?", (oldest_kept,))
+            self._set_meta({
+                "generation": str(int(self.meta("generation") or 0) + 1),
+                "embedding_model": embedding_model,
+                "dimension": str(dimension),
+                "last_ingest": repr(time.time()),
+            })
+
+    def update_vector_cache(self) -> bool:
+        """Bring the on-disk vector cache up to date when it lags by more than a small share.
+
+        Must be called inside `writing`. Builds the search structure (IVF above its size
+        threshold) when its kind no longer suits the index. Returns True when it wrote a cache.
+        """
+        if self._write_lock is None:
+            raise RuntimeError("IndexStore.update_vector_cache() needs IndexStore.writing() first")
+        with self.snapshot():
+            if self.chunk_count() < CACHE_MIN_VECTORS:
+                remove_stale_caches(self.index_dir, keep=-1)
+                return False
+            cached = cached_generations(self.index_dir)
+            if cached and cached[0] == self.generation:
+                return False
+            self._sync_vectors()
+            vectors, removed_seen = self._mirror.save_cache_if_stale()
+            if vectors is None:
+                return False
+        with self._write_transaction():  # where the cache stands in the removal log (no new generation)
+            self._set_meta({"vector_cache": f"{vectors.generation} {removed_seen}"})
+        remove_stale_caches(self.index_dir, keep=vectors.generation)
+        return True

@@ -1,0 +1,90 @@
+"""The index's plain records and errors: what the store hands out and raises."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+class IndexUnavailableError(RuntimeError):
+    """The index cannot be used as it is; the message tells the user what to do."""
+
+
+class IndexMismatchError(IndexUnavailableError):
+    """The index was built with another embedding model or dimension."""
+
+
+class IndexBusyError(IndexUnavailableError):
+    """Another process holds the index for writing (an ingest is running); nothing is wrong."""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One indexed file."""
+
+    id: int
+    path: str
+    content_hash: str
+    size: int
+    mtime: float
+    title: str
+    metadata: dict[str, str]
+    ingested_at: float
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One stored chunk with where it came from."""
+
+    id: int
+    document_id: int
+    path: str
+    title: str
+    ordinal: int
+    text: str
+    page: int | None
+    heading: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk to store (its vector is given beside it). Ingestion's `Chunk` extends it."""
+
+    ordinal: int
+    text: str
+    text_hash: str
+    page: int | None
+    heading: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `rag-app info` shows."""
+
+    documents: int
+    chunks: int
+    embedding_model: str
+    dimension: int
+    size_bytes: int
+    last_ingest: float | None
+    failures: int
+
+
+def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
+    return ChunkRecord(
+        id=row["id"],
+        document_id=row["document_id"],
+        path=row["path"],
+        title=row["title"],
+        ordinal=row["ordinal"],
+        text=row["text"],
+        page=row["page"],
+        heading=row["heading"],
+        char_start=row["char_start"],
+        char_end=row["char_end"],
+    )

@@ -1,0 +1,155 @@
+"""The chat page's layout: Gradio components wired to a `ChatPage`'s handlers, and the server.
+
+Offline: analytics off, system fonts only, no CDN; listens on 127.0.0.1 unless told otherwise.
+Questions from several tabs run at once (`CHAT_CONCURRENCY`; the model itself answers one at a
+time); ingestion runs one at a time and never blocks questions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
+
+from rag_app.app import SUPPORTED_EXTENSIONS
+from rag_app.config import Settings
+from rag_app.ui.page import ChatPage
+
+CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock
+WATCH_REFRESH_S = 5  # how often the page re-reads the index status while the folder is watched
+
+THEME = gr.themes.Default(
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"],
+)
+
+CSS = """
+.rag-answer .rag-sent.unsupported { background: #fff4e5; border-bottom: 2px dashed #d97706; }
+.rag-answer .rag-flag { color: #b45309; font-weight: 600; }
+.rag-note { font-size: 0.85em; color: #6b7280; margin-top: 0.4em; }
+.rag-refusal { border-left: 4px solid #dc2626; background: #fef2f2; padding: 0.5em 0.8em; border-radius: 6px; }
+.rag-refusal-title { font-weight: 700; color: #b91c1c; }
+.rag-unverified { border-left: 4px solid #d97706; padding-left: 0.6em; }
+.rag-sources { margin-top: 0.8em; border-top: 1px solid #e5e7eb; padding-top: 0.4em; }
+.rag-sources-title { font-weight: 700; font-size: 0.9em; }
+.rag-source { margin: 0.4em 0; font-size: 0.9em; }
+.rag-source-head { font-weight: 600; }
+.rag-score { font-weight: 400; color: #6b7280; font-size: 0.85em; }
+.rag-quote { margin: 0.2em 0 0.2em 0.5em; padding-left: 0.5em; border-left: 3px solid #cbd5e1; }
+.rag-source mark, .rag-quote mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-source details summary { cursor: pointer; color: #4b5563; font-size: 0.85em; }
+.rag-passage { white-space: normal; color: #374151; font-size: 0.9em; }
+.rag-pending { color: #6b7280; font-style: italic; }
+.rag-timings { font-size: 0.75em; color: #9ca3af; margin-top: 0.4em; }
+"""
+
+
+def build_blocks(page: ChatPage) -> gr.Blocks:
+    """The Gradio page over ``page``."""
+    settings = page.settings
+    choices = page.app.model_choices()
+    with gr.Blocks(title="rag_app — chat with your documents", analytics_enabled=False) as demo:
+        gr.Markdown("## Chat with your documents\nAnswers come only from your files, with their sources.")
+        status = gr.Markdown(elem_id="index-status")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                notice = gr.Markdown(visible=False, elem_id="empty-notice")
+                chatbot = gr.Chatbot(
+                    elem_id="chat", height=560, latex_delimiters=[], buttons=["copy"],
+                    feedback_options=None, show_label=False,
+                    placeholder="Ask a question about your documents. Every answer lists its sources.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Your question…", show_label=False, scale=8,
+                                          elem_id="question", autofocus=True, max_lines=6)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                clear = gr.Button("Clear conversation", size="sm", elem_id="clear")
+                history = gr.State([])
+            with gr.Tab("Documents", id="documents"):
+                kinds = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+                gr.Markdown(f"Drop files here ({kinds}; up to {settings.max_upload_mb} MB each). They "
+                            f"are saved into `{settings.data_dir}` and indexed at once.")
+                upload = gr.File(label="Add documents", file_count="multiple", elem_id="upload",
+                                 file_types=sorted(SUPPORTED_EXTENSIONS))
+                with gr.Row():
+                    replace = gr.Checkbox(label="Replace files with the same name", value=False,
+                                          elem_id="replace")
+                    add = gr.Button("Add to index", variant="primary", elem_id="add")
+                    rescan = gr.Button("Rescan data folder", elem_id="rescan")
+                upload_status = gr.Markdown(elem_id="upload-status")
+                documents = gr.Dataframe(headers=["Document", "Passages", "Title", "Indexed"],
+                                         interactive=False, elem_id="documents", wrap=True)
+                failures = gr.Dataframe(headers=["Not indexed", "Reason"], interactive=False,
+                                        elem_id="failures", wrap=True)
+                with gr.Row():
+                    to_remove = gr.Dropdown(label="Remove a document", choices=[], elem_id="remove-choice")
+                    confirm = gr.Checkbox(label="Yes, delete the file from the data folder",
+                                          value=False, elem_id="remove-confirm")
+                    remove = gr.Button("Remove", variant="stop", elem_id="remove")
+            with gr.Tab("Settings", id="settings"):
+                k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages per question")
+                temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05,
+                                        label="Temperature")
+                max_tokens = gr.Slider(16, 2048, value=settings.max_tokens, step=16,
+                                       label="Maximum answer length (tokens)")
+                model = gr.Dropdown(label=f"Model (the catalogue's, or any .gguf in {settings.models_dir}/)",
+                                    choices=[(c.label, c.path) for c in choices],
+                                    value=page.model_path, elem_id="model")
+                model_status = gr.Markdown(f"Model: `{Path(page.model_path).name}`")
+
+        index_outputs = [status, notice, documents, failures, to_remove]
+        ask_inputs = [question, chatbot, history, k, temperature, max_tokens]
+        ask_outputs = [chatbot, history, question]
+        for trigger in (question.submit, send.click):
+            trigger(page.respond, ask_inputs, ask_outputs, concurrency_limit=CHAT_CONCURRENCY,
+                    concurrency_id="chat", show_progress="hidden")
+        clear.click(lambda: ([], [], ""), None, [chatbot, history, question], queue=False)
+
+        upload.upload(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],
+                      concurrency_limit=1, concurrency_id="ingest")
+        add.click(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],
+                  concurrency_limit=1, concurrency_id="ingest")
+        rescan.click(page.rescan, None, [upload_status, *index_outputs], concurrency_limit=1, concurrency_id="ingest")
+        remove.click(page.remove, [to_remove, confirm], [upload_status, confirm, *index_outputs],
+                     concurrency_limit=1, concurrency_id="ingest")
+        model.change(page.switch_model, model, model_status, concurrency_limit=1,
+                     concurrency_id="model")
+        demo.load(page.refresh, None, index_outputs, concurrency_limit=CHAT_CONCURRENCY,
+                  concurrency_id="status")
+        if page.watch_status:  # the watcher updates the index behind the page's back
+            gr.Timer(WATCH_REFRESH_S).tick(page.status_line, None, status, queue=False, show_progress="hidden")
+    return demo
+
+
+def serve(
+    settings: Settings, *, host: str | None = None, port: int | None = None, watch_folder: bool = False
+) -> tuple[gr.Blocks, ChatPage]:
+    """Open the index of ``settings`` and start serving the chat page on ``host``:``port``;
+    with ``watch_folder``, keep the index in step with the data folder meanwhile.
+
+    Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
+    `ChatPage.close` afterwards.
+    """
+    page = ChatPage.open(settings)
+    if watch_folder:
+        page.start_watching()
+    demo = build_blocks(page)
+    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    demo.launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        theme=THEME,
+        css=CSS,
+        share=False,
+        inbrowser=False,
+        show_error=True,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        footer_links=["api", "settings"],
+        max_file_size=f"{settings.max_upload_mb}mb",
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    return demo, page

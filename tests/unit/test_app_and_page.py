@@ -1,0 +1,121 @@
+"""The application service and the chat page's handlers over fake models: ingest, info, search,
+answers (verified, refused, unverified), uploads, removal, model switching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag_app.answer import AnswerEvent, StatusEvent, TokenEvent
+from rag_app.app import App
+from rag_app.ui.page import ChatPage
+
+from conftest import make_settings
+from fakes import FakeEmbedder, FakeGenerator
+
+DOCUMENTS = {
+    "herons.md": "# Herons\n\nGrey herons hunt fish in shallow water. Herons nest in colonies called heronries.\n",
+    "storks.md": "# Storks\n\nWhite storks nest on church towers. Storks migrate to Africa in winter.\n",
+    "pasta.md": "# Pasta\n\nCook the pasta in salted boiling water for ten minutes, then drain it.\n",
+}
+SUPPORTED = "White storks nest on church towers [1]."
+
+
+def folder(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, text in DOCUMENTS.items():
+        (data / name).write_text(text, encoding="utf-8")
+    return data
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with App(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(SUPPORTED)) as app:
+        app.ingest()
+        yield app
+
+
+def test_info_and_search_describe_and_rank_the_index(app: App) -> None:
+    info = app.info()
+    assert (info.documents, info.embedding_model, info.failures) == (3, "fake-bag-of-words", [])
+    assert sorted(f.path for f in info.files) == sorted(DOCUMENTS) and info.last_ingest_text != "never"
+    assert app.search("Where do storks nest?", k=1)[0].path == "storks.md"
+    modes = app.search_modes("boiling water pasta", 2)
+    assert {p.path for p in modes["bm25"]} == {"pasta.md"} and modes["hybrid"][0].path == "pasta.md"
+
+
+def test_a_supported_reply_is_streamed_then_verified_with_its_source(app: App) -> None:
+    events = list(app.ask("Where do white storks nest?"))
+    assert isinstance(events[0], StatusEvent) and events[0].stage == "reading"
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == SUPPORTED
+    answer = events[-1].answer if isinstance(events[-1], AnswerEvent) else None
+    assert answer is not None and answer.verified and not answer.refused
+    assert [c.path for c in answer.citations] == ["storks.md"] and "church towers" in answer.answer
+
+
+def test_a_question_the_documents_cannot_answer_is_refused_without_asking_the_model(tmp_path: Path) -> None:
+    generator = FakeGenerator("Paris is the capital of France [1].")
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
+        app.ingest()
+        answer = app.answer("What is the capital city of Mongolia?")
+    assert answer.refused and generator.calls == 0 and not answer.citations
+
+
+def test_an_invented_reply_is_not_passed_off_as_verified(tmp_path: Path) -> None:
+    generator = FakeGenerator("White storks nest on the Moon since 1850 [1].")
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
+        app.ingest()
+        answer = app.answer("Where do white storks nest?")
+    assert generator.calls == 1 and not answer.verified and not answer.refused
+    assert "Moon" not in answer.answer and "church towers" in answer.answer  # the evidence instead
+
+
+def test_the_page_streams_an_answer_and_shows_its_sources(app: App) -> None:
+    page = ChatPage(app)
+    # What the chat showed at each step (the handler updates one list in place).
+    steps = [(chat[-1]["content"], history, question)
+             for chat, history, question in page.respond("Where do white storks nest?", [], [], 5, 0.0, 128)]
+    shown = [html for html, _, _ in steps]
+    _, history, question = steps[-1]
+    assert "Searching your documents" in shown[0] and "fake-model is reading" in shown[1]
+    assert any("rag-streaming" in html and "church" in html for html in shown)
+    assert "storks.md" in shown[-1] and "Sources" in shown[-1] and question == ""
+    assert history == [["Where do white storks nest?", SUPPORTED]]
+    assert list(page.respond("   ", [], [], 5, 0.0, 128)) == [([], [], "")]
+
+
+def test_the_page_on_an_empty_index_says_how_to_add_documents(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    settings = make_settings(tmp_path / "data", tmp_path / "index")
+    page = ChatPage(App(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(SUPPORTED)))
+    try:
+        status, notice, documents, failures, _ = page.refresh()
+        assert "**0** documents" in status and notice["visible"] is True and documents == [] == failures
+        chat, _, _ = list(page.respond("Where do storks nest?", [], [], 5, 0.0, 128))[-1]
+        assert "Documents" in chat[-1]["content"] and "rag-app ingest" in chat[-1]["content"]
+    finally:
+        page.close()
+
+
+def test_upload_remove_and_model_switch_through_the_page(app: App, tmp_path: Path) -> None:
+    page = ChatPage(app)
+    upload = tmp_path / "upload" / "owls.md"
+    upload.parent.mkdir()
+    upload.write_text("# Owls\n\nBarn owls hunt mice at night.\n", encoding="utf-8")
+    message, kept, status, *_ = page.add_files([str(upload), str(tmp_path / "notes.exe")], False)
+    assert "Added owls.md" in message and "1 added" in message and "notes.exe" in message
+    assert kept == [str(tmp_path / "notes.exe")] and "**4** documents" in status
+    assert app.search("barn owls mice", k=1)[0].path == "owls.md"
+
+    message, confirm, status, *_ = page.remove("owls.md", True)
+    assert "Removed owls.md" in message and confirm is False and "**3** documents" in status
+
+    assert page.switch_model(str(tmp_path / "missing.gguf")).startswith("⚠")
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF")
+    assert "loaded" in page.switch_model(str(other)) and app.pipeline.generator.model_path == other
