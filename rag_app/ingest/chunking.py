@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from rag_app.embedding import Embedder
 from rag_app.ingest.document import LoadedDocument
 from rag_app.store import NewChunk
+
+if TYPE_CHECKING:  # imported when a document is split: LangChain takes a tenth of a second to load,
+    # which every `rag-app` command that imports the application service would pay
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ class Chunker:
 
     def _splitter(self, size: int) -> RecursiveCharacterTextSplitter:
         if size not in self._splitters:
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+
             self._splitters[size] = RecursiveCharacterTextSplitter(
                 chunk_size=size,
                 chunk_overlap=min(self.overlap, size // 2),
