@@ -103,7 +103,8 @@ class Answer:
         return {
             "answer": self.answer,
             "refused": self.refused,
-            "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading, "text": c.text}
+            "citations": [{"n": c.n, "path": c.path, "page": c.page, "heading": c.heading, "text": c.text,
+                           "chunk_id": c.chunk_id, "supporting_sentence": c.supporting_sentence}
                           for c in self.citations],
             "evidence": [{"text": e.text, "path": e.path, "page": e.page, "heading": e.heading}
                          for e in self.evidence],

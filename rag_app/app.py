@@ -8,12 +8,13 @@ index opens at once:
 - questions: `ask` (events as they happen), `answer`, `search`, `search_modes`;
 - the index: `info`, `ingest`, `watch`;
 - the data folder: `add_file`, `remove_file`;
+- the sources: `source` (a passage in its page or section), `page_image`, `document_file`;
 - the answer model: `model_path`, `model_choices`, `switch_model`.
 
 Errors are the layers' own, each with a message that says what to do next, and are exported
 here with the types a view shows, so that views import from this module only:
 `IndexUnavailableError` (no index, an ingest is writing, another embedder), `IngestError`,
-`ModelNotFoundError`, `UploadError`, `EmptyQueryError` (a `ValueError`).
+`ModelNotFoundError`, `UploadError`, `SourceError`, `EmptyQueryError` (a `ValueError`).
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ from rag_app.ingest.pipeline import ingest as run_ingest
 from rag_app.ingest.report import IngestReport, ProgressCallback
 from rag_app.models import ModelNotFoundError
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
-from rag_app.store import IndexStore, IndexUnavailableError
+from rag_app.sources import pdf_pages
+from rag_app.sources.context import SourceContext, SourceError, is_pdf, pdf_page_context, section_context
+from rag_app.store import ChunkRecord, DocumentRecord, IndexStore, IndexUnavailableError
 from rag_app.watch import WatchEvent
 from rag_app.watch import watch as run_watch
-from rag_app.workspace import ModelChoice, UploadError, model_choices, remove_file, save_upload
+from rag_app.workspace import ModelChoice, UploadError, inside, model_choices, remove_file, save_upload
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -52,6 +55,8 @@ __all__ = [
     "IngestReport",
     "ModelChoice",
     "ModelNotFoundError",
+    "SourceError",
+    "SourceView",
     "UploadError",
     "WatchEvent",
 ]
@@ -85,6 +90,29 @@ class IndexInfo:
     def last_ingest_text(self) -> str:
         """When the index last changed, for a person: "2026-12-01 09:30:00" or "never"."""
         return self.last_ingest.isoformat(sep=" ", timespec="seconds") if self.last_ingest else "never"
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A document as the source viewer shows it: a page of a PDF, or the section of another
+    format, with the cited passage (and its supporting sentence) located in it."""
+
+    path: str  # relative to the data folder, as the index names it
+    title: str
+    heading: str
+    context: SourceContext
+    chunk_id: int | None = None  # the passage shown, if any
+    passage: str = ""
+    sentence: str = ""
+    page: int | None = None  # the PDF page shown
+    pages: int | None = None  # the PDF's page count
+    passage_page: int | None = None  # the page the passage is on
+    changed: bool = False  # the file changed since it was indexed: the highlight may be off
+
+    @property
+    def is_pdf(self) -> bool:
+        """True when the document is a PDF (shown as rendered pages)."""
+        return self.pages is not None
 
 
 class App:
@@ -199,6 +227,87 @@ class App:
         """Delete a document's file from the data folder (the next ingest drops it)."""
         return remove_file(self.settings.data_dir, relative_path)
 
+    # ----- the sources ------------------------------------------------------------------------
+    def source(self, chunk_id: int, *, sentence: str = "", page: int | None = None) -> SourceView:
+        """Passage ``chunk_id`` in its document: its PDF page (or ``page``, to leaf through the
+        PDF), or its section, with ``sentence`` (the part that supports an answer) inside it.
+
+        Raises `SourceError` when the passage or its file is gone.
+        """
+        record = self._chunk(chunk_id)
+        file = self.document_file(record.path)
+        if record.page is not None and is_pdf(record.path):
+            shown = page or record.page
+            on_page = shown == record.page
+            context = pdf_page_context(file, shown, record.text if on_page else "", sentence if on_page else "")
+            return SourceView(record.path, record.title, record.heading, context, chunk_id, record.text, sentence,
+                              shown, _page_count(file), record.page, self._changed(record.path, file))
+        context = section_context(file, record.char_start, record.text, sentence)
+        return SourceView(record.path, record.title, context.heading or record.heading, context, chunk_id,
+                          record.text, sentence, changed=self._changed(record.path, file))
+
+    def document_source(self, path: str, page: int | None = None) -> SourceView:
+        """An indexed document without a passage: page ``page`` (default 1) of a PDF, or the
+        first section of another format. Raises `SourceError`."""
+        file = self.document_file(path)
+        title = self._document(path).title
+        if is_pdf(path):
+            shown = page or 1
+            return SourceView(path, title, "", pdf_page_context(file, shown), page=shown, pages=_page_count(file),
+                              changed=self._changed(path, file))
+        context = section_context(file, 0)
+        return SourceView(path, title, context.heading, context, changed=self._changed(path, file))
+
+    def page_image(self, path: str, page: int, *, chunk_id: int | None = None, sentence: str = "") -> bytes:
+        """Page ``page`` of the PDF ``path`` as PNG, with passage ``chunk_id`` and ``sentence``
+        highlighted when the passage is on that page. Raises `SourceError`."""
+        return self.page_rendering(path, page, chunk_id=chunk_id, sentence=sentence)[0]
+
+    def page_rendering(self, path: str, page: int, *, chunk_id: int | None = None,
+                       sentence: str = "") -> tuple[bytes, pdf_pages.Highlights]:
+        """`page_image` with where the highlights are."""
+        file = self.document_file(path)
+        passage = ""
+        if chunk_id is not None:
+            record = self._chunk(chunk_id)
+            passage = record.text if record.path == path and record.page == page else ""
+        try:
+            return pdf_pages.render_page(file, page, passage, sentence if passage else "")
+        except pdf_pages.PdfPageError as exc:
+            raise SourceError(str(exc)) from exc
+
+    def document_file(self, path: str) -> Path:
+        """The file of indexed document ``path``, for showing or serving it.
+
+        Only a document of the index whose file lies inside the data folder (symbolic links
+        resolved) is given out; anything else raises `SourceError`.
+        """
+        data_dir = Path(self.settings.data_dir)
+        target = data_dir / path
+        if not self.store.documents(path) or not inside(data_dir, target):
+            raise SourceError(f"'{path}' is not a document of your index.")
+        if not target.is_file():
+            raise SourceError(f"'{path}' is no longer in {data_dir}. Run `rag-app ingest` to update the index.")
+        return target.resolve()
+
+    def _chunk(self, chunk_id: int) -> ChunkRecord:
+        found = self.store.chunks([chunk_id])
+        if not found:
+            raise SourceError(f"Passage {chunk_id} is no longer in the index (its document changed or was "
+                              "removed). Ask again to get current sources.")
+        return found[0]
+
+    def _document(self, path: str) -> DocumentRecord:
+        found = self.store.documents(path)
+        if not found:
+            raise SourceError(f"'{path}' is not a document of your index.")
+        return found[0]
+
+    def _changed(self, path: str, file: Path) -> bool:
+        record = self._document(path)
+        stat = file.stat()
+        return stat.st_size != record.size or abs(stat.st_mtime - record.mtime) > 1e-3
+
     # ----- the answer model ---------------------------------------------------------------
     @property
     def model_path(self) -> Path:
@@ -237,6 +346,13 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _page_count(file: Path) -> int:
+    try:
+        return pdf_pages.page_count(file)
+    except pdf_pages.PdfPageError as exc:
+        raise SourceError(str(exc)) from exc
 
 
 def _index_info(store: IndexStore) -> IndexInfo:

@@ -170,6 +170,74 @@ def test_answer_streams_and_cites_the_right_file(page) -> None:
     assert any(FACT.file in h for h in last_answer(page).locator(".rag-source-head").all_inner_texts())
 
 
+def source_frame(page):
+    """The source panel's frame, once a page has loaded in it."""
+    page.wait_for_function("() => { const f = document.getElementById('rag-source-frame');"
+                           " return f && f.contentDocument && f.contentDocument.getElementById('where'); }",
+                           timeout=30_000)
+    return page.frame_locator("#rag-source-frame")
+
+
+def test_a_citation_opens_its_pdf_page_highlighted_and_the_pages_can_be_turned(page) -> None:
+    ask(page, FACT.question)
+    answer = last_answer(page)
+    item = answer.locator(".rag-source", has_text=f"page {FACT.page}").filter(has_text=FACT.file).first
+    item.locator("a.rag-open").click()
+    frame = source_frame(page)
+    where = frame.locator("#where")
+    where.wait_for()
+    assert FACT.file in where.inner_text() and f"page {FACT.page} of 5" in where.inner_text()
+    image = frame.locator("#page-image")
+    assert image.get_attribute("data-page") == str(FACT.page)
+    assert image.get_attribute("data-highlighted") == "true"  # the passage was found on the page
+    image.evaluate("img => img.complete || new Promise(done => img.onload = done)")
+    assert image.evaluate("img => img.naturalWidth") > 500
+    assert frame.locator(".passage-text").count() == 1
+    shot(page, "1c-source-pdf")
+
+    frame.locator("nav a.next").click()
+    frame.locator(f"#page-image[data-page='{FACT.page + 1}']").wait_for()
+    assert f"page {FACT.page + 1} of 5" in frame.locator("#where").inner_text()
+    assert frame.locator(".passage-text").count() == 0  # no passage on this page
+    frame.locator("nav a.back").click()
+    frame.locator(f"#page-image[data-page='{FACT.page}']").wait_for()
+    assert frame.locator("nav a.file").get_attribute("href").startswith("/rag/file/how_llms_work.pdf")
+
+
+def test_a_markdown_source_opens_in_its_section_with_the_passage_marked(page) -> None:
+    fact = next(f for f in DEMO_FACTS if f.file == "chunking_and_embeddings.md")
+    ask(page, fact.question)
+    item = last_answer(page).locator(".rag-source").filter(has_text=fact.file).first
+    item.locator("a.rag-open").click()
+    frame = source_frame(page)
+    assert fact.file in frame.locator("#where").inner_text()
+    marked = frame.locator("#section mark.passage")
+    assert marked.count() == 1 and len(marked.inner_text()) > 40
+    shot(page, "1d-source-markdown")
+
+
+def test_files_outside_the_data_folder_are_refused(server: Server) -> None:
+    import urllib.error
+
+    base = server.url.rstrip("/")
+    with urllib.request.urlopen(f"{base}/rag/file/how_llms_work.pdf", timeout=10) as response:
+        assert response.status == 200 and response.read(5) == b"%PDF-"
+    outside = server.data_dir.parent / "secret.txt"
+    outside.write_text("not for the browser")
+    (server.data_dir / "link.txt").symlink_to(outside)
+    try:
+        for path in ("..%2Fsecret.txt", "%2E%2E/%2E%2E/etc/passwd", "link.txt", "/etc/passwd", "missing.pdf"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{base}/rag/file/{path}", timeout=10)
+            assert refused.value.code in (403, 404), path
+        request = urllib.request.Request(f"{base}/rag/file/how_llms_work.pdf", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+    finally:
+        (server.data_dir / "link.txt").unlink()
+
+
 def test_out_of_corpus_question_is_refused_with_closest_passages(page) -> None:
     ask(page, NOT_IN_CORPUS_EN[1])
     shot(page, "2-refusal")

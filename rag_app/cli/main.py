@@ -1,4 +1,4 @@
-"""The `rag-app` command line: ingest, info, search, ask, eval, serve, models."""
+"""The `rag-app` command line: ingest, watch, info, search, show, ask, eval, serve, models."""
 
 from __future__ import annotations
 
@@ -216,7 +216,7 @@ def search(
     for rank, p in enumerate(passages, start=1):
         where = p.path + (f", page {p.page}" if p.page else "") + (f" — {p.heading}" if p.heading else "")
         ranks = f"dense #{p.dense_rank or '-'}, BM25 #{p.bm25_rank or '-'}"
-        console.print(f"[bold]{rank}. {where}[/]  [dim]score {p.score:.4f} ({ranks})[/]")
+        console.print(f"[bold]{rank}. {where}[/]  [dim]score {p.score:.4f} ({ranks}) · passage {p.chunk_id}[/]")
         console.print(p.text, markup=False, highlight=False)
         console.print()
 
@@ -240,6 +240,29 @@ def ask(
     try:
         ask_command(settings, question, k=k, as_json=as_json, console=console)
     except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command()
+def show(
+    target: Annotated[str, typer.Argument(help="A passage id (`rag-app search` shows them), or PATH or "
+                                          "PATH:PAGE of an indexed document.")],
+    sentence: Annotated[str, typer.Option("--sentence", help="Text of the passage to mark more "
+                                          "strongly (the supporting sentence).")] = "",
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the PDF page, highlighted, to "
+                                                "this PNG file.")] = None,
+    index_dir: IndexDirOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Show a passage in its page or section (or a page of a document), as the chat page's source panel does."""
+    from rag_app.app import App, IndexUnavailableError, SourceError
+    from rag_app.cli.show import show_command
+
+    settings = _settings(index_dir=index_dir, data_dir=data_dir)
+    try:
+        with App(settings) as rag:
+            show_command(rag, target, sentence=sentence, png=png, console=console)
+    except (IndexUnavailableError, SourceError, OSError) as exc:
         raise fail(str(exc)) from exc
 
 

@@ -297,11 +297,13 @@ class IndexStore:
         )
         return [chunk_from_row(row) for row in rows]
 
-    def documents(self) -> list[DocumentRecord]:
-        """Every indexed document with its chunk count, by path."""
+    def documents(self, path: str | None = None) -> list[DocumentRecord]:
+        """Every indexed document with its chunk count, by path (only ``path``'s, when given)."""
+        where, params = ("WHERE d.path = ?", (path,)) if path is not None else ("", ())
         rows = self._rows(
             "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS n_chunks "
-            "FROM documents d ORDER BY d.path"
+            f"FROM documents d {where} ORDER BY d.path",
+            params,
         )
         return [
             DocumentRecord(

@@ -14,8 +14,28 @@ import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 from rag_app.app import SUPPORTED_EXTENSIONS
 from rag_app.config import Settings
 from rag_app.ui.page import ChatPage
+from rag_app.ui.source_routes import source_routes
 
 CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock
+# The source panel: a frame that shows /rag/source/… pages (ui/source_routes.py) beside the chat.
+SOURCE_PANEL = (
+    '<iframe id="rag-source-frame" name="rag-source" title="Source" '
+    'style="width:100%;height:760px;border:1px solid #e5e7eb;border-radius:8px;background:#fff" '
+    'srcdoc="<p style=&quot;font-family:system-ui;color:#6b7280;padding:1em&quot;>Click '
+    '<b>Show in document</b> under a source to see the passage in its page or section here.</p>"></iframe>'
+)
+# Clicks on "Show in document" links (in the chat's HTML) load them into the source panel.
+SOURCE_PANEL_SCRIPT = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest ? event.target.closest("a.rag-open") : null;
+  const frame = document.getElementById("rag-source-frame");
+  if (!link || !frame) return;
+  event.preventDefault();
+  event.stopPropagation();
+  frame.removeAttribute("srcdoc");
+  frame.src = link.getAttribute("href");
+}, true);
+</script>"""
 WATCH_REFRESH_S = 5  # how often the page re-reads the index status while the folder is watched
 
 THEME = gr.themes.Default(
@@ -52,19 +72,22 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
         gr.Markdown("## Chat with your documents\nAnswers come only from your files, with their sources.")
         status = gr.Markdown(elem_id="index-status")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                notice = gr.Markdown(visible=False, elem_id="empty-notice")
-                chatbot = gr.Chatbot(
-                    elem_id="chat", height=560, latex_delimiters=[], buttons=["copy"],
-                    feedback_options=None, show_label=False,
-                    placeholder="Ask a question about your documents. Every answer lists its sources.",
-                )
-                with gr.Row():
-                    question = gr.Textbox(placeholder="Your question…", show_label=False, scale=8,
-                                          elem_id="question", autofocus=True, max_lines=6)
-                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                clear = gr.Button("Clear conversation", size="sm", elem_id="clear")
-                history = gr.State([])
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    notice = gr.Markdown(visible=False, elem_id="empty-notice")
+                    chatbot = gr.Chatbot(
+                        elem_id="chat", height=560, latex_delimiters=[], buttons=["copy"],
+                        feedback_options=None, show_label=False,
+                        placeholder="Ask a question about your documents. Every answer lists its sources.",
+                    )
+                    with gr.Row():
+                        question = gr.Textbox(placeholder="Your question…", show_label=False, scale=8,
+                                              elem_id="question", autofocus=True, max_lines=6)
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    clear = gr.Button("Clear conversation", size="sm", elem_id="clear")
+                    history = gr.State([])
+                with gr.Column(scale=2, min_width=320):
+                    gr.HTML(SOURCE_PANEL, elem_id="source-panel")
             with gr.Tab("Documents", id="documents"):
                 kinds = ", ".join(sorted(SUPPORTED_EXTENSIONS))
                 gr.Markdown(f"Drop files here ({kinds}; up to {settings.max_upload_mb} MB each). They "
@@ -149,6 +172,8 @@ def serve(
         enable_monitoring=False,
         footer_links=["api", "settings"],
         max_file_size=f"{settings.max_upload_mb}mb",
+        head=SOURCE_PANEL_SCRIPT,
+        app_kwargs={"routes": source_routes(page.app)},
         prevent_thread_lock=True,
         quiet=True,
     )

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from rag_app.answer import Answer, Citation, Passage, StatusEvent
+from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3
 PASSAGE_PREVIEW_CHARS = 1200
@@ -66,13 +67,16 @@ def _score(passage: Passage | None, fused: float) -> str:
     return f'<span class="rag-score">{" · ".join(details)}</span>'
 
 
-def _source_item(n: int, path: str, page: int | None, heading: str, text: str, score: float,
+def _source_item(n: int, chunk_id: int, path: str, page: int | None, heading: str, text: str, score: float,
                  passage: Passage | None, sentence: str) -> str:
     quote = f'<div class="rag-quote">“<mark>{_esc(sentence)}</mark>”</div>' if sentence else ""
     body = highlight(text, sentence, PASSAGE_PREVIEW_CHARS)
+    # Opens the passage in the source panel beside the chat (the page's script catches the click).
+    show = (f'<a class="rag-open" data-chunk="{chunk_id}" href="{html.escape(source_url(chunk_id, sentence))}">'
+            "Show in document</a>")
     return (
         f'<li class="rag-source" value="{n}"><div class="rag-source-head">'
-        f"[{n}] {_where(path, page, heading)} {_score(passage, score)}</div>{quote}"
+        f"[{n}] {_where(path, page, heading)} {_score(passage, score)} {show}</div>{quote}"
         f'<details><summary>Passage</summary><div class="rag-passage">{body}</div></details></li>'
     )
 
@@ -88,7 +92,7 @@ def _sources(answer: Answer) -> str:
         for n, p in enumerate(answer.passages[:REFUSAL_PASSAGES], start=1)
     ]
     items = "".join(
-        _source_item(c.n, c.path, c.page, c.heading, c.text, c.score, by_chunk.get(c.chunk_id),
+        _source_item(c.n, c.chunk_id, c.path, c.page, c.heading, c.text, c.score, by_chunk.get(c.chunk_id),
                      c.supporting_sentence or evidence.get(c.chunk_id, ""))
         for c in citations
     )
@@ -104,7 +108,7 @@ def _closest(answer: Answer) -> str:
     for item in answer.evidence:
         evidence.setdefault(item.chunk_id, item.text)
     items = "".join(
-        _source_item(n, p.path, p.page, p.heading, p.text, p.score, p, evidence.get(p.chunk_id, ""))
+        _source_item(n, p.chunk_id, p.path, p.page, p.heading, p.text, p.score, p, evidence.get(p.chunk_id, ""))
         for n, p in enumerate(answer.passages[:REFUSAL_PASSAGES], start=1)
     )
     return (f'<div class="rag-sources"><div class="rag-sources-title">Closest passages '

@@ -13,7 +13,7 @@ PACKAGE = Path(rag_app.__file__).parent
 LAYERS = [
     {"config", "text", "durable", "answer"},
     {"catalogue", "models", "model_install", "embedding", "store"},
-    {"ingest", "retrieval", "generation", "grounding", "workspace"},
+    {"ingest", "retrieval", "generation", "grounding", "sources", "workspace"},
     {"answer_pipeline", "watch"},
     {"app"},
     {"eval"},

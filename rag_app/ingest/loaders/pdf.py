@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 from rag_app.ingest.document import LoadError, Section
@@ -19,6 +20,8 @@ from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_TEX
 log = logging.getLogger(__name__)
 
 PDF_EXTENSIONS = frozenset({".pdf"})
+# PDFium is not thread-safe: every use in this process (this loader, the source viewer) holds it.
+PDFIUM_LOCK = threading.RLock()
 
 
 def load_pdf(data: bytes) -> Loaded:
@@ -32,6 +35,11 @@ def load_pdf(data: bytes) -> Loaded:
 
     if b"%PDF-" not in data[:1024] or b"%%EOF" not in data[-4096:]:
         raise LoadError(PDF_INVALID)
+    with PDFIUM_LOCK:
+        return _load(pdfium, data)
+
+
+def _load(pdfium: Any, data: bytes) -> Loaded:
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -79,7 +87,13 @@ def _page_text(document: Any, index: int) -> str:
             textpage.close()
     finally:
         page.close()
-    return _HYPHENATED.sub("", text).replace("\r\n", "\n").replace("\r", "\n").translate(_LIGATURES)
+    return page_text_as_read(text)
+
+
+def page_text_as_read(raw: str) -> str:
+    """PDFium's text of a page as the loader keeps it: words broken across lines joined again,
+    ``\n`` line ends, ligatures spelled out."""
+    return _HYPHENATED.sub("", raw).replace("\r\n", "\n").replace("\r", "\n").translate(_LIGATURES)
 
 
 def _pdf_metadata(document: Any) -> Metadata:

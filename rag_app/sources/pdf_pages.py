@@ -1,0 +1,149 @@
+"""PDF pages for the source viewer: the page's text, its rendering, and the passage highlighted.
+
+PDFium (pypdfium2, already used to read PDFs) renders the page; the passage is located in the
+page's own text (`locate.find_span`), and PDFium gives the rectangles of those characters, so
+the highlight sits on the words themselves, line by line. The supporting sentence gets a
+stronger highlight. Rendered pages are kept in a small in-memory cache (keyed by the file's
+size and modification time), so going back and forth between pages costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag_app.ingest.loaders.pdf import PDFIUM_LOCK
+from rag_app.sources.locate import find_span
+
+# Pixels per PDF point: 1.5 renders an A4 page 893 pixels wide, readable beside the chat.
+SCALE = 1.5
+CACHE_PAGES = 32
+PASSAGE_FILL = (255, 221, 0, 80)  # RGBA
+SENTENCE_FILL = (255, 136, 0, 120)
+SENTENCE_LINE = (204, 85, 0, 255)
+
+Rect = tuple[float, float, float, float]  # left, top, right, bottom, in pixels of the rendered page
+
+
+class PdfPageError(ValueError):
+    """The page cannot be shown (no such page, or the file is no longer a readable PDF)."""
+
+
+@dataclass(frozen=True)
+class Highlights:
+    """Where the passage and its supporting sentence are on one page (pixel rectangles)."""
+
+    passage: list[Rect]
+    sentence: list[Rect]
+
+    @property
+    def found(self) -> bool:
+        """True when the passage was located on the page."""
+        return bool(self.passage)
+
+
+def page_count(path: Path) -> int:
+    """Number of pages of the PDF at ``path``."""
+    with _open(path) as document:
+        return len(document)
+
+
+def page_text(path: Path, page: int) -> str:
+    """The text of 1-based ``page`` as PDFium reads it (line ends and hyphen marks included)."""
+    with _open(path) as document:
+        textpage = _page(document, page).get_textpage()
+        try:
+            return str(textpage.get_text_range())
+        finally:
+            textpage.close()
+
+
+def render_page(path: Path, page: int, passage: str = "", sentence: str = "") -> tuple[bytes, Highlights]:
+    """1-based ``page`` of the PDF as PNG bytes, with ``passage`` and ``sentence`` highlighted
+    where they are found on it. Raises `PdfPageError`."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, page, passage, sentence)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    rendered = _render(path, page, passage, sentence)
+    with _cache_lock:
+        _cache[key] = rendered
+        while len(_cache) > CACHE_PAGES:
+            _cache.popitem(last=False)
+    return rendered
+
+
+_cache: OrderedDict[tuple[object, ...], tuple[bytes, Highlights]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _render(path: Path, page: int, passage: str, sentence: str) -> tuple[bytes, Highlights]:
+    from PIL import Image, ImageDraw
+
+    with _open(path) as document:
+        pdf_page = _page(document, page)
+        height = pdf_page.get_height()
+        textpage = pdf_page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+            span = find_span(text, passage) if passage.strip() else None
+            inner = find_span(text, sentence, start=span[0], end=span[1]) if span and sentence.strip() else None
+            highlights = Highlights(_rects(textpage, span, height), _rects(textpage, inner, height))
+        finally:
+            textpage.close()
+        image = pdf_page.render(scale=SCALE).to_pil().convert("RGBA")
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for rect in highlights.passage:
+        draw.rectangle(rect, fill=PASSAGE_FILL)
+    for rect in highlights.sentence:
+        draw.rectangle(rect, fill=SENTENCE_FILL, outline=SENTENCE_LINE)
+    out = io.BytesIO()
+    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=False)
+    return out.getvalue(), highlights
+
+
+def _rects(textpage: Any, span: tuple[int, int] | None, page_height: float) -> list[Rect]:
+    """Pixel rectangles of the characters ``span`` covers (one per line run, as PDFium groups them)."""
+    if span is None:
+        return []
+    start, end = span
+    count = textpage.count_rects(start, end - start)
+    rects: list[Rect] = []
+    for i in range(count):
+        left, bottom, right, top = textpage.get_rect(i)
+        pad = 1.0
+        rects.append(((left - pad) * SCALE, (page_height - top - pad) * SCALE,
+                      (right + pad) * SCALE, (page_height - bottom + pad) * SCALE))
+    return rects
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[Any]:
+    """The PdfDocument at ``path``, under the process's PDFium lock; errors as `PdfPageError`."""
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(path)
+        except pdfium.PdfiumError as exc:
+            raise PdfPageError(f"{path.name} can no longer be read as a PDF ({exc}).") from exc
+        try:
+            yield document
+        finally:
+            document.close()
+
+
+def _page(document: Any, page: int) -> Any:
+    count = len(document)
+    if not 1 <= page <= count:
+        raise PdfPageError(f"There is no page {page}: the document has {count} page(s).")
+    return document[page - 1]

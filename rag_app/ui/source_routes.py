@@ -1,0 +1,84 @@
+"""The source panel's routes on the chat page's own server: the panel page, rendered PDF pages
+and the original files.
+
+They are registered with the FastAPI app Gradio creates (`launch(app_kwargs={"routes": …})`), so
+they are served by the same server, on the same port, before Gradio's own routes. What they give
+out goes through `App`, which only hands over indexed documents inside the data folder. They
+answer only requests addressed to this server's own host name: a web page elsewhere cannot read
+them through a rebinding DNS name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from fastapi import HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import APIRoute
+
+from rag_app.app import App, SourceError
+from rag_app.ui.source_view import DOCUMENT_ROUTE, FILE_ROUTE, PAGE_ROUTE, SOURCE_ROUTE, render_source_page
+
+LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+
+
+def host_allowed(host_header: str, listen_host: str) -> bool:
+    """True when a request's Host header names this server: a loopback name, or the address it
+    listens on (any host name when it listens on every address, as the user asked for)."""
+    if listen_host in ANY_ADDRESS:
+        return True
+    name = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    return name in LOCAL_NAMES or name == listen_host
+
+
+def source_routes(app: App) -> list[APIRoute]:
+    """The routes of the source panel over ``app``."""
+
+    def check(request: Request) -> None:
+        if not host_allowed(request.headers.get("host", ""), app.settings.host):
+            raise HTTPException(status_code=403, detail="Not served to this host name.")
+
+    def source_page(request: Request, chunk_id: int, s: str = "", page: int | None = None) -> Response:
+        check(request)
+        with _not_found():
+            view = app.source(chunk_id, sentence=s, page=page)
+            highlighted = None
+            if view.is_pdf and view.page is not None and view.page == view.passage_page:
+                # Rendered now (and cached), so the page image the panel asks for next is ready.
+                highlighted = app.page_rendering(view.path, view.page, chunk_id=chunk_id, sentence=s)[1].found
+        return HTMLResponse(render_source_page(view, highlighted))
+
+    def document_page(request: Request, path: str, page: int | None = None) -> Response:
+        check(request)
+        with _not_found():
+            return HTMLResponse(render_source_page(app.document_source(path, page)))
+
+    def page_image(request: Request, path: str, page: int, chunk: int | None = None, s: str = "") -> Response:
+        check(request)
+        with _not_found():
+            png = app.page_image(path, page, chunk_id=chunk, sentence=s)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+    def original(request: Request, path: str) -> Response:
+        check(request)
+        with _not_found():
+            file = app.document_file(path)
+        return FileResponse(file, filename=file.name, content_disposition_type="inline")
+
+    return [
+        APIRoute(SOURCE_ROUTE + "/{chunk_id}", source_page, methods=["GET"], include_in_schema=False),
+        APIRoute(DOCUMENT_ROUTE + "/{path:path}", document_page, methods=["GET"], include_in_schema=False),
+        APIRoute(PAGE_ROUTE, page_image, methods=["GET"], include_in_schema=False),
+        APIRoute(FILE_ROUTE + "/{path:path}", original, methods=["GET"], include_in_schema=False),
+    ]
+
+
+@contextlib.contextmanager
+def _not_found() -> Iterator[None]:
+    """A source that cannot be shown is a 404 with the reason (no traceback, nothing else said)."""
+    try:
+        yield
+    except SourceError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc

@@ -1,0 +1,140 @@
+"""The source panel's HTML, as a pure function of a `SourceView` (served into the panel's frame).
+
+A PDF is shown as its rendered page (passage and supporting sentence highlighted on it) with
+previous/next links and the passage's text below; another format as its section under the
+heading path, the passage marked and the sentence marked more strongly. Every text is escaped;
+links stay on this server (``/rag/…``).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from rag_app.app import SourceView
+
+SOURCE_ROUTE = "/rag/source"
+DOCUMENT_ROUTE = "/rag/document"
+PAGE_ROUTE = "/rag/page.png"
+FILE_ROUTE = "/rag/file"
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 0.6em; color: #111827; }
+.head { font-size: 0.95em; margin-bottom: 0.4em; }
+.head .heading { color: #4b5563; }
+nav { display: flex; gap: 0.8em; align-items: center; font-size: 0.9em; margin: 0.4em 0; flex-wrap: wrap; }
+nav a { color: #1d4ed8; text-decoration: none; } nav a:hover { text-decoration: underline; }
+nav .off { color: #9ca3af; }
+img.rag-page { width: 100%; border: 1px solid #e5e7eb; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+.section { white-space: pre-wrap; line-height: 1.45; font-size: 0.92em; }
+mark.passage { background: #fef08a; color: inherit; }
+mark.sentence { background: #fdba74; color: inherit; outline: 1px solid #c2410c; }
+.note { font-size: 0.85em; color: #92400e; background: #fffbeb; padding: 0.3em 0.5em; border-radius: 4px; }
+.passage-text { font-size: 0.9em; color: #374151; border-left: 3px solid #fde047; padding-left: 0.5em; }
+"""
+
+
+def source_url(chunk_id: int, sentence: str = "", page: int | None = None) -> str:
+    """The panel's address for passage ``chunk_id`` (optionally another page of its PDF)."""
+    query = {key: value for key, value in (("s", sentence), ("page", page)) if value}
+    return f"{SOURCE_ROUTE}/{chunk_id}" + (f"?{urlencode(query)}" if query else "")
+
+
+def file_url(path: str, page: int | None = None) -> str:
+    """Where the original file is served (a PDF opens at ``page`` in the browser's viewer)."""
+    return f"{FILE_ROUTE}/{quote(path)}" + (f"#page={page}" if page else "")
+
+
+def render_source_page(view: SourceView, highlighted: bool | None = None) -> str:
+    """The whole HTML document of the source panel for ``view``.
+
+    ``highlighted``: for a PDF page, whether the passage was found on the rendered page (None
+    when the page holds no passage).
+    """
+    esc = html.escape
+    where = [f"<b>{esc(Path(view.path).name)}</b>"]
+    if view.is_pdf:
+        where.append(f"page {view.page} of {view.pages}")
+    if view.heading:
+        where.append(f'<span class="heading">{esc(view.heading)}</span>')
+    notes = []
+    if view.changed:
+        notes.append("This file changed after it was indexed: the highlight may be off. Run "
+                     "<code>rag-app ingest</code> (or Rescan in Documents) to update the index.")
+    if view.passage and not view.is_pdf and view.context.passage is None:
+        notes.append("The passage could not be found in the file as it is now.")
+    if view.is_pdf and highlighted is False:
+        notes.append("The passage could not be located on the page image.")
+    body = _pdf_body(view, highlighted) if view.is_pdf else _section_body(view)
+    note = "".join(f'<p class="note">{n}</p>' for n in notes)
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(view.title)}</title>'
+            f"<style>{STYLE}</style></head><body>"
+            f'<div class="head" id="where">{" · ".join(where)}</div>{note}{body}</body></html>')
+
+
+def _pdf_body(view: SourceView, highlighted: bool | None) -> str:
+    esc = html.escape
+    assert view.page is not None and view.pages is not None
+    links = []
+    for label, target, css in (("◀ Previous", view.page - 1, "prev"), ("Next ▶", view.page + 1, "next")):
+        if 1 <= target <= view.pages:
+            links.append(f'<a class="{css}" href="{esc(_page_link(view, target))}">{label}</a>')
+        else:
+            links.append(f'<span class="{css} off">{label}</span>')
+    if view.chunk_id is not None and view.page != view.passage_page:
+        links.append(f'<a class="back" href="{esc(source_url(view.chunk_id, view.sentence))}">'
+                     f"Back to the passage (page {view.passage_page})</a>")
+    links.append(f'<a class="file" href="{esc(file_url(view.path, view.page))}" target="_blank" '
+                 'rel="noopener">Open the file</a>')
+    image = {"path": view.path, "page": view.page}
+    if view.chunk_id is not None:
+        image["chunk"] = view.chunk_id
+    if view.sentence:
+        image["s"] = view.sentence
+    count = "" if highlighted is None else f' data-highlighted="{str(highlighted).lower()}"'
+    passage = ""
+    if view.passage and view.page == view.passage_page:
+        passage = f'<p class="passage-text">{_marked(view)}</p>'
+    return (f'<nav id="pages">{" ".join(links)}</nav>'
+            f'<img class="rag-page" id="page-image" data-page="{view.page}"{count} '
+            f'src="{esc(PAGE_ROUTE + "?" + urlencode(image))}" alt="Page {view.page} of {esc(view.path)}">'
+            f"{passage}")
+
+
+def _page_link(view: SourceView, page: int) -> str:
+    if view.chunk_id is not None:
+        return source_url(view.chunk_id, view.sentence, page)
+    return f"{DOCUMENT_ROUTE}/{quote(view.path)}?{urlencode({'page': page})}"
+
+
+def _marked(view: SourceView) -> str:
+    """The passage as found on the page, with the supporting sentence marked in it."""
+    esc = html.escape
+    text, span, inner = view.context.text, view.context.passage, view.context.sentence
+    if span is None:
+        return esc(view.passage)
+    a, b = span
+    if inner is None:
+        return esc(text[a:b])
+    c, d = inner
+    return f'{esc(text[a:c])}<mark class="sentence">{esc(text[c:d])}</mark>{esc(text[d:b])}'
+
+
+def _section_body(view: SourceView) -> str:
+    esc = html.escape
+    text, span, inner = view.context.text, view.context.passage, view.context.sentence
+    if span is None:
+        marked = esc(text)
+    else:
+        a, b = span
+        middle = esc(text[a:b])
+        if inner is not None:
+            c, d = inner
+            middle = (f'{esc(text[a:c])}<mark class="sentence" id="sentence">{esc(text[c:d])}</mark>'
+                      f"{esc(text[d:b])}")
+        marked = f'{esc(text[:a])}<mark class="passage" id="passage">{middle}</mark>{esc(text[b:])}'
+    link = (f'<nav><a class="file" href="{esc(file_url(view.path))}" target="_blank" rel="noopener">'
+            "Open the file</a></nav>")
+    script = '<script>document.getElementById("passage")?.scrollIntoView({block: "center"});</script>'
+    return f'{link}<div class="section" id="section">{marked}</div>{script}'

@@ -1,0 +1,70 @@
+"""The source panel's routes (what the chat page's frame loads), over fake models."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from rag_app.app import App
+from rag_app.ui.source_routes import host_allowed, source_routes
+
+from conftest import DEMO_DATA, make_settings
+from fakes import FakeEmbedder, FakeGenerator
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    root = tmp_path_factory.mktemp("routes")
+    shutil.copytree(DEMO_DATA, root / "data")
+    (root / "secret.txt").write_text("not for the browser")
+    with App(make_settings(root / "data", root / "index"), embedder=FakeEmbedder(), generator=FakeGenerator(),
+             create=True) as app:
+        app.ingest()
+        server = FastAPI(routes=source_routes(app))
+        server.state.app = app
+        yield TestClient(server, base_url="http://127.0.0.1:7860")
+
+
+def chunk_id(client: TestClient, path: str, words: str) -> int:
+    app: App = client.app.state.app  # type: ignore[attr-defined]
+    return next(c.id for c in app.store.document_chunks(path) if words in c.text)
+
+
+def test_the_panel_shows_a_pdf_passage_on_its_page_and_turns_pages(client: TestClient) -> None:
+    passage = chunk_id(client, "how_llms_work.pdf", "Q4_K_M")
+    page = client.get(f"/rag/source/{passage}", params={"s": "GGUF is the file format of llama.cpp."})
+    assert page.status_code == 200 and 'data-page="4"' in page.text and 'data-highlighted="true"' in page.text
+    assert "page 4 of 5" in page.text and '<mark class="sentence">' in page.text
+    image = client.get("/rag/page.png", params={"path": "how_llms_work.pdf", "page": 4, "chunk": passage})
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    other = client.get(f"/rag/source/{passage}", params={"page": 5})
+    assert 'data-page="5"' in other.text and "data-highlighted" not in other.text
+    assert "Back to the passage" in other.text
+    assert client.get(f"/rag/source/{passage}", params={"page": 6}).status_code == 404
+
+
+def test_the_panel_shows_a_markdown_passage_in_its_section(client: TestClient) -> None:
+    passage = chunk_id(client, "chunking_and_embeddings.md", "384")
+    page = client.get(f"/rag/source/{passage}")
+    assert page.status_code == 200 and '<mark class="passage" id="passage">' in page.text
+    assert "chunking_and_embeddings.md" in page.text and "<img" not in page.text
+
+
+def test_only_indexed_files_inside_the_data_folder_are_served_and_only_to_this_host(client: TestClient) -> None:
+    pdf = client.get("/rag/file/how_llms_work.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert "inline" in pdf.headers["content-disposition"]
+    for path in ("../secret.txt", "%2E%2E/secret.txt", "..%2Fsecret.txt", "/etc/passwd", "nothing.md"):
+        assert client.get(f"/rag/file/{path}").status_code == 404, path
+    assert client.get("/rag/file/how_llms_work.pdf", headers={"host": "evil.example"}).status_code == 403
+    assert client.get("/rag/source/999999").status_code == 404
+
+
+def test_host_names_that_reach_this_server() -> None:
+    assert host_allowed("127.0.0.1:7860", "127.0.0.1") and host_allowed("localhost:7860", "127.0.0.1")
+    assert host_allowed("[::1]:7860", "127.0.0.1") and host_allowed("laptop.lan:7860", "laptop.lan")
+    assert not host_allowed("evil.example:7860", "127.0.0.1") and not host_allowed("", "127.0.0.1")
+    assert host_allowed("anything:7860", "0.0.0.0")  # listening everywhere was asked for
