@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-scale eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-scale bench-sources eval demo-docs clean
 
 install: $(STAMP)
 
@@ -74,6 +74,11 @@ bench-answer: install
 SIZES ?= 100000 1000000
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale --sizes $(SIZES) --kill-test
+
+# The source panel: PDF pages located, rendered and highlighted, cold and cached (target: under 1 s).
+PDFS ?= $(EVAL_DIR)/financebench-sample/pdfs
+bench-sources: install
+	$(PY) -m benchmarks.bench_sources $(PDFS)
 
 eval: install
 	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.eval.suite $(EVAL_DIR); \

@@ -107,7 +107,7 @@ def _render(path: Path, page: int, passage: str, sentence: str) -> tuple[bytes, 
     for rect in highlights.sentence:
         draw.rectangle(rect, fill=SENTENCE_FILL, outline=SENTENCE_LINE)
     out = io.BytesIO()
-    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=False)
+    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", compress_level=1)
     return out.getvalue(), highlights
 
 
