@@ -70,6 +70,7 @@ class DocumentInfo:
     passages: int
     title: str
     indexed_at: datetime
+    encoding: str = ""  # the text encoding it was read in, when not UTF-8 (e.g. "cp932", guessed)
 
 
 @dataclass(frozen=True)
@@ -280,11 +281,13 @@ class App:
         """The file of indexed document ``path``, for showing or serving it.
 
         Only a document of the index whose file lies inside the data folder (symbolic links
-        resolved) is given out; anything else raises `SourceError`.
+        resolved; unless ``follow_external_links``, as for ingestion) is given out; anything
+        else raises `SourceError`.
         """
         data_dir = Path(self.settings.data_dir)
         target = data_dir / path
-        if not self.store.documents(path) or not inside(data_dir, target):
+        outside = not inside(data_dir, target) and not self.settings.follow_external_links
+        if not self.store.documents(path) or outside:
             raise SourceError(f"'{path}' is not a document of your index.")
         if not target.is_file():
             raise SourceError(f"'{path}' is no longer in {data_dir}. Run `rag-app ingest` to update the index.")
@@ -357,8 +360,8 @@ def _page_count(file: Path) -> int:
 
 def _index_info(store: IndexStore) -> IndexInfo:
     stats = store.stats()
-    files = [DocumentInfo(d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at))
-             for d in store.documents()]
+    files = [DocumentInfo(d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at),
+                          d.metadata.get("encoding", "")) for d in store.documents()]
     return IndexInfo(
         index_dir=store.index_dir,
         documents=stats.documents,

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0)
     # Chunks embedded and committed together: a crash loses at most this much work.
     ingest_batch_chunks: int = Field(256, ge=1)
+    # The data folder is a boundary: a file or folder reached through a symbolic link that
+    # leads out of it is not read (and not served) unless this is true.
+    follow_external_links: bool = False
+    # Limits that bound what one file can cost: its size, and the text extracted from it.
+    max_file_mb: int = Field(200, ge=1)
+    max_text_chars: int = Field(5_000_000, ge=1000)
 
     # Retrieval.
     top_k: int = Field(5, ge=1, le=50)

@@ -119,6 +119,66 @@ def test_broken_files_are_reported_one_by_one_and_the_rest_is_ingested(tmp_path:
         assert {p for p, _ in store.failures()} == set(expected)
 
 
+# Ingests a folder in a fresh process (its peak RSS is the figure), changing two files after the
+# scan: one is rewritten, one deleted. Prints the report and the peak RSS as one JSON object.
+HOSTILE_INGEST = """
+import json, os, sys
+from pathlib import Path
+from rag_app.config import Settings
+from rag_app.ingest.pipeline import ingest
+
+data, index, models, replaced, vanished, new_text = sys.argv[1:7]
+changed = []
+
+def progress(stage, done, total):
+    if stage == "files" and done == 1 and not changed:
+        changed.append(True)
+        Path(data, replaced).write_text("# After\\n\\n" + new_text)
+        os.remove(Path(data, vanished))
+
+settings = Settings(data_dir=data, index_dir=index, models_dir=models, max_file_mb=20)
+report = ingest(settings, progress=progress)
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited through vfork).
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"report": report.to_dict(), "peak_rss_mb": peak_kb / 1024}))
+"""
+
+
+def test_a_hostile_folder_reports_every_bad_file_and_ingests_every_good_one(tmp_path: Path) -> None:
+    """40+ kinds of bad input (issue 16) beside good files, ingested by a separate process."""
+    from broken_files import make_hostile_corpus
+
+    data, index = tmp_path / "data", tmp_path / "index"
+    corpus = make_hostile_corpus(data, tmp_path / "outside")
+    assert len(corpus.bad) >= 40
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_APP_")}
+    env["RAG_APP_CONFIG"] = str(tmp_path / "no-config.toml")
+    run = subprocess.run(
+        [sys.executable, "-c", HOSTILE_INGEST, str(data), str(index), str(MODELS), corpus.replaced,
+         corpus.vanished, corpus.new_text],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    reasons = {f["path"]: f["reason"] for f in result["report"]["failed"]}
+    assert set(reasons) == set(corpus.bad), (set(reasons) ^ set(corpus.bad))
+    for name, fragment in corpus.bad.items():
+        assert fragment.lower() in reasons[name].lower(), (name, reasons[name])
+    assert result["peak_rss_mb"] < 1500, result["peak_rss_mb"]
+
+    with IndexStore.open(index, create=False) as store:
+        documents = {d.path: d for d in store.documents()}
+        assert set(documents) == set(corpus.good)  # every good file, each under one name
+        for key, phrase in corpus.good.items():
+            assert phrase in " ".join(c.text for c in store.document_chunks(key)), key
+        assert "apricots" not in " ".join(c.text for c in store.document_chunks(corpus.replaced))
+        assert documents["shift_jis.txt"].metadata["encoding"] in ("cp932", "shift_jis")
+        assert documents["cp1251.txt"].metadata["encoding"] == "cp1251"
+        for outside_word in ("vault", "diary"):  # the targets of the links out are not searchable
+            assert store.bm25_search(outside_word, 5) == []
+        assert {p for p, _ in store.failures()} == set(corpus.bad)
+
+
 def test_cli_exit_status_and_json(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

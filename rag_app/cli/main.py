@@ -174,18 +174,22 @@ def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
         "size_bytes": index.size_bytes,
         "last_ingest": index.last_ingest.isoformat(timespec="seconds") if index.last_ingest else None,
         "failures": [{"path": p, "reason": r} for p, r in index.failures],
+        "encodings": {f.path: f.encoding for f in index.files if f.encoding},  # files not in UTF-8
     }
     if as_json:
         print_json(data)
         return
     table = Table(show_header=False, box=None)
     for key, value in data.items():
-        if key == "failures":
+        if key in ("failures", "encodings"):
             continue
         if key == "size_bytes":
             key, value = "size on disk", f"{value / 1e6:.1f} MB"
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+    for file in index.files:
+        if file.encoding:
+            console.print(f"[dim]Read as {file.encoding}:[/] {file.path}", highlight=False)
     for path, reason in index.failures:
         console.print(f"[yellow]Not indexed[/] {path}: {reason}")
 

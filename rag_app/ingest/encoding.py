@@ -2,18 +2,34 @@
 
 Detection order: a byte order mark (UTF-8, UTF-16 LE/BE), then UTF-8, then UTF-16 without a
 BOM when the zero bytes say so, then an encoding the file declares (HTML ``<meta charset>``),
-then Windows-1252 / Latin-1. Binary data (NUL bytes, many control characters) is rejected.
+then Windows-1252 / Latin-1 for mostly-ASCII text (Western European files), then a guess by
+charset-normalizer (Shift-JIS, GB18030, EUC-KR, Windows-1251, …) accepted when the decoded text
+shows little noise (`MAX_GUESS_CHAOS`). Binary data (NUL bytes, many control characters) and a
+guess below that confidence are rejected with the reason. The encoding used is returned, and
+the loaders record it in the document's metadata when it is not UTF-8.
 """
 
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 
 from rag_app.ingest.document import LoadError
 
+log = logging.getLogger(__name__)
+
 NOT_TEXT = "not valid text in any supported encoding"
+UNSURE = NOT_TEXT + " (the closest guess, {encoding}, leaves {chaos:.0f}% of it garbled)"
+# Largest share of garbled text (charset-normalizer's "chaos", in percent) for a guessed encoding.
+MAX_GUESS_CHAOS = 10.0
+UNICODE = frozenset({"utf-8", "ascii"})
+# Guesses not taken: UTF-16/32 without a BOM (tried above, by its zero bytes) and EBCDIC, which
+# turn any bytes into plausible-looking characters.
+_NOT_GUESSED = ("utf_16", "utf_32", "cp037", "cp273", "cp424", "cp500", "cp875", "cp1026", "cp1140")
+# Text has more than a handful of different characters (a run of one repeated byte has not).
+_MIN_DISTINCT_CHARS = 8
 
 # Control characters other than tab and newline (C0, DEL and C1), and invisible format marks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b\ufeff]")
@@ -70,10 +86,16 @@ def _known_codec(name: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:
-    """Decode the bytes of a text file, guessing the encoding; raise LoadError for binary data.
+    """The text of a text file (see `decode_text`)."""
+    return decode_text(data, declared)[0]
+
+
+def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Decode the bytes of a text file, guessing the encoding: (text, encoding used).
 
     ``declared`` is an encoding named by the file itself (e.g. an HTML meta charset); it is
-    tried after BOMs, UTF-8 and UTF-16 and before the 8-bit fallbacks.
+    tried after BOMs, UTF-8 and UTF-16 and before the 8-bit fallbacks. Raises LoadError for
+    binary data and for text in no encoding that can be told with confidence.
     """
     boms = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
     for bom, codec in boms:
@@ -84,7 +106,7 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
                 raise LoadError(NOT_TEXT) from None
             if not _looks_like_text(text):
                 raise LoadError(NOT_TEXT)
-            return text
+            return text, codec
 
     candidates: list[str] = ["utf-8"]
     utf16 = _utf16_without_bom(data)
@@ -99,9 +121,10 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         except UnicodeDecodeError:
             continue
         if _looks_like_text(text):
-            return text
+            return text, codec
 
-    # 8-bit fallback: Windows-1252 (a superset of Latin-1's printable range), else Latin-1.
+    # 8-bit fallback for Western text: Windows-1252 (a superset of Latin-1's printable range),
+    # else Latin-1, when the text is mostly ASCII as Western European text is.
     for codec in ("cp1252", "latin-1"):
         try:
             text = data.decode(codec)
@@ -109,5 +132,24 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
             continue
         ascii_share = sum(1 for ch in text if ch < "\x80") / max(len(text), 1)
         if _looks_like_text(text) and ascii_share >= _MIN_ASCII_SHARE_8BIT:
-            return text
-    raise LoadError(NOT_TEXT)
+            return text, codec
+    return _guessed(data)
+
+
+def _guessed(data: bytes) -> tuple[str, str]:
+    """Text in another encoding (Japanese, Chinese, Korean, Cyrillic, …), as charset-normalizer
+    guesses it; LoadError when it cannot guess with confidence."""
+    if b"\x00" in data:  # NUL bytes: binary data (UTF-16 was tried above)
+        raise LoadError(NOT_TEXT)
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding.startswith(_NOT_GUESSED):
+        raise LoadError(NOT_TEXT)
+    if best.percent_chaos > MAX_GUESS_CHAOS:
+        raise LoadError(UNSURE.format(encoding=best.encoding, chaos=best.percent_chaos))
+    text = str(best)
+    if not _looks_like_text(text) or len(set(text)) < _MIN_DISTINCT_CHARS:
+        raise LoadError(NOT_TEXT)
+    log.info("Guessed the encoding %s (%.0f%% garbled)", best.encoding, best.percent_chaos)
+    return text, best.encoding

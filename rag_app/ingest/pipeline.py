@@ -26,8 +26,9 @@ from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
-from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
+from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
+from rag_app.ingest.scan import SourceFile, read_stable, scan
 from rag_app.store import DocumentRecord, IndexStore
 
 log = logging.getLogger(__name__)
@@ -38,44 +39,11 @@ class IngestError(RuntimeError):
 
 
 @dataclass
-class _SourceFile:
-    path: Path
-    key: str  # path relative to the data folder, with forward slashes
-    size: int
-    mtime: float
-
-
-@dataclass
 class _Pending:
-    source: _SourceFile
+    source: SourceFile
     content_hash: str
     document: LoadedDocument
     chunks: list[Chunk]
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def scan(data_dir: Path) -> tuple[list[_SourceFile], list[str]]:
-    """Supported files under ``data_dir`` (hidden ones excluded) and the unsupported ones."""
-    files: list[_SourceFile] = []
-    skipped: list[str] = []
-    for path in sorted(data_dir.rglob("*")):
-        rel = path.relative_to(data_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            skipped.append(rel.as_posix())
-            continue
-        stat = path.stat()
-        files.append(_SourceFile(path, rel.as_posix(), stat.st_size, stat.st_mtime))
-    return files, skipped
 
 
 def ingest(
@@ -103,9 +71,12 @@ def ingest(
         )
     embedder = embedder or embedder_from_settings(settings)
     report = IngestReport()
-    files, report.skipped = scan(data_dir)
+    found = scan(data_dir, follow_external_links=settings.follow_external_links, max_file_mb=settings.max_file_mb)
+    files, report.skipped = found.files, found.skipped
     for name in report.skipped:
         log.info("Skipped %s: unsupported file type", name)
+    for item in found.refused:
+        log.warning("Not ingesting %s: %s", item.path, item.reason)
 
     with IndexStore.open(settings.index_dir) as store, store.writing(wait=wait):
         if rebuild:
@@ -117,13 +88,20 @@ def ingest(
         failures = store.known_failures()
         present = {f.key for f in files}
         gone = sorted(set(known) - present)
-        if gone or set(failures) - present:
+        # Files the scan refused are failures too (recorded when new: nothing was read).
+        refused = {r.path for r in found.refused}
+        new_refusals = [r for r in found.refused if failures.get(r.path, ("",))[0] != r.reason]
+        forgotten = set(failures) - present - refused
+        if gone or forgotten or new_refusals:
             with store.transaction(embedder.name, embedder.dimension) as writer:
                 for path in gone:
                     writer.remove_document(path)
-                for path in set(failures) - present:
+                for path in forgotten:
                     writer.forget_failure(path)
+                for failure in new_refusals:
+                    writer.record_failure(failure.path, failure.reason)
             report.removed += len(gone)
+        report.failed.extend(found.refused)
 
         batches = _Batches(store, embedder, settings, report, progress)
         for done, source in enumerate(files, start=1):
@@ -161,12 +139,12 @@ class _Batches:
         self.report = report
         self.progress = progress
         self.pending: list[_Pending] = []
-        self.touched: list[_SourceFile] = []
-        self.failed: list[tuple[_SourceFile, str, bool]] = []  # (file, reason, had an old version)
+        self.touched: list[SourceFile] = []
+        self.failed: list[tuple[SourceFile, str, bool]] = []  # (file, reason, had an old version)
         self.committed = 0  # chunks committed by this run
         self._chunker: Chunker | None = None  # made on first use: an unchanged folder loads no model
 
-    def take(self, source: _SourceFile, record: DocumentRecord | None, failure: tuple[str, int, float] | None) -> None:
+    def take(self, source: SourceFile, record: DocumentRecord | None, failure: tuple[str, int, float] | None) -> None:
         """Classify one scanned file: unchanged, known failure, touched, failed now, or to embed."""
         report = self.report
         if record and (record.size, record.mtime) == (source.size, source.mtime):
@@ -176,12 +154,15 @@ class _Batches:
             report.failed.append(FailedFile(source.key, failure[0]))
             return
         try:
-            content_hash = file_hash(source.path)
+            data, status = read_stable(source)
+            source.size, source.mtime = status.st_size, status.st_mtime  # the version read
+            content_hash = hashlib.sha256(data).hexdigest()
             if record and record.content_hash == content_hash:
                 self.touched.append(source)
                 report.unchanged += 1
                 return
-            document = load_document(source.path)
+            document = load_bytes(source.path, data, max_text_chars=self.settings.max_text_chars)
+            del data
             if self._chunker is None:
                 self._chunker = Chunker(self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap)
             chunks = self._chunker.split(document)

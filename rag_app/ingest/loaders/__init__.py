@@ -20,6 +20,7 @@ from rag_app.ingest.loaders.common import (
     EMPTY_FILE,
     PDF_ENCRYPTED,
     PDF_INVALID,
+    PDF_NO_PAGES,
     PDF_NO_TEXT,
     Loaded,
     Metadata,
@@ -41,6 +42,7 @@ __all__ = [
     "PDF_ENCRYPTED",
     "PDF_EXTENSIONS",
     "PDF_INVALID",
+    "PDF_NO_PAGES",
     "PDF_NO_TEXT",
     "SUPPORTED_EXTENSIONS",
     "TEXT_EXTENSIONS",
@@ -50,6 +52,7 @@ __all__ = [
     "Metadata",
     "Section",
     "UnsupportedFormatError",
+    "load_bytes",
     "load_document",
     "load_docx",
     "load_html",
@@ -60,22 +63,33 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+TOO_MUCH_TEXT = ("the file holds {length:,} characters of text, over the {limit:,} limit (max_text_chars): "
+                 "raise max_text_chars to index it")
 
-def load_document(path: Path) -> LoadedDocument:
-    """Load ``path`` with the loader of its extension.
 
-    Raises UnsupportedFormatError for extensions not in SUPPORTED_EXTENSIONS and LoadError
-    (with ``.reason``) for files that are empty, damaged, encrypted or have no text.
-    """
+def load_document(path: Path, *, max_text_chars: int | None = None) -> LoadedDocument:
+    """Load ``path`` with the loader of its extension (see `load_bytes`)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    loader = LOADERS.get(suffix)
-    if loader is None:
-        raise UnsupportedFormatError(f"unsupported file type {suffix or '(no extension)'}")
+    if path.suffix.lower() not in LOADERS:
+        raise UnsupportedFormatError(f"unsupported file type {path.suffix.lower() or '(no extension)'}")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
+    return load_bytes(path, data, max_text_chars=max_text_chars)
+
+
+def load_bytes(path: Path, data: bytes, *, max_text_chars: int | None = None) -> LoadedDocument:
+    """The document in ``data``, the bytes of the file ``path``, read by the loader of its extension.
+
+    Raises UnsupportedFormatError for extensions not in SUPPORTED_EXTENSIONS and LoadError
+    (with ``.reason``) for files that are empty, damaged, encrypted or have no text, and, with
+    ``max_text_chars``, for a file whose text is longer than that.
+    """
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise UnsupportedFormatError(f"unsupported file type {suffix or '(no extension)'}")
     if not data.strip():
         raise LoadError(EMPTY_FILE)
     try:
@@ -85,6 +99,9 @@ def load_document(path: Path) -> LoadedDocument:
     except Exception as exc:  # a parser bug or an odd file must not stop an ingest run
         log.debug("Loader failed on %s", path, exc_info=True)
         raise LoadError(f"could not read the {suffix[1:].upper()} file ({type(exc).__name__}: {exc})") from exc
+    length = sum(len(s.text) for s in sections)
+    if max_text_chars is not None and length > max_text_chars:
+        raise LoadError(TOO_MUCH_TEXT.format(length=length, limit=max_text_chars))
     sections = [s for s in (Section(clean_text(s.text), s.page, s.heading) for s in sections) if s.text]
     if not sections:
         raise LoadError(NO_TEXT.get(suffix, EMPTY_FILE))

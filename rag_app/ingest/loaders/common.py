@@ -15,6 +15,7 @@ EMPTY_FILE = "empty file"
 PDF_INVALID = "not a valid PDF (corrupt or truncated)"
 PDF_ENCRYPTED = "encrypted PDF, no password"
 PDF_NO_TEXT = "no extractable text (scanned PDF?)"
+PDF_NO_PAGES = "a PDF without any page"
 DOCX_INVALID = "not a valid Word document (corrupt or truncated)"
 DOCX_PROTECTED = "not a valid Word document (password-protected, or an old .doc file renamed .docx)"
 

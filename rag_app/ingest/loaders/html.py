@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from rag_app.ingest.document import Section
-from rag_app.ingest.encoding import decode_bytes
+from rag_app.ingest.encoding import UNICODE, decode_text
 from rag_app.ingest.loaders.common import _SPACES, Loaded, Metadata, _HeadingPath
 
 HTML_EXTENSIONS = frozenset({".html", ".htm"})
@@ -36,10 +36,10 @@ def load_html(data: bytes) -> Loaded:
     from bs4.element import NavigableString, PreformattedString, Tag
 
     declared = _META_CHARSET.search(data[:4096])
-    text = decode_bytes(data, declared.group(1).decode("ascii") if declared else None)
+    text, encoding = decode_text(data, declared.group(1).decode("ascii") if declared else None)
     soup = BeautifulSoup(text, _html_parser())
 
-    metadata: Metadata = {}
+    metadata: Metadata = {} if encoding in UNICODE else {"encoding": encoding}
     if soup.title and soup.title.get_text(strip=True):
         metadata["title"] = _SPACES.sub(" ", soup.title.get_text(" ", strip=True))
     html_tag = soup.find("html")

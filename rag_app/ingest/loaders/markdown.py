@@ -12,7 +12,7 @@ import logging
 import re
 
 from rag_app.ingest.document import Section
-from rag_app.ingest.encoding import decode_bytes
+from rag_app.ingest.encoding import UNICODE, decode_text
 from rag_app.ingest.loaders.common import Loaded, Metadata, _HeadingPath
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,11 @@ _FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$")
 
 def load_markdown(data: bytes) -> Loaded:
     """Sections per heading block with the heading path; YAML front matter becomes metadata."""
-    lines = decode_bytes(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text, encoding = decode_text(data)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     metadata, lines = _front_matter(lines)
+    if encoding not in UNICODE:
+        metadata["encoding"] = encoding
 
     sections: list[Section] = []
     path = _HeadingPath()

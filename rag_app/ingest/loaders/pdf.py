@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from rag_app.ingest.document import LoadError, Section
-from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_TEXT, Loaded, Metadata
+from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_PAGES, PDF_NO_TEXT, Loaded, Metadata
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,14 @@ def _load(pdfium: Any, data: bytes) -> Loaded:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         log.debug("PDFium could not open the file", exc_info=True)
-        raise LoadError(PDF_ENCRYPTED if "password" in str(exc).lower() else PDF_INVALID) from exc
+        # PDFium's error code can be left over from an earlier file: trust it only for a file
+        # that is encrypted indeed.
+        encrypted = "password" in str(exc).lower() and b"/Encrypt" in data
+        raise LoadError(PDF_ENCRYPTED if encrypted else PDF_INVALID) from exc
     try:
         count = len(document)
         if not count:
-            raise LoadError(PDF_INVALID)
+            raise LoadError(PDF_NO_PAGES)
         sections: list[Section] = []
         broken_pages = 0
         for number in range(1, count + 1):
