@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.answer import AnswerEvent, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
 from rag_app.app import App
 from rag_app.ui.page import ChatPage
 
@@ -28,6 +28,14 @@ def folder(tmp_path: Path) -> Path:
     for name, text in DOCUMENTS.items():
         (data / name).write_text(text, encoding="utf-8")
     return data
+
+
+def answer_with(tmp_path: Path, generator: FakeGenerator, question: str) -> Answer:
+    """The answer to ``question`` over the three documents, with ``generator`` writing."""
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
+        app.ingest()
+        return app.answer(question)
 
 
 @pytest.fixture
@@ -58,19 +66,13 @@ def test_a_supported_reply_is_streamed_then_verified_with_its_source(app: App) -
 
 def test_a_question_the_documents_cannot_answer_is_refused_without_asking_the_model(tmp_path: Path) -> None:
     generator = FakeGenerator("Paris is the capital of France [1].")
-    settings = make_settings(folder(tmp_path), tmp_path / "index")
-    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
-        app.ingest()
-        answer = app.answer("What is the capital city of Mongolia?")
+    answer = answer_with(tmp_path, generator, "What is the capital city of Mongolia?")
     assert answer.refused and generator.calls == 0 and not answer.citations
 
 
 def test_an_invented_reply_is_not_passed_off_as_verified(tmp_path: Path) -> None:
     generator = FakeGenerator("White storks nest on the Moon since 1850 [1].")
-    settings = make_settings(folder(tmp_path), tmp_path / "index")
-    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
-        app.ingest()
-        answer = app.answer("Where do white storks nest?")
+    answer = answer_with(tmp_path, generator, "Where do white storks nest?")
     assert generator.calls == 1 and not answer.verified and not answer.refused
     assert "Moon" not in answer.answer and "church towers" in answer.answer  # the evidence instead
 
