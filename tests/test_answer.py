@@ -222,7 +222,7 @@ def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     assert set(data) == {"answer", "refused", "citations", "evidence", "sentences", "timings"}
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
-        assert set(c) == {"n", "path", "page", "heading", "text"}
+        assert set(c) == {"n", "path", "page", "heading", "text", "chunk_id", "supporting_sentence"}
     for e in data["evidence"]:
         assert set(e) == {"text", "path", "page", "heading"}
     for s in data["sentences"]:
