@@ -42,7 +42,7 @@ def measure(folder: Path, pages_per_file: int = 8) -> dict[str, object]:
             started = time.perf_counter()
             plain_render(path, page)
             plain.append((time.perf_counter() - started) * 1000)
-            pdf_pages._cache.clear()
+            pdf_pages.clear_cache()
             started = time.perf_counter()
             _, highlights = pdf_pages.render_page(path, page, passage, sentence)
             cold.append((time.perf_counter() - started) * 1000)

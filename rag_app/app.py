@@ -236,37 +236,35 @@ class App:
         Raises `SourceError` when the passage or its file is gone.
         """
         record = self._chunk(chunk_id)
-        file = self.document_file(record.path)
+        file, document = self._indexed_file(record.path)
+        changed = _changed(file, document)
         if record.page is not None and is_pdf(record.path):
             shown = page or record.page
             on_page = shown == record.page
             context = pdf_page_context(file, shown, record.text if on_page else "", sentence if on_page else "")
             return SourceView(record.path, record.title, record.heading, context, chunk_id, record.text, sentence,
-                              shown, _page_count(file), record.page, self._changed(record.path, file))
+                              shown, _page_count(file), record.page, changed)
         context = section_context(file, record.char_start, record.text, sentence)
         return SourceView(record.path, record.title, context.heading or record.heading, context, chunk_id,
-                          record.text, sentence, changed=self._changed(record.path, file))
+                          record.text, sentence, changed=changed)
 
     def document_source(self, path: str, page: int | None = None) -> SourceView:
         """An indexed document without a passage: page ``page`` (default 1) of a PDF, or the
         first section of another format. Raises `SourceError`."""
-        file = self.document_file(path)
-        title = self._document(path).title
+        file, document = self._indexed_file(path)
+        changed = _changed(file, document)
         if is_pdf(path):
             shown = page or 1
-            return SourceView(path, title, "", pdf_page_context(file, shown), page=shown, pages=_page_count(file),
-                              changed=self._changed(path, file))
+            return SourceView(path, document.title, "", pdf_page_context(file, shown), page=shown,
+                              pages=_page_count(file), changed=changed)
         context = section_context(file, 0)
-        return SourceView(path, title, context.heading, context, changed=self._changed(path, file))
+        return SourceView(path, document.title, context.heading, context, changed=changed)
 
-    def page_image(self, path: str, page: int, *, chunk_id: int | None = None, sentence: str = "") -> bytes:
+    def page_image(self, path: str, page: int, *, chunk_id: int | None = None,
+                   sentence: str = "") -> tuple[bytes, pdf_pages.Highlights]:
         """Page ``page`` of the PDF ``path`` as PNG, with passage ``chunk_id`` and ``sentence``
-        highlighted when the passage is on that page. Raises `SourceError`."""
-        return self.page_rendering(path, page, chunk_id=chunk_id, sentence=sentence)[0]
-
-    def page_rendering(self, path: str, page: int, *, chunk_id: int | None = None,
-                       sentence: str = "") -> tuple[bytes, pdf_pages.Highlights]:
-        """`page_image` with where the highlights are."""
+        highlighted when the passage is on that page, and where the highlights are.
+        Raises `SourceError`."""
         file = self.document_file(path)
         passage = ""
         if chunk_id is not None:
@@ -284,14 +282,17 @@ class App:
         resolved; unless ``follow_external_links``, as for ingestion) is given out; anything
         else raises `SourceError`.
         """
+        return self._indexed_file(path)[0]
+
+    def _indexed_file(self, path: str) -> tuple[Path, DocumentRecord]:
         data_dir = Path(self.settings.data_dir)
         target = data_dir / path
-        outside = not inside(data_dir, target) and not self.settings.follow_external_links
-        if not self.store.documents(path) or outside:
+        found = self.store.documents(path)
+        if not found or (not inside(data_dir, target) and not self.settings.follow_external_links):
             raise SourceError(f"'{path}' is not a document of your index.")
         if not target.is_file():
             raise SourceError(f"'{path}' is no longer in {data_dir}. Run `rag-app ingest` to update the index.")
-        return target.resolve()
+        return target.resolve(), found[0]
 
     def _chunk(self, chunk_id: int) -> ChunkRecord:
         found = self.store.chunks([chunk_id])
@@ -299,17 +300,6 @@ class App:
             raise SourceError(f"Passage {chunk_id} is no longer in the index (its document changed or was "
                               "removed). Ask again to get current sources.")
         return found[0]
-
-    def _document(self, path: str) -> DocumentRecord:
-        found = self.store.documents(path)
-        if not found:
-            raise SourceError(f"'{path}' is not a document of your index.")
-        return found[0]
-
-    def _changed(self, path: str, file: Path) -> bool:
-        record = self._document(path)
-        stat = file.stat()
-        return stat.st_size != record.size or abs(stat.st_mtime - record.mtime) > 1e-3
 
     # ----- the answer model ---------------------------------------------------------------
     @property
@@ -349,6 +339,12 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _changed(file: Path, document: DocumentRecord) -> bool:
+    """True when ``file`` is no longer the version the index read."""
+    stat = file.stat()
+    return stat.st_size != document.size or abs(stat.st_mtime - document.mtime) > 1e-3
 
 
 def _page_count(file: Path) -> int:

@@ -46,7 +46,7 @@ def show_command(app: App, target: str, *, sentence: str, png: Path | None, cons
     if png is not None:
         if not view.is_pdf or view.page is None:
             raise SourceError(f"{view.path} is not a PDF: only PDF pages are written as images.")
-        png.write_bytes(app.page_image(view.path, view.page, chunk_id=chunk_id, sentence=sentence))
+        png.write_bytes(app.page_image(view.path, view.page, chunk_id=chunk_id, sentence=sentence)[0])
         console.print(f"Page {view.page} written to {png}", style="dim", markup=False)
     return view
 

@@ -85,11 +85,6 @@ def _known_codec(name: str | None) -> str | None:
         return None
 
 
-def decode_bytes(data: bytes, declared: str | None = None) -> str:
-    """The text of a text file (see `decode_text`)."""
-    return decode_text(data, declared)[0]
-
-
 def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode the bytes of a text file, guessing the encoding: (text, encoding used).
 

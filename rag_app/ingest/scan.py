@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,33 +62,39 @@ class Scan:
 
 
 def scan(data_dir: Path, *, follow_external_links: bool = False, max_file_mb: int = 200) -> Scan:
-    """The files of ``data_dir`` to ingest, in a stable order, and what was left out and why."""
+    """The files of ``data_dir`` to ingest, in a stable order, and what was left out and why.
+
+    Only links, and folders reached through one, cost a path resolution; a file of a type no
+    loader reads is listed without a ``stat``.
+    """
     root = Path(os.path.realpath(data_dir))
     found = Scan()
     candidates: dict[str, list[tuple[str, Path, int, float]]] = {}  # real path -> (key, path, size, mtime)
-    walked: set[str] = set()
-    pending = [Path(data_dir)]
+    walked: set[str] = set()  # real paths of the folders reached through a link
+    pending: list[tuple[Path, str, bool]] = [(Path(data_dir), "", False)]  # (folder, key prefix, via a link)
     while pending:
-        folder = pending.pop()
-        real_folder = os.path.realpath(folder)
-        if real_folder in walked:  # reached again through a link: a loop, or a second name
-            continue
-        walked.add(real_folder)
+        folder, prefix, via_link = pending.pop()
+        if via_link:  # only a link can lead back to a folder already walked (a loop, a second name)
+            real_folder = os.path.realpath(folder)
+            if real_folder in walked:
+                continue
+            walked.add(real_folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
         except OSError as exc:
-            found.refused.append(FailedFile(_key(data_dir, folder) + "/", f"cannot read the folder ({exc.strerror})"))
+            found.refused.append(FailedFile(prefix or "./", f"cannot read the folder ({exc.strerror})"))
             continue
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            key = _key(data_dir, path)
+            key = prefix + entry.name
             if not _valid_name(key):
                 found.refused.append(FailedFile(_printable(key), BAD_NAME))
                 continue
-            target = os.path.realpath(path)
-            if entry.is_symlink():
+            link = entry.is_symlink()
+            target = os.path.realpath(path) if link or via_link else str(root / key)
+            if link:
                 broken = _broken_link(path)
                 if broken:
                     found.refused.append(FailedFile(key, broken))
@@ -98,23 +103,24 @@ def scan(data_dir: Path, *, follow_external_links: bool = False, max_file_mb: in
                     if os.path.isdir(target) or path.suffix.lower() in SUPPORTED_EXTENSIONS:
                         found.refused.append(FailedFile(key, EXTERNAL_LINK.format(target=target)))
                     continue
-            try:
-                info = os.stat(path)
-            except OSError as exc:
-                found.refused.append(FailedFile(key, f"cannot read the file ({exc.strerror})"))
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                if entry.is_symlink() and _inside(root, target) and not _hidden(root, target):
+            if entry.is_dir():
+                if link and _inside(root, target) and not _hidden(root, target):
                     continue  # a second name for a folder that is walked under its own name
-                pending.append(path)
-            elif not stat.S_ISREG(info.st_mode):
+                pending.append((path, key + "/", via_link or link))
+            elif not entry.is_file():
                 continue  # sockets, pipes, devices: not documents
             elif path.suffix.lower() not in SUPPORTED_EXTENSIONS:
                 found.skipped.append(key)
-            elif info.st_size > max_file_mb * 1024 * 1024:
-                found.refused.append(FailedFile(key, TOO_BIG.format(size=info.st_size / 1e6, limit=max_file_mb)))
             else:
-                candidates.setdefault(target, []).append((key, path, info.st_size, info.st_mtime))
+                try:
+                    info = entry.stat()
+                except OSError as exc:
+                    found.refused.append(FailedFile(key, f"cannot read the file ({exc.strerror})"))
+                    continue
+                if info.st_size > max_file_mb * 1024 * 1024:
+                    found.refused.append(FailedFile(key, TOO_BIG.format(size=info.st_size / 1e6, limit=max_file_mb)))
+                else:
+                    candidates.setdefault(target, []).append((key, path, info.st_size, info.st_mtime))
     for target, names in candidates.items():
         own = [n for n in names if _inside(root, target) and n[0] == Path(os.path.relpath(target, root)).as_posix()]
         key, path, size, mtime = (own or sorted(names))[0]
@@ -155,10 +161,6 @@ def _broken_link(path: Path) -> str:
             return LINK_LOOP
         return DANGLING_LINK.format(target=os.readlink(path))
     return ""
-
-
-def _key(data_dir: Path, path: Path) -> str:
-    return path.relative_to(data_dir).as_posix()
 
 
 def _inside(root: Path, real_path: str) -> bool:

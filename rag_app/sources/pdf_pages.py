@@ -85,6 +85,12 @@ _cache: OrderedDict[tuple[object, ...], tuple[bytes, Highlights]] = OrderedDict(
 _cache_lock = threading.Lock()
 
 
+def clear_cache() -> None:
+    """Forget every rendered page (benchmarks measure a first showing with it)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def _render(path: Path, page: int, passage: str, sentence: str) -> tuple[bytes, Highlights]:
     from PIL import Image, ImageDraw
 

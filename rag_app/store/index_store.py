@@ -18,7 +18,6 @@ new reader from building that structure again. Nothing is pickled.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import threading
@@ -37,6 +36,7 @@ from rag_app.store.records import (
     IndexStats,
     IndexUnavailableError,
     chunk_from_row,
+    document_from_row,
 )
 from rag_app.store.schema import BUSY_HINT, DB_NAME, REBUILD_HINT, REMOVAL_LOG_KEPT, connect
 from rag_app.store.vector_index import VectorIndex, cached_generations, remove_stale_caches
@@ -305,20 +305,7 @@ class IndexStore:
             f"FROM documents d {where} ORDER BY d.path",
             params,
         )
-        return [
-            DocumentRecord(
-                id=r["id"],
-                path=r["path"],
-                content_hash=r["content_hash"],
-                size=r["size"],
-                mtime=r["mtime"],
-                title=r["title"],
-                metadata=json.loads(r["metadata"]),
-                ingested_at=r["ingested_at"],
-                n_chunks=r["n_chunks"],
-            )
-            for r in rows
-        ]
+        return [document_from_row(r) for r in rows]
 
     def failures(self) -> list[tuple[str, str]]:
         """Files the last ingestions could not read, as (path, reason)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -73,6 +74,21 @@ class IndexStats:
     size_bytes: int
     last_ingest: float | None
     failures: int
+
+
+def document_from_row(row: sqlite3.Row) -> DocumentRecord:
+    """A `DocumentRecord` from a row of ``documents`` with an ``n_chunks`` column."""
+    return DocumentRecord(
+        id=row["id"],
+        path=row["path"],
+        content_hash=row["content_hash"],
+        size=row["size"],
+        mtime=row["mtime"],
+        title=row["title"],
+        metadata=json.loads(row["metadata"]),
+        ingested_at=row["ingested_at"],
+        n_chunks=row["n_chunks"],
+    )
 
 
 def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:

@@ -47,7 +47,7 @@ def source_routes(app: App) -> list[APIRoute]:
             highlighted = None
             if view.is_pdf and view.page is not None and view.page == view.passage_page:
                 # Rendered now (and cached), so the page image the panel asks for next is ready.
-                highlighted = app.page_rendering(view.path, view.page, chunk_id=chunk_id, sentence=s)[1].found
+                highlighted = app.page_image(view.path, view.page, chunk_id=chunk_id, sentence=s)[1].found
         return HTMLResponse(render_source_page(view, highlighted))
 
     def document_page(request: Request, path: str, page: int | None = None) -> Response:
@@ -58,7 +58,7 @@ def source_routes(app: App) -> list[APIRoute]:
     def page_image(request: Request, path: str, page: int, chunk: int | None = None, s: str = "") -> Response:
         check(request)
         with _not_found():
-            png = app.page_image(path, page, chunk_id=chunk, sentence=s)
+            png, _ = app.page_image(path, page, chunk_id=chunk, sentence=s)
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     def original(request: Request, path: str) -> Response:

@@ -47,7 +47,7 @@ def test_a_pdf_passage_is_shown_on_its_page_with_the_sentence_inside_it(app: App
     assert view.context.passage[0] <= view.context.sentence[0] < view.context.sentence[1] <= view.context.passage[1]
     assert not view.changed
 
-    png, highlights = app.page_rendering(view.path, view.page, chunk_id=record.id, sentence=sentence)
+    png, highlights = app.page_image(view.path, view.page, chunk_id=record.id, sentence=sentence)
     assert png.startswith(b"\x89PNG") and highlights.found and highlights.sentence
     top = min(r[1] for r in highlights.passage)
     bottom = max(r[3] for r in highlights.passage)
@@ -60,7 +60,7 @@ def test_leafing_through_the_pdf_shows_other_pages_without_a_highlight(app: App)
     view = app.source(record.id, page=other)
     assert view.page == other and view.passage_page == record.page and view.context.passage is None
     assert view.context.text.startswith("How large language models work")
-    _, highlights = app.page_rendering(view.path, other, chunk_id=record.id)
+    _, highlights = app.page_image(view.path, other, chunk_id=record.id)
     assert not highlights.found
     with pytest.raises(SourceError, match="no page 9"):
         app.source(record.id, page=9)

@@ -40,3 +40,11 @@ class _HeadingPath:
 
     def __str__(self) -> str:
         return " > ".join(title for _, title in self._stack)
+
+
+def title_from_headings(sections: list[Section], metadata: Metadata) -> None:
+    """Without a title in ``metadata``, take the top of the first heading path as the title."""
+    if "title" not in metadata:
+        first = next((s.heading.split(" > ")[0] for s in sections if s.heading), "")
+        if first:
+            metadata["title"] = first

@@ -14,7 +14,7 @@ from typing import Any
 
 from rag_app.ingest.document import Section
 from rag_app.ingest.encoding import UNICODE, decode_text
-from rag_app.ingest.loaders.common import _SPACES, Loaded, Metadata, _HeadingPath
+from rag_app.ingest.loaders.common import _SPACES, Loaded, Metadata, _HeadingPath, title_from_headings
 
 HTML_EXTENSIONS = frozenset({".html", ".htm"})
 
@@ -91,10 +91,7 @@ def load_html(data: bytes) -> Loaded:
 
     walk(soup.body or soup)
     flush()
-    if "title" not in metadata:
-        first = next((s.heading.split(" > ")[0] for s in sections if s.heading), "")
-        if first:
-            metadata["title"] = first
+    title_from_headings(sections, metadata)
     return sections, metadata
 
 

@@ -13,7 +13,7 @@ import re
 
 from rag_app.ingest.document import Section
 from rag_app.ingest.encoding import UNICODE, decode_text
-from rag_app.ingest.loaders.common import Loaded, Metadata, _HeadingPath
+from rag_app.ingest.loaders.common import Loaded, Metadata, _HeadingPath, title_from_headings
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,7 @@ def load_markdown(data: bytes) -> Loaded:
         body.append(line)
     flush()
 
-    if "title" not in metadata:
-        first_h1 = next((s.heading.split(" > ")[0] for s in sections if s.heading), "")
-        if first_h1:
-            metadata["title"] = first_h1
+    title_from_headings(sections, metadata)
     return sections, metadata
 
 
