@@ -95,7 +95,11 @@ class Answer:
     # answer the question (``reason`` says why), or the model said it is not in the documents.
     verified: bool = True
     raw_answer: str = ""  # the model's reply before verification
-    reason: str = ""  # why a supported reply was not taken as the answer
+    reason: str = ""  # why the reply was not taken as the answer, or why nothing answers
+    # P(the reply is right), from the calibrated decision (rag_app/grounding/decision.py); None
+    # when the model was not called or no decision is fitted for this embedder and model.
+    probability: float | None = None
+    signals: dict[str, float | None] = field(default_factory=dict)  # what the decision read
 
     def to_json(self) -> dict[str, Any]:
         """The `rag-app ask --json` object: answer, refused, citations, evidence, sentences, timings."""
@@ -109,6 +113,9 @@ class Answer:
             "evidence": [{"text": e.text, "path": e.path, "page": e.page, "heading": e.heading}
                          for e in self.evidence],
             "sentences": [{"text": s.text, "supported": s.supported} for s in self.sentences],
+            "verified": self.verified,
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "reason": self.reason,
             "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
                         "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
         }

@@ -31,9 +31,12 @@ from rag_app.answer import (
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, LlamaGenerator, Prompt
+from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
 from rag_app.grounding.gate import GateThresholds, gate
+from rag_app.grounding.missing import explain
 from rag_app.grounding.relevance import judge_reply
+from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexStore, IndexUnavailableError
@@ -149,8 +152,9 @@ class AnswerPipeline:
         found = evidence(index, scores)
         if not decision.open:
             timings.total_ms = _ms(started)
-            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
-                                     passages, timings, language))
+            reason = self.why_not(question, passages, language, relevant=False)
+            yield AnswerEvent(Answer(question, message("refused", language, reason), True, [], found, [],
+                                     passages, timings, language, reason=reason))
             return
 
         shown = passages  # what the model reads: whole passages, or their best sentences
@@ -173,18 +177,27 @@ class AnswerPipeline:
 
         model_check = self.generator.judge_support if self.settings.model_check else None
         judgement = judge_reply(question, raw, index, self.embedder, valid, language, model_check)
+        signals = answer_signals(question, raw, stats, decision, passages, index, judgement, valid, language)
         if judgement.refusal:  # the model itself says the documents do not answer
             timings.total_ms = _ms(started)
-            yield AnswerEvent(Answer(question, message("refused", language), True, [], found, [],
-                                     passages, timings, language, verified=False, raw_answer=raw))
+            reason = self.why_not(question, passages, language)
+            yield AnswerEvent(Answer(question, message("refused", language, reason), True, [], found, [],
+                                     passages, timings, language, verified=False, raw_answer=raw,
+                                     reason=reason, signals=signals))
             return
         check = judgement.verification
-        if judgement.verified:
+        model = decision_for(self.embedder.name, self.generator.model_name)
+        probability = model.probability(signals) if model is not None else None
+        verified = model.verified(probability) if model is not None and probability is not None \
+            else judgement.verified
+        reason = ""
+        if verified:
             text = check.text
             supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
             numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
         else:
-            text, numbers = _unverified_text(found, passages, language, judgement.relevance.reason)
+            reason = self.why_not(question, passages, language)
+            text, numbers = _unverified_text(found, passages, language, reason)
         timings.total_ms = _ms(started)
         timings.generated_tokens = stats.generated_tokens
         timings.tokens_per_s = round(stats.tokens_per_s, 2) if stats.tokens_per_s else None
@@ -198,9 +211,11 @@ class AnswerPipeline:
             passages=passages,
             timings=timings,
             language=language,
-            verified=judgement.verified,
+            verified=verified,
             raw_answer=raw,
-            reason=judgement.relevance.reason,
+            reason=reason,
+            probability=probability,
+            signals=signals,
         ))
 
     def answer(
@@ -226,6 +241,11 @@ class AnswerPipeline:
         if self.store.chunk_count() == 0:
             raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
         return self.retriever.search(query, k=k)
+
+    def why_not(self, question: str, passages: list[Passage], language: str, *, relevant: bool = True) -> str:
+        """Why ``question`` gets no verified answer (`rag_app.grounding.missing.explain`): its
+        terms are looked up in the whole index."""
+        return explain(question, passages, language, self.store.mentions, relevant=relevant)
 
     def set_model(self, path: str | Path) -> None:
         """Generate with another GGUF file from the next question on."""

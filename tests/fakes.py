@@ -61,12 +61,17 @@ class FakeGenerator:
 
     Its tokens are words, so `build_prompt` budgets its prompt as it does a real model's;
     ``reply`` is the text to write (or a function of the question and the passages it was
-    shown). ``calls`` counts the generations, ``prompts`` keeps their prompts.
+    shown). ``calls`` counts the generations, ``prompts`` keeps their prompts. Every token is
+    reported with log-probability ``logprob``, and ``refusal_start`` as the probability of
+    opening a refusal, as `LlamaGenerator` reports what the model computed.
     """
 
     def __init__(self, reply: str | Callable[[str, Sequence[Passage]], str] = "", *, n_ctx: int = 2048,
-                 model_path: Path = Path("fake-model.gguf")) -> None:
+                 model_path: Path = Path("fake-model.gguf"), logprob: float = -0.1,
+                 refusal_start: float = 0.01) -> None:
         self.reply = reply
+        self.logprob = logprob  # the log-probability reported for every token of the reply
+        self.refusal_start = refusal_start
         self.n_ctx = n_ctx
         self._model_path = model_path
         self.calls = 0
@@ -129,6 +134,8 @@ class FakeGenerator:
             yield word if n == 0 else f" {word}"
         if stats is not None:
             stats.generated_tokens = len(words)
+            stats.token_logprobs = [(w if n == 0 else f" {w}", self.logprob) for n, w in enumerate(words)]
+            stats.refusal_start = self.refusal_start
 
     def judge_support(self, passage: str, question: str, answer: str) -> float:
         return 0.9

@@ -65,6 +65,8 @@ def show_answer(answer: Answer, console: Console) -> None:
         for c in answer.citations:
             table.add_row(f"[{c.n}]", c.path, str(c.page or "-"), c.heading or "-")
         console.print(table)
+    if answer.probability is not None:
+        console.print(f"[dim]Checked against these passages: {100 * answer.probability:.0f}% likely right[/]")
     if answer.evidence:
         console.print("[bold]Evidence from your documents[/]")
         for e in answer.evidence:

@@ -282,6 +282,11 @@ def eval_(
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Measure retrieval only.")] = False,
     foreign: Annotated[Optional[Path], typer.Option(
         "--foreign", help="Another dataset whose questions must be refused.")] = None,
+    hide_gold: Annotated[bool, typer.Option(
+        "--hide-gold", help="SQuAD sets: leave every other paragraph out of the index and ask its "
+                            "questions as near-topic unanswerable ones.")] = False,
+    answer_limit: Annotated[Optional[int], typer.Option(
+        "--answer-limit", help="Ask at most N answerable and N unanswerable questions (default: all).")] = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-question JSON report here.")] = None,
 ) -> None:
@@ -292,7 +297,8 @@ def eval_(
     from rag_app.eval.runner import EvalOptions
 
     options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
-                          retrieval_only=retrieval_only, foreign=foreign)
+                          retrieval_only=retrieval_only, foreign=foreign, hide_gold=hide_gold,
+                          answer_limit=answer_limit)
     try:
         eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
     except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:

@@ -86,7 +86,8 @@ RETRIEVAL_METRICS = (("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@
                      ("recall@100", "R@100"), ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"))
 # "gold in verified answer" counts the model's own reply only when every check passed; "gold in
 # shown answer" also counts the evidence sentences shown under "could not be verified".
-ANSWERABLE_METRICS = (("gold_in_verified", "gold in verified answer"),
+ANSWERABLE_METRICS = (("verified_right", "verified and right"), ("verified_precision", "right, of verified"),
+                      ("gold_in_verified", "gold in verified answer"),
                       ("gold_in_answer", "gold in shown answer"), ("gold_in_citations", "gold in cited"),
                       ("gold_in_evidence", "gold in evidence"), ("exact_match", "exact match"),
                       ("f1", "F1"), ("has_citation", "with a citation"),
@@ -127,6 +128,9 @@ def summary_rows(results: list[EvalResult]) -> list[SummaryRow]:
         groups = [a.get(kind, {}) for a in answers]
         section(heading, [(name, [_pct(g.get(key)) if g.get("n") else "-" for g in groups])
                           for key, name in metrics])
+    section("Decision", [("risk-coverage area (%)",
+                          [_pct(s.get("risk_coverage", {}).get("auc")) if "risk_coverage" in s else "-"
+                           for s in summaries])])
     section("Timings (ms)", [
         (f"{name} {stat}", [_ms(s.get("timings", {}).get(key, {}).get(stat)) for s in summaries])
         for key, name in TIMINGS for stat in ("p50", "p95")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_app.eval.metrics import normalize_answer
+
 FORMATS = ("squad", "beir", "clapnq", "financebench")
 UNITS = ("paragraph", "article")
 
@@ -84,13 +86,17 @@ class EvalDataset:
         return EvalDataset(self.name, self.format, self.documents, picked, self.page_level)
 
 
-def load_dataset(path: Path | str, fmt: str, *, unit: str = "paragraph", split: str | None = None) -> EvalDataset:
-    """Read a dataset of format ``fmt`` (one of `FORMATS`) from ``path``."""
+def load_dataset(path: Path | str, fmt: str, *, unit: str = "paragraph", split: str | None = None,
+                 hide_gold: bool = False) -> EvalDataset:
+    """Read a dataset of format ``fmt`` (one of `FORMATS`) from ``path``; ``hide_gold`` (SQuAD
+    only) asks part of it as near-topic unanswerable questions (see `load_squad`)."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"Dataset not found: {path}")
+    if hide_gold and fmt != "squad":
+        raise DatasetError(f"--hide-gold needs a SQuAD-style set (with answer offsets), not {fmt}.")
     if fmt == "squad":
-        return load_squad(path, unit=unit)
+        return load_squad(path, unit=unit, hide_gold=hide_gold)
     if fmt == "beir":
         return load_beir(path, split=split)
     if fmt == "clapnq":
@@ -159,12 +165,68 @@ def _field(obj: dict[str, Any], key: str, where: str, kind: type | tuple[type, .
 
 
 # ----- SQuAD -------------------------------------------------------------------------------
-def load_squad(path: Path, *, unit: str = "paragraph") -> EvalDataset:
+@dataclass
+class _SquadQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    impossible: bool
+    block: int  # the paragraph (paragraph unit) or the line block (article unit) holding the answer
+
+
+def _squad_questions(paragraph: dict[str, Any], where_p: str, a: int, p: int, lines: list[tuple[int, int]],
+                     ) -> list[_SquadQuestion]:
+    """The questions of one SQuAD paragraph; ``block`` is the index in ``lines`` (start, end
+    character offsets) of the line holding each answer (0 with a single line)."""
+    qas = _field(paragraph, "qas", where_p, list)
+    found = []
+    for q, qa in enumerate(qas):
+        where_q = f"{where_p}.qas[{q}]"
+        if not isinstance(qa, dict):
+            raise DatasetError(f"{where_q}: expected an object")
+        question = _field(qa, "question", where_q)
+        answers = _field(qa, "answers", where_q, list)
+        texts, starts = [], []
+        for n, answer in enumerate(answers):
+            if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
+                raise DatasetError(f"{where_q}.answers[{n}]: missing field 'text'")
+            texts.append(answer["text"])
+            if isinstance(answer.get("answer_start"), int):
+                starts.append(answer["answer_start"])
+        impossible = bool(qa.get("is_impossible", False))
+        if not impossible and not texts:
+            raise DatasetError(f"{where_q}: no answer and not marked is_impossible")
+        at = starts[0] if starts else 0
+        block = next((i for i, (s, e) in enumerate(lines) if s <= at < e), 0)
+        found.append(_SquadQuestion(str(qa.get("id", f"{a}-{p}-{q}")), question,
+                                    [] if impossible else list(dict.fromkeys(texts)), impossible, block))
+    return found
+
+
+def _line_blocks(context: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the non-empty lines of ``context``."""
+    blocks, at = [], 0
+    for line in context.split("\n"):
+        if line.strip():
+            blocks.append((at, at + len(line)))
+        at += len(line) + 1
+    return blocks or [(0, len(context))]
+
+
+def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) -> EvalDataset:
     """SQuAD v1.1/v2.0 JSON: each paragraph (or article) is a document.
 
     A question's relevant document is the one holding its context; v2.0 questions marked
     ``is_impossible`` are unanswerable. Paragraph documents hold the context only (CNIL's
     article titles are the questions themselves); article documents start with the title.
+
+    ``hide_gold`` turns part of the set into near-topic unanswerable questions: every other
+    paragraph of an article (the 2nd, 4th, …; every other article when articles have one
+    paragraph, as CNIL's FAQ entries) is left out of the corpus, or, with the article unit,
+    every other line that holds an answer. The questions of what was left out are asked as
+    unanswerable: the passages they find are on their topic (the rest of their article) and
+    their answer is absent. A hidden question whose gold answer is still written in the corpus
+    (in the rest of its article, or anywhere for one-paragraph articles) is dropped.
     """
     if unit not in UNITS:
         raise DatasetError(f"Unknown unit {unit!r}: use 'paragraph' or 'article'.")
@@ -176,6 +238,8 @@ def load_squad(path: Path, *, unit: str = "paragraph") -> EvalDataset:
         raise DatasetError(f"{path}: expected an object with a 'data' list (SQuAD JSON)")
     documents: list[EvalDocument] = []
     questions: list[EvalQuestion] = []
+    hidden: list[tuple[int, _SquadQuestion]] = []  # (article, question) asked as unanswerable
+    kept_text: dict[int, list[str]] = {}  # article -> the normalized text left in the corpus
     for a, article in enumerate(articles):
         where_a = f"{path}: data[{a}]"
         if not isinstance(article, dict):
@@ -189,41 +253,43 @@ def load_squad(path: Path, *, unit: str = "paragraph") -> EvalDataset:
             if not isinstance(paragraph, dict):
                 raise DatasetError(f"{where_p}: expected an object")
             context = _field(paragraph, "context", where_p)
-            qas = _field(paragraph, "qas", where_p, list)
+            lines = _line_blocks(context) if unit == "article" and hide_gold else [(0, len(context) + 1)]
+            found = _squad_questions(paragraph, where_p, a, p, lines)
             if unit == "paragraph":
                 name = f"a{a:04d}-p{p:03d}-{_slug(title or str(a), 30)}.txt"
+                hide = hide_gold and (p % 2 == 1 if len(paragraphs) > 1 else a % 2 == 1)
+                if hide:
+                    hidden += [(a, q) for q in found if not q.impossible]
+                    continue
                 documents.append(EvalDocument(name=name, text=context))
+                kept_text.setdefault(a, []).append(normalize_answer(context))
             else:
                 name = article_name
-                contexts.append(context)
-            for q, qa in enumerate(qas):
-                where_q = f"{where_p}.qas[{q}]"
-                if not isinstance(qa, dict):
-                    raise DatasetError(f"{where_q}: expected an object")
-                question = _field(qa, "question", where_q)
-                answers = _field(qa, "answers", where_q, list)
-                texts = []
-                for n, answer in enumerate(answers):
-                    if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
-                        raise DatasetError(f"{where_q}.answers[{n}]: missing field 'text'")
-                    texts.append(answer["text"])
-                impossible = bool(qa.get("is_impossible", False))
-                if not impossible and not texts:
-                    raise DatasetError(f"{where_q}: no answer and not marked is_impossible")
-                questions.append(
-                    EvalQuestion(
-                        id=str(qa.get("id", f"{a}-{p}-{q}")),
-                        question=question,
-                        answers=[] if impossible else list(dict.fromkeys(texts)),
-                        relevant=[] if impossible else [(name, None)],
-                        answerable=not impossible,
-                    )
-                )
+                answer_blocks = sorted({q.block for q in found if not q.impossible})
+                hidden_blocks = set(answer_blocks[1::2]) if hide_gold else set()
+                hidden += [(a, q) for q in found if q.block in hidden_blocks and not q.impossible]
+                found = [q for q in found if q.block not in hidden_blocks]
+                kept = "\n".join(context[s:e] for i, (s, e) in enumerate(lines) if i not in hidden_blocks)
+                contexts.append(kept)
+                kept_text.setdefault(a, []).append(normalize_answer(kept))
+            questions += [EvalQuestion(id=q.id, question=q.question, answers=q.answers,
+                                       relevant=[] if q.impossible else [(name, None)],
+                                       answerable=not q.impossible) for q in found]
         if unit == "article" and contexts:
             documents.append(EvalDocument(name=article_name, title=title, text="\n\n".join(contexts)))
     if not documents:
         raise DatasetError(f"{path}: no paragraph found in 'data'")
-    return EvalDataset(path.stem, "squad", documents, questions)
+    everything = [text for texts in kept_text.values() for text in texts]
+    for a, q in hidden:
+        single = len(_field(articles[a], "paragraphs", "", list)) == 1 and unit == "paragraph"
+        haystacks = everything if single else kept_text.get(a, [])
+        golds = [normalize_answer(g) for g in q.answers]
+        if any(g and f" {g} " in f" {h} " for g in golds for h in haystacks):
+            continue  # still answerable from what is left
+        questions.append(EvalQuestion(id=f"{q.id}-hidden", question=q.question, answers=[], relevant=[],
+                                      answerable=False))
+    name = path.stem + ("-hidden-gold" if hide_gold else "")
+    return EvalDataset(name, "squad", documents, questions)
 
 
 # ----- BEIR --------------------------------------------------------------------------------

@@ -107,6 +107,32 @@ def contains(text: str, golds: Iterable[str]) -> float:
     return 0.0
 
 
+# A gold answer of at least this many words is "long" (ClapNQ, CNIL, FinanceBench): a brief reply
+# cannot hold it whole, so a reply whose words mostly come from it counts as right.
+LONG_GOLD_WORDS = 20
+LONG_GOLD_PRECISION = 0.7
+LONG_GOLD_MIN_WORDS = 4
+
+
+def reply_is_right(reply: str, golds: Iterable[str]) -> bool:
+    """Whether a reply answers correctly: a gold answer is in it, or its F1 with one is ≥ 0.5, or
+    (for a long gold answer) at least `LONG_GOLD_PRECISION` of its words (of at least
+    `LONG_GOLD_MIN_WORDS`) are words of that answer."""
+    golds = list(golds)
+    if contains(reply, golds) or f1(reply, golds) >= 0.5:
+        return True
+    words = normalize_answer(reply).split()
+    if len(words) < LONG_GOLD_MIN_WORDS:
+        return False
+    for gold in golds:
+        gold_words = Counter(normalize_answer(gold).split())
+        if sum(gold_words.values()) >= LONG_GOLD_WORDS:
+            common = sum((Counter(words) & gold_words).values())
+            if common / len(words) >= LONG_GOLD_PRECISION:
+                return True
+    return False
+
+
 def percentile(values: Sequence[float | None], q: float) -> float | None:
     """The ``q``-th percentile (0-100, linear interpolation); None for no values."""
     data = sorted(v for v in values if v is not None)
@@ -122,3 +148,33 @@ def mean(values: Iterable[float]) -> float | None:
     """Arithmetic mean; None for no values."""
     data = list(values)
     return sum(data) / len(data) if data else None
+
+
+# ----- the decision --------------------------------------------------------------------------
+def risk_coverage(
+    answerable: Sequence[tuple[float | None, bool]], unanswerable: Sequence[float | None]
+) -> tuple[list[tuple[float, float, float]], float]:
+    """The risk–coverage curve of a decision as its threshold moves, and the area under it.
+
+    ``answerable`` holds, per answerable question asked, the decision's probability (None: the
+    question was refused, never verified) and whether the reply is right; ``unanswerable`` the
+    probabilities of the unanswerable ones. Each point is (threshold, share of unanswerable
+    questions answered as verified, share of answerable questions answered as verified *and*
+    right), from the strictest threshold to the loosest. The area is taken over x in [0, 1], the
+    curve held flat after its last point (1.0: every right reply verified before any
+    unanswerable question is).
+    """
+    if not answerable or not unanswerable:
+        return [], 0.0
+    thresholds = sorted({p for p, _ in answerable if p is not None} | {p for p in unanswerable if p is not None},
+                        reverse=True)
+    points = [(1.0 + 1e-9, 0.0, 0.0)]
+    for t in thresholds:
+        x = sum(1 for p in unanswerable if p is not None and p >= t) / len(unanswerable)
+        y = sum(1 for p, right in answerable if p is not None and p >= t and right) / len(answerable)
+        points.append((t, x, y))
+    area = 0.0
+    for (_, x0, y0), (_, x1, y1) in zip(points, points[1:], strict=False):
+        area += (x1 - x0) * (y0 + y1) / 2
+    area += (1.0 - points[-1][1]) * points[-1][2]
+    return [(round(t, 6), round(x, 6), round(y, 6)) for t, x, y in points[1:]], area

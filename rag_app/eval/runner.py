@@ -31,6 +31,7 @@ from rag_app.embedding import Embedder, embedder_from_settings, embedder_name
 from rag_app.eval import metrics
 from rag_app.eval.formats import EvalDataset, EvalDocument, EvalQuestion, Unit, guess_format, load_dataset
 from rag_app.retrieval import MODES
+from rag_app.text import strip_citations
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class EvalOptions:
     foreign: Path | None = None
     foreign_format: str | None = None
     foreign_limit: int = 50
-    answer_limit: int | None = None  # ask at most this many questions (spread evenly); None: all
+    answer_limit: int | None = None  # ask at most this many questions of each kind (spread evenly)
+    hide_gold: bool = False  # SQuAD: ask every other paragraph's questions with it left out
     depth: int = DEPTH
     name: str = ""
 
@@ -215,6 +217,12 @@ def answer_record(answer: Answer, question: EvalQuestion) -> dict[str, Any]:
         "unverified": (not answer.refused) and (not answer.verified),
         "supported": (not answer.refused) and answer.verified,
     }
+    record["probability"] = answer.probability
+    record["signals"] = answer.signals
+    # What the decision is fitted to predict: the model's reply (before any verdict) is right.
+    record["reply_right"] = bool(golds) and bool(answer.raw_answer) and metrics.reply_is_right(
+        strip_citations(answer.raw_answer), golds)
+    record["verified_right"] = record["supported"] and record["reply_right"]
     if golds:
         record["gold_in_answer"] = metrics.contains(answer.answer, golds)
         record["gold_in_verified"] = metrics.contains(answer.answer, golds) if record["supported"] else 0.0
@@ -239,7 +247,7 @@ def run_eval(
 ) -> EvalResult:
     """Evaluate ``options.dataset`` with ``settings``; see the module docstring."""
     fmt = options.format or guess_format(options.dataset)
-    dataset = load_dataset(options.dataset, fmt, unit=options.unit)
+    dataset = load_dataset(options.dataset, fmt, unit=options.unit, hide_gold=options.hide_gold)
     if options.name:
         dataset.name = options.name
     dataset = dataset.limited(options.limit)
@@ -266,7 +274,9 @@ def run_eval(
                 progress("retrieve", done, total)
 
         if not options.retrieval_only:
-            asked = _spread(list(zip(records, dataset.questions, strict=False)), options.answer_limit)
+            pairs = list(zip(records, dataset.questions, strict=True))
+            asked = [pair for kind in (True, False) for pair in _spread(
+                [(r, q) for r, q in pairs if q.answerable == kind], options.answer_limit)]
             asked += [(_question_record(q, "foreign"), q) for q in foreign]
             for done, (record, question) in enumerate(asked, start=1):
                 answer = rag.answer(question.question)
@@ -287,7 +297,8 @@ def run_eval(
                         "dense_weight", "mmr", "mmr_lambda",
                         "foreign_dense_factor", "model", "n_ctx", "temperature", "seed",
                         "max_prompt_tokens", "prompt_sentences", "model_check", "max_tokens")
-        } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit},
+        } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit,
+             "hide_gold": options.hide_gold},
         corpus=corpus,
         summary=summary,
         questions=records,
@@ -359,8 +370,11 @@ def summarize(records: list[dict[str, Any]], *, retrieval_only: bool = False) ->
         answers["answerable"] = {"n": len(rows)} | {
             key: _round(metrics.mean(float(a[key]) for a in rows))
             for key in ("gold_in_verified", "gold_in_answer", "gold_in_citations", "gold_in_evidence",
-                        "exact_match", "f1", "has_citation", "unverified", "refused")
+                        "exact_match", "f1", "has_citation", "unverified", "refused", "verified_right")
         }
+        shown = [a for a in rows if a["supported"]]
+        answers["answerable"]["verified_precision"] = _round(
+            metrics.mean(float(a["verified_right"]) for a in shown)) if shown else None
     for kind in ("unanswerable", "foreign"):
         rows = by_kind[kind]
         if rows:
@@ -369,11 +383,26 @@ def summarize(records: list[dict[str, Any]], *, retrieval_only: bool = False) ->
                 for key in ("refused", "unverified", "supported")
             }
     summary["answers"] = answers
+    if by_kind["answerable"] and by_kind["unanswerable"]:
+        curve, area = metrics.risk_coverage(
+            [(_decision_score(a), a["reply_right"]) for a in by_kind["answerable"]],
+            [_decision_score(a) for a in by_kind["unanswerable"]])
+        summary["risk_coverage"] = {"auc": _round(area), "points": curve}
     summary["timings"] = {
         key: _percentiles([r["answer"]["timings"][key] for r in answered])
         for key in ("retrieval_ms", "first_token_ms", "total_ms")
     }
     return summary
+
+
+def _decision_score(answer: dict[str, Any]) -> float | None:
+    """The decision's probability of a reply that could be shown (None: refused, never shown);
+    without a fitted decision, the rules' verdict (1 or 0)."""
+    if answer["refused"]:
+        return None
+    if answer.get("probability") is not None:
+        return float(answer["probability"])
+    return float(answer["supported"])
 
 
 def _percentiles(values: list[float | None]) -> dict[str, float | None]:

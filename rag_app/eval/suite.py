@@ -7,7 +7,9 @@ Runs, when present in EVAL_DIR: xquad-en (SQuAD paragraphs; plus as many covid-q
 asked as out-of-corpus "foreign" questions), clapnq-dev (both halves: answerable and unanswerable),
 cnil-faq-fr (French), covid-qa (whole articles, --unit article) and financebench-sample (PDF
 pages). Retrieval is measured on every question (or ``--limit``); answers on
-``--answer-limit`` questions per set (default 50), spread evenly. Indexes are cached (see
+``--answer-limit`` questions of each kind per set (default 50), spread evenly. The three
+``-hidden`` sets ask every other paragraph's questions with that paragraph left out of the index
+(near-topic unanswerable questions, see `rag_app.eval.formats.load_squad`). Indexes are cached (see
 `rag_app.eval.runner.cache_root`). The per-set JSON reports go to REPORT_DIR (default
 eval-reports/), with summary.md: the table in Markdown.
 """
@@ -42,6 +44,7 @@ class SuiteEntry:
     format: str
     unit: str = "paragraph"
     foreign: str | None = None
+    hide_gold: bool = False  # ask every other paragraph's questions with it left out (near-topic)
 
 
 SUITE = (
@@ -50,6 +53,11 @@ SUITE = (
     SuiteEntry("cnil-faq-fr", "cnil-faq-fr/cnil_besoindaide_squad.json", "squad"),
     SuiteEntry("covid-qa", "covid-qa/200423_covidQA.json", "squad", unit="article"),
     SuiteEntry("financebench", "financebench-sample", "financebench"),
+    # Near-topic unanswerable questions at scale: the same sets with every other paragraph hidden.
+    SuiteEntry("xquad-en-hidden", "xquad-en/xquad.en.json", "squad", foreign="covid-qa/200423_covidQA.json",
+               hide_gold=True),
+    SuiteEntry("cnil-faq-fr-hidden", "cnil-faq-fr/cnil_besoindaide_squad.json", "squad", hide_gold=True),
+    SuiteEntry("covid-qa-hidden", "covid-qa/200423_covidQA.json", "squad", unit="article", hide_gold=True),
 )
 
 
@@ -86,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             answer_limit=args.answer_limit,
             foreign_limit=args.answer_limit,
             name=entry.name,
+            hide_gold=entry.hide_gold,
         )
         with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
             result = run_eval(options, settings, embedder=embedder, progress=stage_callback(bar, f"{entry.name}: "))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +20,12 @@ class GenerationStats:
     generated_tokens: int = 0
     first_token_s: float | None = None  # seconds from start to the first token
     generation_s: float = 0.0  # seconds from the first token to the last
+    # The reply token by token, each with the model's log-probability of it (natural log), read
+    # from the logits the sampler used: no extra model call. Empty when the generator has none.
+    token_logprobs: list[tuple[str, float]] = field(default_factory=list)
+    # The probability the model gave, at its first answer token, to the tokens that open a
+    # refusal ("It is not in the documents", "Ce n'est pas…"); None when not measured.
+    refusal_start: float | None = None
 
     @property
     def tokens_per_s(self) -> float | None:

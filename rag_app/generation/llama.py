@@ -18,11 +18,12 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from rag_app.answer import History, Passage
 from rag_app.config import Settings
@@ -48,6 +49,12 @@ JUDGE_PROMPT = (
     "Does the passage itself state this answer to this exact question? Reply with one word: yes or no."
 )
 
+# How the answer models open a refusal ("It is not in the documents.", "Ce n'est pas dans les
+# documents.", "Les passages ne …" is left out: "Les" opens answers as often): the probability of
+# these first tokens at the first answer step is a signal of the decision (grounding/decision.py).
+REFUSAL_OPENINGS = ("It", "Not", "None", "No", "Sorry", "Unfortunately", "There", "I",
+                    "Ce", "Cela", "Il", "Aucun", "Aucune", "Pas", "Rien", "Je", "Malheureusement", "Désolé")
+
 
 class LlamaGenerator:
     """A GGUF model loaded once, prompted within its context window, streamed one request at a time."""
@@ -60,6 +67,7 @@ class LlamaGenerator:
         self._lock = threading.Lock()
         self._llm: Llama | None = None
         self._formatter = None
+        self._refusal: set[int] | None = None
 
     # ----- model -------------------------------------------------------------------------
     @property
@@ -113,7 +121,7 @@ class LlamaGenerator:
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
-            self._llm, self._formatter = None, None
+            self._llm, self._formatter, self._refusal = None, None, None
             self.model = resolved
 
     def close(self) -> None:
@@ -121,7 +129,7 @@ class LlamaGenerator:
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
-            self._llm, self._formatter = None, None
+            self._llm, self._formatter, self._refusal = None, None, None
 
     @property
     def has_chat_template(self) -> bool:
@@ -215,6 +223,12 @@ class LlamaGenerator:
         return 1.0 / (1.0 + math.exp(no - yes))
 
     # ----- generation --------------------------------------------------------------------
+    def _refusal_ids(self) -> set[int]:
+        """The first token of each way the answer models open a refusal (`REFUSAL_OPENINGS`)."""
+        if self._refusal is None:
+            self._refusal = _first_tokens(self.llm, REFUSAL_OPENINGS)
+        return self._refusal
+
     def stream(
         self,
         question: str,
@@ -246,7 +260,7 @@ class LlamaGenerator:
         stats = stats if stats is not None else GenerationStats()
         stats.prompt_tokens = len(prompt.tokens)
         temperature = self.settings.temperature if temperature is None else temperature
-        counter = _TokenCounter()
+        counter = _TokenRecorder(self.llm, self._refusal_ids())
         first = last = None
         chunks = cast(Iterator[Any], self.llm.create_completion(  # stream=True: an iterator of chunks
             prompt.tokens,
@@ -270,6 +284,8 @@ class LlamaGenerator:
             stats.generated_tokens = counter.count
             yield text
         stats.generated_tokens = counter.count
+        stats.token_logprobs = counter.logprobs
+        stats.refusal_start = counter.refusal_start
         if first is not None and last is not None:
             stats.generation_s = last - first
 
@@ -296,18 +312,41 @@ def _inert(text: str) -> str:
         "<end_of_turn>", "< end_of_turn>")
 
 
-class _TokenCounter:
-    """Counts generated tokens (llama.cpp calls stopping criteria once per new token)."""
+class _TokenRecorder:
+    """Called by llama.cpp once per new token (a stopping criterion that never stops).
 
-    def __init__(self) -> None:
+    It counts the tokens and reads, from the logits the sampler has just used, the model's own
+    log-probability of each token (the raw distribution, before temperature and penalties): the
+    token sampled from one call's logits is the last input token of the next call, so each
+    token is recorded one call later (the last one, usually the end-of-turn token, is not).
+    At the first call it also sums the probability of the tokens in ``refusal_ids``.
+    """
+
+    def __init__(self, llm: Llama, refusal_ids: Iterable[int]) -> None:
+        self.llm = llm
+        self.refusal_ids = np.asarray(sorted(refusal_ids), dtype=np.int64)
         self.count = 0
+        self.logprobs: list[tuple[str, float]] = []
+        self.refusal_start: float | None = None
+        self._previous: tuple[np.ndarray, float] | None = None
 
-    def __call__(self, input_ids: object, logits: object) -> bool:
+    def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
+        if self._previous is not None:
+            token = int(input_ids[-1])
+            previous, norm = self._previous
+            self.logprobs.append((self.llm.detokenize([token]).decode("utf-8", errors="ignore"),
+                                  float(previous[token]) - norm))
+        current = np.array(_last_logits(self.llm), dtype=np.float32)  # a copy: llama.cpp reuses it
+        top = float(current.max())  # log-sum-exp in float32 (half a millisecond a token)
+        norm = top + math.log(float(np.exp(current - top).sum(dtype=np.float64)))
+        if self.count == 0 and self.refusal_ids.size:
+            self.refusal_start = float(np.exp(current[self.refusal_ids].astype(np.float64) - norm).sum())
+        self._previous = (current, norm)
         self.count += 1
         return False
 
 
-def _stopping(criteria: list[_TokenCounter]):  # noqa: ANN202
+def _stopping(criteria: list[_TokenRecorder]):  # noqa: ANN202
     from llama_cpp import StoppingCriteriaList
 
     return StoppingCriteriaList(criteria)

@@ -170,17 +170,22 @@ def check_relevance(
     answer = strip_citations(answer)
     if not answer:
         return Relevance(False)
-    folded = [normalized(w) for w in windows]
-    missing = [t for t in focus_terms(question)
-               if not any(holds_phrase(f, t) for f in folded) and not any(spells(w, t) for w in windows)]
-    window_numbers = set().union(*(numbers(w) for w in windows))
-    missing += sorted(numbers(_without_names(question)) - window_numbers - set(missing))
+    missing = missing_subject(question, windows)
     if missing:
         return Relevance(False, _reason("subject", language, terms=", ".join(missing)))
     kind = expected_kind(question)
     if kind is not None and not has_kind(kind, answer):
         return Relevance(False, _reason(kind, language))
     return Relevance(True)
+
+
+def missing_subject(question: str, windows: Sequence[str]) -> list[str]:
+    """The question's focus terms and numbers that none of ``windows`` holds (or spells out)."""
+    folded = [normalized(w) for w in windows]
+    missing = [t for t in focus_terms(question)
+               if not any(holds_phrase(f, t) for f in folded) and not any(spells(w, t) for w in windows)]
+    window_numbers = set().union(*(numbers(w) for w in windows))
+    return missing + sorted(numbers(_without_names(question)) - window_numbers - set(missing))
 
 
 def support_windows(verification: Verification, index: PassageSentences, whole: bool = False) -> list[str]:

@@ -53,6 +53,8 @@ def message(kind: str, language: str, reason: str = "") -> str:
     A ``reason`` (why the reply was not verified) goes into the message's first sentence.
     """
     text = MESSAGES[kind].get(language, MESSAGES[kind][ENGLISH])
+    if reason and kind == "refused":  # "This is not in your documents: <reason>."
+        return f"{text.partition(':')[0].rstrip()}{' :' if language == FRENCH else ':'} {reason}."
     if reason:
         first, dot, rest = text.partition(". ")
         text = f"{first} ({reason}){dot}{rest}"

@@ -67,6 +67,15 @@ def fts_query(terms: list[str]) -> str:
     return " OR ".join(f'"{word}"' for word in terms)
 
 
+def phrase_query(text: str, *, prefix: bool = False) -> str:
+    """An FTS5 MATCH expression for the words of ``text`` in a row ('' when it has none); with
+    ``prefix`` the last word may be the start of a longer one."""
+    words = search_words(text)
+    if not words:
+        return ""
+    return f'"{" ".join(words)}"' + ("*" if prefix else "")
+
+
 def fts_token(word: str) -> str:
     """``word`` as the FTS5 tokenizer stores it (lowercase, diacritics removed)."""
     decomposed = unicodedata.normalize("NFD", word.lower())

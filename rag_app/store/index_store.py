@@ -270,6 +270,13 @@ class IndexStore:
             with self._lock:
                 return fts.bm25_search(self._conn, text, k, total)
 
+    def mentions(self, term: str, prefix: bool = False) -> bool:
+        """Whether any chunk of the index holds ``term`` (its words in a row; ``prefix``: a word
+        starting with it), whatever its case and accents. A term with no word is not held."""
+        query = fts.phrase_query(term, prefix=prefix)
+        return bool(query) and bool(self._rows(
+            "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (query,)))
+
     # ----- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:

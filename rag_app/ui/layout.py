@@ -61,6 +61,7 @@ CSS = """
 .rag-passage { white-space: normal; color: #374151; font-size: 0.9em; }
 .rag-pending { color: #6b7280; font-style: italic; }
 .rag-timings { font-size: 0.75em; color: #9ca3af; margin-top: 0.4em; }
+.rag-confidence { font-size: 0.8em; color: #6b7280; margin-top: 0.3em; }
 """
 
 

@@ -97,7 +97,15 @@ def _sources(answer: Answer) -> str:
         for c in citations
     )
     return (f'<div class="rag-sources"><div class="rag-sources-title">Sources</div>'
-            f"<ol>{items}</ol></div>")
+            f"<ol>{items}</ol>{_confidence(answer)}</div>")
+
+
+def _confidence(answer: Answer) -> str:
+    """The decision's probability, in words, under the sources (nothing without a decision)."""
+    if answer.probability is None:
+        return ""
+    return (f'<div class="rag-confidence">Checked against these passages: '
+            f"{100 * answer.probability:.0f}% likely right</div>")
 
 
 def _closest(answer: Answer) -> str:

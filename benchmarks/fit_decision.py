@@ -1,0 +1,266 @@
+"""Fit the calibrated "verified" decision on recorded evaluation answers, and show what it does.
+
+    python -m benchmarks.fit_decision REPORT.json [REPORT.json ...] [--write] [--plot docs/x.png]
+                                      [--max-unanswerable 0.05]
+
+Each report is a per-set JSON file of `make eval` / `python -m rag_app.eval.suite` (every
+asked question has its answer's signals, its probability under the decision in force, and
+whether the model's reply is right). Rows are the replies that could be shown: the gate was
+open and the model did not refuse. The label is "the reply is right" (an answerable question
+and `rag_app.eval.metrics.reply_is_right`); unanswerable and out-of-corpus questions are 0.
+
+It prints, for every set, the decision fitted on the *other* sets (its threshold chosen on
+them) applied to this one: the transfer test. Then it fits on all sets, chooses the lowest
+threshold at which no set, scored out of fold (5 folds), has more than ``--max-unanswerable``
+of its unanswerable questions verified, and with ``--write`` stores the coefficients in
+rag_app/grounding/decision.json (with this command and the data). ``--plot`` draws the
+risk–coverage curves (out of fold) with the chosen threshold marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from rag_app.eval import metrics
+from rag_app.grounding.decision import DECISION_FILE, DecisionModel, write_decisions
+from rag_app.grounding.signals import FEATURES
+
+MAX_UNANSWERABLE = 0.05
+FOLDS = 5
+C = 0.5  # inverse L2 strength of the logistic regression
+
+
+@dataclass
+class Row:
+    """One asked question of a report."""
+
+    dataset: str
+    kind: str  # answerable, unanswerable, foreign
+    refused: bool  # refused by the gate or by the model itself: never shown as verified
+    right: bool  # the reply is right (answerable only)
+    rules: bool  # the rule checks alone verified it
+    signals: dict[str, float | None]
+
+
+def read_rows(paths: Sequence[Path]) -> list[Row]:
+    """The asked questions of every report."""
+    rows = []
+    for path in paths:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        for record in report["questions"]:
+            answer = record.get("answer")
+            if answer is None:
+                continue
+            rows.append(Row(report["dataset"], record["kind"], bool(answer["refused"]),
+                            record["kind"] == "answerable" and bool(answer.get("reply_right")),
+                            bool(answer["signals"].get("rules_verified")) if answer.get("signals") else False,
+                            answer.get("signals") or {}))
+    return rows
+
+
+def matrix(rows: Sequence[Row], features: Sequence[str]) -> np.ndarray:
+    """The signals as a matrix (NaN where missing)."""
+    return np.array([[np.nan if r.signals.get(f) is None else float(r.signals[f]) for f in features]
+                     for r in rows], dtype=np.float64)
+
+
+def fit(rows: Sequence[Row], features: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(mean, scale, coefficients, intercept) of the logistic regression on the shown-able rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = matrix(rows, features)
+    mean = np.nanmean(x, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    x = np.where(np.isnan(x), mean, x)
+    scale = x.std(axis=0)
+    scale = np.where(scale < 1e-6, 1.0, scale)
+    y = np.array([r.right for r in rows], dtype=int)
+    model = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y)
+    return mean, scale, model.coef_[0], float(model.intercept_[0])
+
+
+def decision(rows: Sequence[Row], features: Sequence[str], threshold: float = 0.5,
+             embedder: str = "", model: str = "") -> DecisionModel:
+    """A `DecisionModel` fitted on ``rows`` (those not refused)."""
+    shown = [r for r in rows if not r.refused]
+    mean, scale, coef, intercept = fit(shown, features)
+    return DecisionModel(embedder, model, tuple(features), tuple(map(float, mean)), tuple(map(float, scale)),
+                         tuple(map(float, coef)), intercept, threshold)
+
+
+def scores(rows: Sequence[Row], model: DecisionModel) -> list[float | None]:
+    """The decision's probability per row (None for a refused row)."""
+    return [None if r.refused else model.probability(r.signals) for r in rows]
+
+
+def out_of_fold(rows: Sequence[Row], features: Sequence[str]) -> list[float | None]:
+    """Each row scored by a decision fitted without its fold (folds interleaved, per set)."""
+    result: list[float | None] = [None] * len(rows)
+    for fold in range(FOLDS):
+        train = [r for i, r in enumerate(rows) if i % FOLDS != fold]
+        model = decision(train, features)
+        for i, r in enumerate(rows):
+            if i % FOLDS == fold and not r.refused:
+                result[i] = model.probability(r.signals)
+    return result
+
+
+def figures(rows: Sequence[Row], probs: Sequence[float | None], threshold: float) -> dict[str, Any]:
+    """What a person sees at ``threshold``: per kind, verified / right shares, and the curve's area."""
+    answerable = [(p, r.right) for r, p in zip(rows, probs, strict=True) if r.kind == "answerable"]
+    unanswerable = [p for r, p in zip(rows, probs, strict=True) if r.kind == "unanswerable"]
+    foreign = [p for r, p in zip(rows, probs, strict=True) if r.kind == "foreign"]
+    shown = [(p, right) for p, right in answerable if p is not None and p >= threshold]
+    out: dict[str, Any] = {"answerable": len(answerable), "unanswerable": len(unanswerable)}
+    out["verified_right"] = sum(right for _, right in shown) / len(answerable) if answerable else None
+    out["precision"] = sum(right for _, right in shown) / len(shown) if shown else None
+    out["unanswerable_verified"] = (sum(1 for p in unanswerable if p is not None and p >= threshold)
+                                    / len(unanswerable)) if unanswerable else None
+    out["foreign_verified"] = (sum(1 for p in foreign if p is not None and p >= threshold)
+                               / len(foreign)) if foreign else None
+    out["refused_answerable"] = (sum(1 for p, _ in answerable if p is None) / len(answerable)) if answerable else None
+    _, out["auc"] = metrics.risk_coverage(answerable, unanswerable)
+    return out
+
+
+def rule_figures(rows: Sequence[Row]) -> dict[str, Any]:
+    """The same figures for the rule checks alone (the verdict before the decision)."""
+    return figures(rows, [None if r.refused else float(r.rules) for r in rows], 0.5)
+
+
+def choose_threshold(rows: Sequence[Row], probs: Sequence[float | None], limit: float) -> float:
+    """The lowest threshold at which no set has more than ``limit`` of its unanswerable verified."""
+    candidates = sorted({p for p in probs if p is not None})
+    sets = sorted({r.dataset for r in rows})
+    for t in candidates:
+        worst = 0.0
+        for name in sets:
+            un = [p for r, p in zip(rows, probs, strict=True) if r.dataset == name and r.kind == "unanswerable"]
+            if un:
+                worst = max(worst, sum(1 for p in un if p is not None and p >= t) / len(un))
+        if worst <= limit:
+            return float(t)
+    return 1.0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def table(title: str, results: dict[str, dict[str, Any]]) -> Table:
+    """Sets across, figures down."""
+    out = Table(title=title, title_justify="left")
+    out.add_column("figure (%)")
+    for name in results:
+        out.add_column(name, justify="right")
+    labels = (("answerable", "answerable asked", False), ("unanswerable", "unanswerable asked", False),
+              ("verified_right", "answerable: verified and right", True),
+              ("precision", "right, of verified", True), ("refused_answerable", "answerable refused", True),
+              ("unanswerable_verified", "unanswerable verified", True),
+              ("foreign_verified", "out-of-corpus verified", True), ("auc", "risk-coverage area", True))
+    for key, label, pct in labels:
+        out.add_row(label, *[(_pct(r.get(key)) if pct else str(r.get(key))) for r in results.values()])
+    return out
+
+
+def plot(rows: Sequence[Row], probs: Sequence[float | None], threshold: float, path: Path, title: str) -> None:
+    """One risk–coverage panel per set (out-of-fold decision), the threshold and the rules marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = [s for s in dict.fromkeys(r.dataset for r in rows)
+            if any(r.kind == "unanswerable" for r in rows if r.dataset == s)]
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 4.0), squeeze=False)
+    for ax, name in zip(axes[0], sets, strict=True):
+        sub = [(r, p) for r, p in zip(rows, probs, strict=True) if r.dataset == name]
+        answerable = [(p, r.right) for r, p in sub if r.kind == "answerable"]
+        unanswerable = [p for r, p in sub if r.kind == "unanswerable"]
+        curve, area = metrics.risk_coverage(answerable, unanswerable)
+        ax.plot([0] + [x for _, x, _ in curve], [0] + [y for _, _, y in curve], lw=2,
+                label=f"decision (area {100 * area:.0f}%)")
+        at = figures([r for r, _ in sub], [p for _, p in sub], threshold)
+        ax.plot([at["unanswerable_verified"]], [at["verified_right"]], "o", ms=9, color="C3",
+                label=f"threshold {threshold:.2f}")
+        rules = rule_figures([r for r, _ in sub])
+        ax.plot([rules["unanswerable_verified"]], [rules["verified_right"]], "s", ms=8, color="C7",
+                label="rule checks alone")
+        ax.axvline(MAX_UNANSWERABLE, color="C3", ls=":", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} ({len(answerable)} + {len(unanswerable)})", fontsize=10)
+        ax.set_xlabel("unanswerable questions answered as verified")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0][0].set_ylabel("answerable questions answered, verified and right")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Transfer test, final fit, threshold; print the tables, optionally write and plot."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_decision", description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", type=Path, nargs="+")
+    parser.add_argument("--max-unanswerable", type=float, default=MAX_UNANSWERABLE)
+    parser.add_argument("--write", action="store_true", help=f"store the fitted decision in {DECISION_FILE}")
+    parser.add_argument("--plot", type=Path, default=None, help="write the risk-coverage curves as PNG")
+    parser.add_argument("--embedder", default="multilingual-e5-small")
+    parser.add_argument("--model", default="qwen2.5-1.5b")
+    args = parser.parse_args(argv)
+    console = Console()
+    rows = read_rows(args.reports)
+    sets = list(dict.fromkeys(r.dataset for r in rows))
+    features = list(FEATURES)
+
+    console.print(table("Rule checks alone (the verdict before the decision)",
+                        {s: rule_figures([r for r in rows if r.dataset == s]) for s in sets}))
+    transfer = {}
+    for held in sets:
+        train = [r for r in rows if r.dataset != held]
+        test = [r for r in rows if r.dataset == held]
+        model = decision(train, features)
+        t = choose_threshold(train, out_of_fold(train, features), args.max_unanswerable)
+        transfer[held] = figures(test, scores(test, model), t) | {"threshold": round(t, 3)}
+    console.print(table("Transfer: fitted on the other sets, threshold chosen on them", transfer))
+
+    oof = out_of_fold(rows, features)
+    threshold = choose_threshold(rows, oof, args.max_unanswerable)
+    console.print(table(f"All sets, out of fold, threshold {threshold:.3f}",
+                        {s: figures([r for r in rows if r.dataset == s],
+                                    [p for r, p in zip(rows, oof, strict=True) if r.dataset == s], threshold)
+                         for s in sets}))
+    final = decision(rows, features, threshold, args.embedder, args.model)
+    weights = sorted(zip(features, final.coef, strict=True), key=lambda item: -abs(item[1]))
+    console.print("Coefficients (standardised signals): " + ", ".join(f"{f} {c:+.2f}" for f, c in weights))
+    if args.plot:
+        plot(rows, oof, threshold, args.plot, f"{args.model} + {args.embedder}: risk–coverage, out of fold")
+        console.print(f"Curves written to {args.plot}")
+    if args.write:
+        provenance = {
+            "fitted_by": "python -m benchmarks.fit_decision "
+                         + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+            "data": sorted({str(p) for p in args.reports}),
+            "rows": {s: sum(1 for r in rows if r.dataset == s and not r.refused) for s in sets},
+            "max_unanswerable": args.max_unanswerable,
+        }
+        write_decisions(DECISION_FILE, [final], provenance)
+        console.print(f"Decision written to {DECISION_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The calibrated decision over fake models: its signals from known log-probabilities, its
+probability, the decision file's checks, and refusals that say what is missing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import rag_app.answer_pipeline as answer_pipeline
+from rag_app.answer import Answer
+from rag_app.app import App
+from rag_app.grounding.decision import (
+    DecisionFileError,
+    DecisionModel,
+    load_decisions,
+    write_decisions,
+)
+from rag_app.grounding.missing import explain
+from rag_app.grounding.signals import FEATURES, token_signals
+from tests.unit.test_app_and_page import SUPPORTED, folder
+
+from conftest import make_settings
+from fakes import FakeEmbedder, FakeGenerator
+
+
+def test_log_probability_signals_read_content_and_key_tokens() -> None:
+    tokens = [("The", -0.1), (" Broncos", -2.0), (" won", -0.5), (" in", -0.05), (" 2016", -3.0),
+              (" [", -0.01), ("1", -0.01), ("]", -0.01), (".", -0.02)]
+    signals = token_signals(tokens)
+    # Content: Broncos, won, 2016 ("The" and "in" are stop words, the citation is not read).
+    assert signals["lp_mean"] == pytest.approx((-2.0 - 0.5 - 3.0) / 3)
+    assert signals["lp_min"] == pytest.approx(-3.0)
+    # Key: a name inside the sentence and a number.
+    assert signals["lp_key_mean"] == pytest.approx(-2.5) and signals["lp_key_min"] == pytest.approx(-3.0)
+    assert token_signals([])["lp_mean"] is None
+
+
+def _model(threshold: float = 0.5, **coef: float) -> DecisionModel:
+    """A decision over every feature: zero mean, unit scale, the given coefficients (others 0)."""
+    return DecisionModel("fake-bag-of-words", "fake-model", FEATURES, (0.0,) * len(FEATURES),
+                         (1.0,) * len(FEATURES), tuple(coef.get(f, 0.0) for f in FEATURES), -1.0, threshold)
+
+
+def test_the_probability_is_the_logistic_of_the_standardised_signals() -> None:
+    model = _model(lp_mean=2.0, support_max=3.0)
+    expected = 1 / (1 + math.exp(-(-1.0 + 2.0 * -0.2 + 3.0 * 0.9)))
+    assert model.probability({"lp_mean": -0.2, "support_max": 0.9}) == pytest.approx(expected)
+    # A missing signal counts as its training mean (here 0): it moves nothing.
+    assert model.probability({"lp_mean": None, "support_max": 0.9}) == pytest.approx(1 / (1 + math.exp(-1.7)))
+
+
+def _answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generator: FakeGenerator, question: str,
+            model: DecisionModel | None) -> Answer:
+    monkeypatch.setattr(answer_pipeline, "decision_for", lambda embedder, name: model)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with App(settings, create=True, embedder=FakeEmbedder(), generator=generator) as app:
+        app.ingest()
+        return app.answer(question)
+
+
+def test_the_decision_verifies_a_confident_reply_and_not_a_doubtful_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(threshold=0.6, lp_mean=4.0, supported_share=1.0)
+    sure = _answer(tmp_path / "a", monkeypatch, FakeGenerator(SUPPORTED, logprob=-0.05), "Where do white storks nest?",
+                   model)
+    assert sure.signals["lp_mean"] == pytest.approx(-0.05) and sure.signals["supported_share"] == 1.0
+    assert sure.probability == pytest.approx(1 / (1 + math.exp(-(-1.0 - 0.2 + 1.0))))
+    assert sure.probability < 0.6 and not sure.verified  # below this decision's threshold
+    confident = _model(threshold=0.4, lp_mean=4.0, supported_share=1.0)
+    again = _answer(tmp_path / "b", monkeypatch, FakeGenerator(SUPPORTED, logprob=-0.05),
+                    "Where do white storks nest?", confident)
+    assert again.verified and "church towers" in again.answer and again.citations
+    doubtful = _answer(tmp_path / "c", monkeypatch, FakeGenerator(SUPPORTED, logprob=-3.0),
+                       "Where do white storks nest?", confident)
+    assert not doubtful.verified and doubtful.probability < 0.4
+    assert doubtful.evidence and "could not be verified" in doubtful.answer
+    assert doubtful.to_json()["probability"] == round(doubtful.probability, 4)
+
+
+def test_without_a_fitted_decision_the_rules_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = _answer(tmp_path, monkeypatch, FakeGenerator(SUPPORTED), "Where do white storks nest?", None)
+    assert answer.verified and answer.probability is None and answer.signals["rules_verified"] == 1.0
+
+
+def test_a_term_in_no_document_is_named_in_the_refusal_in_english_and_french(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator = FakeGenerator("It is not in the documents.")
+    english = _answer(tmp_path / "en", monkeypatch, generator, "Where do white storks nest in Patagonia?", None)
+    assert english.refused and "none of your documents mention “Patagonia”" in english.answer
+    assert "closest passages are about" in english.answer
+    french = _answer(tmp_path / "fr", monkeypatch, FakeGenerator("Ce n'est pas dans les documents."),
+                     "Où nichent les cigognes blanches en Patagonie ?", None)
+    assert french.refused and "aucun de vos documents ne mentionne “Patagonie”" in french.answer
+
+
+def test_a_named_subject_without_the_asked_value_gets_its_own_reason() -> None:
+    reason = explain("How many parameters does Vicuna have?", [], "en", lambda t, p: True)
+    assert reason == "your documents mention “Vicuna”, but the passages found give no figure for it"
+    french = explain("Combien de paramètres a Vicuna ?", [], "fr", lambda t, p: True)
+    assert french == "vos documents mentionnent “Vicuna”, mais les passages trouvés n'en donnent pas le chiffre"
+    assert explain("What is it?", [], "en", lambda t, p: True, relevant=False) == (
+        "no passage of your documents is close to the question")
+
+
+def test_the_decision_file_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "decision.json"
+    write_decisions(path, [_model(lp_mean=1.0)], {"fitted_by": "test", "data": []})
+    assert load_decisions(path)[0].coef[0] == 1.0
+    data = json.loads(path.read_text())
+    data["entries"][0]["threshold"] = 0.01  # a hand edit
+    path.write_text(json.dumps(data))
+    with pytest.raises(DecisionFileError, match="checksum"):
+        load_decisions(path)
+    data["version"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(DecisionFileError, match="version 99"):
+        load_decisions(path)
+
