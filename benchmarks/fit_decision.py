@@ -1,18 +1,21 @@
 """Fit the calibrated "verified" decision on recorded evaluation answers, and show what it does.
 
-    python -m benchmarks.fit_decision REPORT.json [REPORT.json ...] [--write] [--plot docs/x.png]
-                                      [--max-unanswerable 0.05]
+    python -m benchmarks.fit_decision REPORT.json|ROWS.jsonl [...] [--write] [--plot docs/x.png]
+                                      [--max-unanswerable 0.05] [--save-rows ROWS.jsonl]
 
 Each report is a per-set JSON file of `make eval` / `python -m rag_app.eval.suite` (every
 asked question has its answer's signals, its probability under the decision in force, and
-whether the model's reply is right). Rows are the replies that could be shown: the gate was
-open and the model did not refuse. The label is "the reply is right" (an answerable question
-and `rag_app.eval.metrics.reply_is_right`); unanswerable and out-of-corpus questions are 0.
+whether the model's reply is right); ``--save-rows`` keeps just what the fit reads, one JSON a
+line (benchmarks/data/ holds the rows the shipped decision was fitted on). Rows are the replies
+that could be shown: the gate was open and the model did not refuse. The label is "the reply is
+right" (an answerable question and `rag_app.eval.metrics.reply_is_right`); unanswerable and
+out-of-corpus questions are 0.
 
 It prints, for every set, the decision fitted on the *other* sets (its threshold chosen on
 them) applied to this one: the transfer test. Then it fits on all sets, chooses the lowest
 threshold at which no set, scored out of fold (5 folds), has more than ``--max-unanswerable``
-of its unanswerable questions verified, and with ``--write`` stores the coefficients in
+of its unanswerable questions verified (2% of out-of-corpus ones) and, where some threshold
+allows it, at least 90% of its verified answers right; with ``--write`` stores the coefficients in
 rag_app/grounding/decision.json (with this command and the data). ``--plot`` draws the
 risk–coverage curves (out of fold) with the chosen threshold marked.
 """
@@ -24,7 +27,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,9 @@ from rag_app.eval import metrics
 from rag_app.grounding.decision import DECISION_FILE, DecisionModel, write_decisions
 from rag_app.grounding.signals import FEATURES
 
-MAX_UNANSWERABLE = 0.05
+MAX_UNANSWERABLE = 0.05  # unanswerable questions answered as verified, per set, at most
+MAX_FOREIGN = 0.02  # out-of-corpus questions answered as verified, per set, at most
+MIN_PRECISION = 0.90  # verified answers that are right, per set, when a threshold allows it
 FOLDS = 5
 C = 0.5  # inverse L2 strength of the logistic regression
 
@@ -54,9 +59,12 @@ class Row:
 
 
 def read_rows(paths: Sequence[Path]) -> list[Row]:
-    """The asked questions of every report."""
+    """The asked questions of every report (an eval report, or rows saved by ``--save-rows``)."""
     rows = []
     for path in paths:
+        if path.suffix == ".jsonl":
+            rows += [Row(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
+            continue
         report = json.loads(path.read_text(encoding="utf-8"))
         for record in report["questions"]:
             answer = record.get("answer")
@@ -139,18 +147,32 @@ def rule_figures(rows: Sequence[Row]) -> dict[str, Any]:
     return figures(rows, [None if r.refused else float(r.rules) for r in rows], 0.5)
 
 
-def choose_threshold(rows: Sequence[Row], probs: Sequence[float | None], limit: float) -> float:
-    """The lowest threshold at which no set has more than ``limit`` of its unanswerable verified."""
+def choose_threshold(rows: Sequence[Row], probs: Sequence[float | None], limit: float,
+                     min_precision: float | None = MIN_PRECISION) -> float:
+    """The lowest threshold at which no set has more than ``limit`` of its unanswerable questions
+    (nor more than `MAX_FOREIGN` of its out-of-corpus ones) verified and, when some threshold
+    allows it, every set's verified answers are right at least ``min_precision`` of the time."""
     candidates = sorted({p for p in probs if p is not None})
     sets = sorted({r.dataset for r in rows})
-    for t in candidates:
-        worst = 0.0
+    by_set = {name: figures([r for r in rows if r.dataset == name],
+                            [p for r, p in zip(rows, probs, strict=True) if r.dataset == name], 0.0)
+              for name in sets}
+
+    def safe(t: float, precise: bool) -> bool:
         for name in sets:
-            un = [p for r, p in zip(rows, probs, strict=True) if r.dataset == name and r.kind == "unanswerable"]
-            if un:
-                worst = max(worst, sum(1 for p in un if p is not None and p >= t) / len(un))
-        if worst <= limit:
-            return float(t)
+            at = figures([r for r in rows if r.dataset == name],
+                         [p for r, p in zip(rows, probs, strict=True) if r.dataset == name], t)
+            if (at["unanswerable_verified"] or 0.0) > limit or (at["foreign_verified"] or 0.0) > MAX_FOREIGN:
+                return False
+            if precise and min_precision is not None and by_set[name]["answerable"] and \
+                    at["precision"] is not None and at["precision"] < min_precision:
+                return False
+        return True
+
+    for precise in (True, False):
+        for t in candidates:
+            if safe(t, precise):
+                return float(t)
     return 1.0
 
 
@@ -218,11 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-unanswerable", type=float, default=MAX_UNANSWERABLE)
     parser.add_argument("--write", action="store_true", help=f"store the fitted decision in {DECISION_FILE}")
     parser.add_argument("--plot", type=Path, default=None, help="write the risk-coverage curves as PNG")
+    parser.add_argument("--save-rows", type=Path, default=None,
+                        help="also write the rows read (signals and labels, one JSON a line) to this file")
     parser.add_argument("--embedder", default="multilingual-e5-small")
     parser.add_argument("--model", default="qwen2.5-1.5b")
     args = parser.parse_args(argv)
     console = Console()
     rows = read_rows(args.reports)
+    if args.save_rows:
+        args.save_rows.parent.mkdir(parents=True, exist_ok=True)
+        args.save_rows.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows),
+                                  encoding="utf-8")
     sets = list(dict.fromkeys(r.dataset for r in rows))
     features = list(FEATURES)
 

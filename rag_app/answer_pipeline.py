@@ -35,7 +35,7 @@ from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
 from rag_app.grounding.gate import GateThresholds, gate
 from rag_app.grounding.missing import explain
-from rag_app.grounding.relevance import judge_reply
+from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
@@ -175,8 +175,7 @@ class AnswerPipeline:
         valid = prompts[0].passages_used if prompts else 0
         yield StatusEvent("checking", valid, self.generator.model_name)
 
-        model_check = self.generator.judge_support if self.settings.model_check else None
-        judgement = judge_reply(question, raw, index, self.embedder, valid, language, model_check)
+        judgement = judge_reply(question, raw, index, self.embedder, valid, language)
         signals = answer_signals(question, raw, stats, decision, passages, index, judgement, valid, language)
         if judgement.refusal:  # the model itself says the documents do not answer
             timings.total_ms = _ms(started)
@@ -191,12 +190,15 @@ class AnswerPipeline:
         verified = model.verified(probability) if model is not None and probability is not None \
             else judgement.verified
         reason = ""
+        if verified and self.settings.model_check and not model_agrees(
+                question, check, index, self.generator.judge_support):
+            verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
         if verified:
             text = check.text
             supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
             numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
         else:
-            reason = self.why_not(question, passages, language)
+            reason = reason or self.why_not(question, passages, language)
             text, numbers = _unverified_text(found, passages, language, reason)
         timings.total_ms = _ms(started)
         timings.generated_tokens = stats.generated_tokens

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,11 @@ def install_model(
     start_part, done = _resume(partial, entry, digest)
     if progress:
         progress(done, entry.size)
+    free = shutil.disk_usage(folder).free
+    if free < entry.size - done:
+        raise InstallError(f"{entry.id} needs {(entry.size - done) / 1e6:.0f} MB more and {folder} has "
+                           f"{free / 1e6:.0f} MB free: free some space, then install again (it goes on "
+                           "from what is already joined).")
     with partial.open("r+b" if partial.exists() else "wb") as out:
         out.seek(done)
         for part in entry.parts[start_part:]:

@@ -8,6 +8,7 @@ so an ingestion running at the same time never reads half a file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -94,8 +95,12 @@ def save_upload(
         with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
             shutil.copyfileobj(src, out)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            free = shutil.disk_usage(data_dir).free / 1e6
+            raise UploadError(f"The disk is full ({free:.0f} MB free in {data_dir}): '{name}' was not "
+                              "saved. Free some space and upload it again.") from exc
         raise
     log.info("Saved upload %s (%d bytes)", target, size)
     return target

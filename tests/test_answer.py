@@ -147,6 +147,20 @@ def test_near_topic_unanswerable_is_refused_or_flagged(pipeline: AnswerPipeline,
     assert answer.evidence  # what the documents do say is still shown
 
 
+@pytest.mark.parametrize(("question", "reason"), [
+    ("How many bits per weight does the GGUF quantization type Q3_K_M use?",
+     "none of your documents mention “Q3_K_M”"),
+    ("Quelle est la fenêtre de contexte de Mistral 7B ?", "aucun de vos documents ne mentionne “Mistral”"),
+])
+def test_a_refusal_names_the_term_no_document_holds(pipeline: AnswerPipeline, question: str, reason: str) -> None:
+    """Near-topic (the demo corpus is about quantization types and context windows), but the
+    subject is in no document: the answer is not verified and says which term is missing."""
+    answer = pipeline.answer(question, max_tokens=SHORT)
+    assert answer.refused or not answer.verified, (answer.raw_answer, answer.probability)
+    assert reason in answer.reason and reason in answer.answer, answer.answer
+    assert answer.evidence  # what the documents do say is still shown
+
+
 def test_french_question_gets_a_verified_french_answer(pipeline: AnswerPipeline) -> None:
     fact = next(f for f in DEMO_FACTS if f.answer == "nDCG@10")
     answer = pipeline.answer(fact.question_fr)

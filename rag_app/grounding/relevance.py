@@ -263,9 +263,19 @@ def judge_reply(
     verification = verify(reply, index, embedder, valid)
     answer = " ".join(v.text for v in verification.sentences if v.supported)
     relevance = check_relevance(question, answer, support_windows(verification, index), language)
-    if relevance.answers and model_check is not None:
-        passages = "\n".join(dict.fromkeys(support_windows(verification, index, whole=True)))
-        probability = model_check(passages, question, strip_citations(answer))
-        if probability < MODEL_CHECK_THRESHOLD:
-            relevance = Relevance(False, _reason("model", language))
+    if relevance.answers and model_check is not None and not model_agrees(question, verification, index, model_check):
+        relevance = Relevance(False, _reason("model", language))
     return Judgement(False, verification, relevance)
+
+
+def model_agrees(question: str, verification: Verification, index: PassageSentences, model_check: ModelCheck) -> bool:
+    """Whether the model, asked again, finds the reply's supported sentences stated by the passages
+    that support them (a probability of "yes" of at least `MODEL_CHECK_THRESHOLD`)."""
+    answer = " ".join(v.text for v in verification.sentences if v.supported) or verification.text
+    passages = "\n".join(dict.fromkeys(support_windows(verification, index, whole=True)))
+    return model_check(passages, question, strip_citations(answer)) >= MODEL_CHECK_THRESHOLD
+
+
+def model_reason(language: str) -> str:
+    """Why a reply the model itself does not confirm is not verified."""
+    return _reason("model", language)

@@ -9,6 +9,7 @@ the full-text query syntax. Everything above this package imports from here.
 from rag_app.store.index_store import IndexStore
 from rag_app.store.records import (
     ChunkRecord,
+    DiskFullError,
     DocumentRecord,
     IndexBusyError,
     IndexMismatchError,
@@ -21,6 +22,7 @@ from rag_app.store.writer import IndexWriter
 __all__ = [
     "ChunkRecord",
     "DocumentRecord",
+    "DiskFullError",
     "IndexBusyError",
     "IndexMismatchError",
     "IndexStats",

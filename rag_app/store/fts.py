@@ -41,9 +41,10 @@ def bm25_search(conn: sqlite3.Connection, text: str, k: int, total: int) -> list
 def _without_common_terms(conn: sqlite3.Connection, terms: list[str], total: int) -> list[str]:
     share = LARGE_INDEX_COMMON_SHARE if total >= LARGE_INDEX_CHUNKS else 0.5
     tokens = {term: fts_token(term) for term in terms}
-    marks = ",".join("?" * len(tokens))
+    distinct = sorted(set(tokens.values()))  # "modèle" and "modele" are one token of the index
+    marks = ",".join("?" * len(distinct))
     frequency = dict(conn.execute(
-        f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", list(set(tokens.values()))
+        f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", distinct
     ).fetchall())
     kept = [term for term in terms if frequency.get(tokens[term], 0) <= share * total]
     return kept or terms

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ import numpy as np
 from rag_app.store import fts, schema
 from rag_app.store.records import (
     ChunkRecord,
+    DiskFullError,
     DocumentRecord,
     IndexBusyError,
     IndexMismatchError,
@@ -50,6 +52,20 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 5.0
 # Below this many vectors, building the search structure from SQLite is quicker than a cache.
 CACHE_MIN_VECTORS = 20_000
+
+
+def _is_disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+
+
+def disk_full_message(folder: Path) -> str:
+    """What to tell a person whose disk filled up while the index in ``folder`` was written."""
+    try:
+        free = f"{shutil.disk_usage(folder).free / 1e6:.0f} MB free"
+    except OSError:
+        free = "no space left"
+    return (f"The disk is full ({free} in {folder}): the index is as it was at its last commit. "
+            "Free some space, then run `rag-app ingest` again; it goes on from there.")
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -391,14 +407,23 @@ class IndexStore:
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any error. SQLite rolls back by itself on a
+        full disk, so ROLLBACK is sent only while a transaction is open, and a full disk is a
+        `DiskFullError` saying how much space is left."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _is_disk_full(exc):
+                    raise DiskFullError(disk_full_message(self.index_dir)) from exc
                 raise
-            self._conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def transaction(
@@ -441,7 +466,11 @@ class IndexStore:
             if cached and cached[0] == self.generation:
                 return False
             self._sync_vectors()
-            vectors, removed_seen = self._mirror.save_cache_if_stale()
+            try:
+                vectors, removed_seen = self._mirror.save_cache_if_stale()
+            except OSError as exc:  # the cache only saves time: a full disk must not fail the ingest
+                log.warning("Vector search cache not written in %s: %s", self.index_dir, exc)
+                return False
             if vectors is None:
                 return False
         with self._write_transaction():  # where the cache stands in the removal log (no new generation)

@@ -19,6 +19,10 @@ class IndexBusyError(IndexUnavailableError):
     """Another process holds the index for writing (an ingest is running); nothing is wrong."""
 
 
+class DiskFullError(IndexUnavailableError):
+    """The disk holding the index filled up during a write; the index is as it was before it."""
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     """One indexed file."""

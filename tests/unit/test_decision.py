@@ -20,6 +20,7 @@ from rag_app.grounding.decision import (
 )
 from rag_app.grounding.missing import explain
 from rag_app.grounding.signals import FEATURES, token_signals
+from rag_app.ui.render import render_answer
 from tests.unit.test_app_and_page import SUPPORTED, folder
 
 from conftest import make_settings
@@ -80,6 +81,10 @@ def test_the_decision_verifies_a_confident_reply_and_not_a_doubtful_one(
     assert not doubtful.verified and doubtful.probability < 0.4
     assert doubtful.evidence and "could not be verified" in doubtful.answer
     assert doubtful.to_json()["probability"] == round(doubtful.probability, 4)
+    # The page shows verified / not verified as before, the probability in the source details.
+    assert f"{100 * again.probability:.0f}% likely right" in render_answer(again)
+    assert "likely right" not in render_answer(_answer(tmp_path / "d", monkeypatch, FakeGenerator(SUPPORTED),
+                                                       "Where do white storks nest?", None))
 
 
 def test_without_a_fitted_decision_the_rules_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
