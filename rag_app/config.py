@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,10 +32,11 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    # Where things live.
+    # Where things live. "~" and $VARIABLES are expanded; data and index are relative to the
+    # folder the command runs in, the models belong to the installation (`installed_models_dir`).
     data_dir: Path = Path("data")
     index_dir: Path = Path("indexes")
-    models_dir: Path = Path("models")
+    models_dir: Path = Field(default_factory=lambda: installed_models_dir())
 
     # Embedder: an id of `rag-app models list` (multilingual-e5-small, all-MiniLM-L6-v2), a
     # local sentence-transformers folder, or empty for the default
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     port: int = 7860
     max_upload_mb: int = Field(50, ge=1)
 
+    @field_validator("data_dir", "index_dir", "models_dir", mode="after")
+    @classmethod
+    def _expand(cls, path: Path) -> Path:
+        """``~`` and environment variables expanded, once, for every path setting."""
+        return expand_path(path)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -105,6 +112,24 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments win over the environment, which wins over rag_app.toml."""
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def expand_path(path: Path | str) -> Path:
+    """``path`` with ``~`` and ``$VARIABLES`` expanded."""
+    return Path(os.path.expanduser(os.path.expandvars(str(path))))
+
+
+def installed_models_dir() -> Path:
+    """Where `rag-app models install` puts the models, wherever the command runs from: the
+    ``models/`` folder beside the package when there is one (a checkout installed with
+    ``make install``), else the per-user data folder (``~/.local/share/rag_app/models`` on
+    Linux, chosen by platformdirs). The ``models_dir`` setting overrides it."""
+    beside = Path(__file__).resolve().parent.parent / "models"
+    if beside.is_dir():
+        return beside
+    from platformdirs import user_data_path
+
+    return user_data_path("rag_app") / "models"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -463,3 +463,23 @@ def test_cli_ask_without_index_says_ingest(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ask", "What is GGUF?", "--index-dir", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "rag-app ingest" in " ".join(result.output.split())
+
+
+def test_commands_work_from_any_folder_and_a_missing_model_is_a_message(demo_index: Settings, tmp_path: Path) -> None:
+    """The models belong to the installation: `rag-app search` run elsewhere finds the embedder;
+    a models folder without it gives the install command, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_APP_")}
+    command = [sys.executable, "-m", "rag_app.cli", "search", "GGUF", "-k", "1", "--index-dir",
+               str(demo_index.index_dir)]
+    found = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0 and "GGUF" in found.stdout, found.stderr
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    missing = subprocess.run(command, cwd=tmp_path, env=env | {"RAG_APP_MODELS_DIR": str(empty)},
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr + missing.stdout
+    assert "rag-app models install" in " ".join((missing.stderr + missing.stdout).split())

@@ -81,7 +81,7 @@ def ingest(
     Work is committed in batches: after an interruption, run it again to go on from there.
     Questions can be asked while it runs.
     """
-    from rag_app.app import App, IndexUnavailableError, IngestError
+    from rag_app.app import App, IndexUnavailableError, IngestError, ModelNotFoundError
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
     stages = {"files": "Files", "chunks": "Chunks indexed"}
@@ -104,7 +104,7 @@ def ingest(
         try:
             with App(settings) as rag:
                 report = rag.ingest(rebuild=rebuild, progress=progress, wait=wait)
-        except (IngestError, IndexUnavailableError) as exc:
+        except (IngestError, IndexUnavailableError, ModelNotFoundError) as exc:
             raise fail(str(exc)) from exc
 
     if as_json:
@@ -134,7 +134,7 @@ def _print_report(report: IngestReport) -> None:
 @app.command()
 def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
     """Keep the index in step with the data folder: ingest now, then whenever files change."""
-    from rag_app.app import App, IngestError, WatchEvent
+    from rag_app.app import App, IngestError, ModelNotFoundError, WatchEvent
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
 
@@ -150,7 +150,7 @@ def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
     try:
         with App(settings) as rag:
             rag.watch(show)
-    except IngestError as exc:
+    except (IngestError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
 
 
@@ -204,13 +204,13 @@ def search(
     """Show the passages that hybrid retrieval finds for a query."""
     from dataclasses import asdict
 
-    from rag_app.app import App, IndexUnavailableError
+    from rag_app.app import App, IndexUnavailableError, ModelNotFoundError
 
     settings = _settings(index_dir=index_dir)
     with App(settings) as rag:
         try:
             passages = rag.search(query, k=k)
-        except (IndexUnavailableError, ValueError) as exc:  # ValueError: an empty query
+        except (IndexUnavailableError, ModelNotFoundError, ValueError) as exc:  # ValueError: an empty query
             raise fail(str(exc)) from exc
     if as_json:
         print_json([asdict(p) for p in passages])

@@ -57,7 +57,7 @@ def ingest(
     """Bring the index in ``settings.index_dir`` up to date with ``settings.data_dir``.
 
     Raises `IngestError` when the data folder is missing, `IndexMismatchError` when the
-    index was built with another embedding model (unless ``rebuild``) and `IndexBusyError`
+    index was built with another embedding model or other chunk settings (unless ``rebuild``) and `IndexBusyError`
     when another ingest is writing to the same index (unless ``wait``: then it waits for it).
     ``rebuild`` empties the index in its first commit; if it is interrupted, the next
     ``ingest`` (without ``rebuild``) finishes the job.
@@ -78,12 +78,15 @@ def ingest(
     for item in found.refused:
         log.warning("Not ingesting %s: %s", item.path, item.reason)
 
+    chunking = (settings.chunk_tokens, settings.chunk_overlap)
     with IndexStore.open(settings.index_dir) as store, store.writing(wait=wait):
         if rebuild:
-            with store.transaction(embedder.name, embedder.dimension, replace_model=True) as writer:
+            with store.transaction(embedder.name, embedder.dimension, replace_model=True,
+                                   chunking=chunking) as writer:
                 writer.clear()
         else:
             store.check_model(embedder.name, embedder.dimension)
+            store.check_chunking(*chunking)
         known = {doc.path: doc for doc in store.documents()}
         failures = store.known_failures()
         present = {f.key for f in files}
@@ -93,7 +96,7 @@ def ingest(
         new_refusals = [r for r in found.refused if failures.get(r.path, ("",))[0] != r.reason]
         forgotten = set(failures) - present - refused
         if gone or forgotten or new_refusals:
-            with store.transaction(embedder.name, embedder.dimension) as writer:
+            with store.transaction(embedder.name, embedder.dimension, chunking=chunking) as writer:
                 for path in gone:
                     writer.remove_document(path)
                 for path in forgotten:
@@ -190,7 +193,8 @@ class _Batches:
         if not (self.pending or self.touched or self.failed):
             return
         vectors = self._vectors()
-        with self.store.transaction(self.embedder.name, self.embedder.dimension) as writer:
+        with self.store.transaction(self.embedder.name, self.embedder.dimension,
+                                    chunking=(self.settings.chunk_tokens, self.settings.chunk_overlap)) as writer:
             for source in self.touched:
                 writer.touch_document(source.key, source.mtime)
             for source, reason, had_record in self.failed:

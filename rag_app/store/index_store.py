@@ -54,6 +54,11 @@ READ_TIMEOUT_S = 5.0
 CACHE_MIN_VECTORS = 20_000
 
 
+def chunking_key(chunk_tokens: int, chunk_overlap: int) -> str:
+    """How the chunk settings are recorded in the index's meta: "tokens/overlap"."""
+    return f"{chunk_tokens}/{chunk_overlap}"
+
+
 def _is_disk_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
 
@@ -159,6 +164,20 @@ class IndexStore:
                 f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', "
                 f"{REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
             )
+
+    def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
+        """Raise `IndexMismatchError` when the index's chunks were cut with other settings (an
+        index that records none, empty or from before they were recorded, accepts any)."""
+        recorded = self.meta("chunking")
+        if recorded is None or recorded == chunking_key(chunk_tokens, chunk_overlap):
+            return
+        tokens, _, overlap = recorded.partition("/")
+        raise IndexMismatchError(
+            f"The index in {self.index_dir} was cut into chunks of {tokens} tokens with {overlap} of "
+            f"overlap, not {chunk_tokens} with {chunk_overlap}: one index cannot mix two chunkings. "
+            f"To keep it, set chunk_tokens = {tokens} and chunk_overlap = {overlap} in rag_app.toml; "
+            f"to use the new chunking, {REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -427,13 +446,15 @@ class IndexStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, embedding_model: str, dimension: int, *, replace_model: bool = False
+        self, embedding_model: str, dimension: int, *, replace_model: bool = False,
+        chunking: tuple[int, int] | None = None,
     ) -> Iterator[IndexWriter]:
         """One commit: what is done through the writer becomes visible together, or not at all.
 
         Must be called inside `writing`. Keep it to the writes themselves (load and embed
         before it). ``replace_model`` accepts a new embedding model (for a rebuild, which
-        starts with `IndexWriter.clear`).
+        starts with `IndexWriter.clear`). ``chunking`` (chunk tokens, overlap) is recorded with
+        the embedding model (see `check_chunking`).
         """
         if self._write_lock is None:
             raise RuntimeError("IndexStore.transaction() needs IndexStore.writing() first")
@@ -448,7 +469,7 @@ class IndexStore:
                 "embedding_model": embedding_model,
                 "dimension": str(dimension),
                 "last_ingest": repr(time.time()),
-            })
+            } | ({"chunking": chunking_key(*chunking)} if chunking else {}))
 
     def update_vector_cache(self) -> bool:
         """Bring the on-disk vector cache up to date when it lags by more than a small share.
