@@ -89,4 +89,4 @@ demo-docs: install
 	$(PY) scripts/build_demo_docs.py
 
 clean:
-	rm -rf indexes/*.sqlite3* indexes/*.faiss* indexes/.ingest.lock test-artifacts
+	rm -rf indexes/*.sqlite3* indexes/*.faiss* indexes/.ingest.lock indexes.rebuild test-artifacts

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from rag_app.config import Settings
+from rag_app.durable import exchange
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
 from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
 from rag_app.ingest.scan import SourceFile, read_stable, scan
-from rag_app.store import DocumentRecord, IndexStore
+from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError
+from rag_app.store.schema import DB_NAME
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +60,11 @@ def ingest(
     """Bring the index in ``settings.index_dir`` up to date with ``settings.data_dir``.
 
     Raises `IngestError` when the data folder is missing, `IndexMismatchError` when the
-    index was built with another embedding model or other chunk settings (unless ``rebuild``) and `IndexBusyError`
-    when another ingest is writing to the same index (unless ``wait``: then it waits for it).
-    ``rebuild`` empties the index in its first commit; if it is interrupted, the next
-    ``ingest`` (without ``rebuild``) finishes the job.
+    index was built with another embedding model or other chunk settings (unless ``rebuild``)
+    and `IndexBusyError` when another ingest is writing to the same index (unless ``wait``:
+    then it waits for it). ``rebuild`` builds a new index beside the old one and puts it in
+    place in one step when it is complete (`rebuild_index`).
     """
-    started = time.perf_counter()
     data_dir = Path(settings.data_dir)
     if not data_dir.is_dir():
         raise IngestError(
@@ -70,6 +72,49 @@ def ingest(
             "or pass --data-dir."
         )
     embedder = embedder or embedder_from_settings(settings)
+    if rebuild and (Path(settings.index_dir) / DB_NAME).exists():
+        return rebuild_index(settings, embedder, progress=progress, wait=wait)
+    return _ingest(settings, embedder, progress=progress, wait=wait)
+
+
+def staging_dir(index_dir: Path) -> Path:
+    """Where a rebuild builds the new index: a sibling folder of ``index_dir``."""
+    index_dir = Path(index_dir)
+    return index_dir.with_name(index_dir.name + ".rebuild")
+
+
+def rebuild_index(
+    settings: Settings, embedder: Embedder, *, progress: ProgressCallback | None = None, wait: bool = False
+) -> IngestReport:
+    """Build a new index of the data folder beside the old one, then swap them in one step.
+
+    The old index keeps its writer lock throughout (no other ingest meanwhile) and answers
+    questions until the swap; readers reopen the new one at their next question. A crash or a
+    kill leaves the old index whole, and the next rebuild goes on from the staging folder's last
+    commit (started again if that holds another embedder or chunking).
+    """
+    live = Path(settings.index_dir)
+    staging = staging_dir(live)
+    with IndexStore.open(live) as old, old.writing(wait=wait):
+        if (staging / DB_NAME).exists():
+            try:
+                with IndexStore.open(staging, embedder.name, embedder.dimension) as partial:
+                    partial.check_chunking(settings.chunk_tokens, settings.chunk_overlap)
+            except IndexUnavailableError:
+                shutil.rmtree(staging)
+        report = _ingest(settings.model_copy(update={"index_dir": staging}), embedder, progress=progress)
+        exchange(staging, live)  # the new index in place, the old one at the staging name
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("Rebuilt the index in %s", live)
+    return report
+
+
+def _ingest(
+    settings: Settings, embedder: Embedder, *, progress: ProgressCallback | None = None, wait: bool = False
+) -> IngestReport:
+    """The incremental ingest of `ingest`, into ``settings.index_dir``."""
+    started = time.perf_counter()
+    data_dir = Path(settings.data_dir)
     report = IngestReport()
     found = scan(data_dir, follow_external_links=settings.follow_external_links, max_file_mb=settings.max_file_mb)
     files, report.skipped = found.files, found.skipped
@@ -80,13 +125,8 @@ def ingest(
 
     chunking = (settings.chunk_tokens, settings.chunk_overlap)
     with IndexStore.open(settings.index_dir) as store, store.writing(wait=wait):
-        if rebuild:
-            with store.transaction(embedder.name, embedder.dimension, replace_model=True,
-                                   chunking=chunking) as writer:
-                writer.clear()
-        else:
-            store.check_model(embedder.name, embedder.dimension)
-            store.check_chunking(*chunking)
+        store.check_model(embedder.name, embedder.dimension)
+        store.check_chunking(*chunking)
         known = {doc.path: doc for doc in store.documents()}
         failures = store.known_failures()
         present = {f.key for f in files}

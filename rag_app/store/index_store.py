@@ -54,6 +54,14 @@ READ_TIMEOUT_S = 5.0
 CACHE_MIN_VECTORS = 20_000
 
 
+def _inode(index_dir: Path) -> int | None:
+    """The inode of the index's database file (None while it is missing)."""
+    try:
+        return (index_dir / DB_NAME).stat().st_ino
+    except OSError:
+        return None
+
+
 def chunking_key(chunk_tokens: int, chunk_overlap: int) -> str:
     """How the chunk settings are recorded in the index's meta: "tokens/overlap"."""
     return f"{chunk_tokens}/{chunk_overlap}"
@@ -92,6 +100,7 @@ class IndexStore:
         self._in_snapshot = False
         self._mirror = VectorMirror(index_dir, conn)  # the vector search, in step with a generation
         self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
+        self._inode = _inode(index_dir)  # which database file this connection reads (see `snapshot`)
 
     # ----- opening -----------------------------------------------------------------------
     @classmethod
@@ -202,6 +211,7 @@ class IndexStore:
             if self._in_snapshot:
                 yield self
                 return
+            self._follow_rebuild()
             try:
                 self._conn.execute("BEGIN")
                 self._in_snapshot = True
@@ -214,6 +224,21 @@ class IndexStore:
                 self._in_snapshot = False
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
+
+    def _follow_rebuild(self) -> None:
+        """Reopen the index when a rebuild has put a new database in its place (a new file at the
+        same name): the next read sees the new index, from a fresh vector mirror."""
+        inode = _inode(self.index_dir)
+        if inode is None or inode == self._inode or self._write_lock is not None:
+            return
+        old = self._conn
+        self._conn = connect(self.index_dir / DB_NAME, timeout=READ_TIMEOUT_S)
+        self._mirror = VectorMirror(self.index_dir, self._conn)
+        self._inode = inode
+        old.close()
+        log.info("The index in %s was rebuilt: reading the new one", self.index_dir)
+        if self._expected:
+            self.check_model(*self._expected)
 
     def refresh(self) -> None:
         """Bring the in-memory vectors up to what is committed now."""
@@ -446,20 +471,17 @@ class IndexStore:
 
     @contextlib.contextmanager
     def transaction(
-        self, embedding_model: str, dimension: int, *, replace_model: bool = False,
-        chunking: tuple[int, int] | None = None,
+        self, embedding_model: str, dimension: int, *, chunking: tuple[int, int] | None = None,
     ) -> Iterator[IndexWriter]:
         """One commit: what is done through the writer becomes visible together, or not at all.
 
         Must be called inside `writing`. Keep it to the writes themselves (load and embed
-        before it). ``replace_model`` accepts a new embedding model (for a rebuild, which
-        starts with `IndexWriter.clear`). ``chunking`` (chunk tokens, overlap) is recorded with
-        the embedding model (see `check_chunking`).
+        before it). ``chunking`` (chunk tokens, overlap) is recorded with the embedding model
+        (see `check_chunking`); a rebuild writes a new index (`ingest.pipeline.rebuild_index`).
         """
         if self._write_lock is None:
             raise RuntimeError("IndexStore.transaction() needs IndexStore.writing() first")
-        if not replace_model:
-            self.check_model(embedding_model, dimension)
+        self.check_model(embedding_model, dimension)
         with self._write_transaction():
             yield IndexWriter(self._conn)
             oldest_kept = self._mirror.removed_seq() - REMOVAL_LOG_KEPT

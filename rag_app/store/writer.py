@@ -51,13 +51,6 @@ class IndexWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def clear(self) -> None:
-        """Remove every document, chunk, vector and failure."""
-        self._conn.execute("DELETE FROM chunks")
-        self._conn.execute("DELETE FROM documents")
-        self._conn.execute("DELETE FROM failures")
-        self._conn.execute("DELETE FROM vectors")
-
     def remove_document(self, path: str) -> int:
         """Remove a document with its chunks and vectors; returns the number of chunks removed."""
         removed = self._conn.execute(
