@@ -9,12 +9,14 @@ index opens at once:
 - the index: `info`, `ingest`, `watch`;
 - the data folder: `add_file`, `remove_file`;
 - the sources: `source` (a passage in its page or section), `page_image`, `document_file`;
-- the answer model: `model_path`, `model_choices`, `switch_model`.
+- the answer model: `model_path`, `model_choices`, `switch_model`;
+- the model files: `models_overview`, `install_model`, `install_embedder`, `use_model`.
 
 Errors are the layers' own, each with a message that says what to do next, and are exported
 here with the types a view shows, so that views import from this module only:
 `IndexUnavailableError` (no index, an ingest is writing, another embedder), `IngestError`,
-`ModelNotFoundError`, `UploadError`, `SourceError`, `EmptyQueryError` (a `ValueError`).
+`ModelNotFoundError`, `ModelAdminError`, `UploadError`, `SourceError`, `EmptyQueryError` (a
+`ValueError`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from rag_app import model_admin
 from rag_app.answer import Answer, Event, History, Passage
 from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
@@ -35,6 +38,7 @@ from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.pipeline import IngestError
 from rag_app.ingest.pipeline import ingest as run_ingest
 from rag_app.ingest.report import IngestReport, ProgressCallback
+from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, ModelsOverview
 from rag_app.models import ModelNotFoundError
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
 from rag_app.sources import pdf_pages
@@ -53,8 +57,11 @@ __all__ = [
     "IndexUnavailableError",
     "IngestError",
     "IngestReport",
+    "Choice",
+    "ModelAdminError",
     "ModelChoice",
     "ModelNotFoundError",
+    "ModelsOverview",
     "SourceError",
     "SourceView",
     "UploadError",
@@ -325,6 +332,27 @@ class App:
         except (ModelNotFoundError, RuntimeError):
             generator.set_model(previous)
             raise
+
+    # ----- the model files (`rag-app models`) ----------------------------------------------
+    def models_overview(self) -> ModelsOverview:
+        """The answer models and embedders, installed or not, and which are in use."""
+        return model_admin.overview(self.settings)
+
+    def install_model(self, model_id: str | None = None, progress: InstallProgress | None = None) -> Path:
+        """Install an answer model of the catalogue (checked against its SHA-256) or, for an
+        embedder id, that embedder; the installed file or folder. Raises `ModelAdminError`."""
+        if model_admin.is_embedder(model_id):
+            return model_admin.install_embedder_model(self.settings, str(model_id))
+        return model_admin.install_answer_model(self.settings, model_id, progress)[2]
+
+    def install_embedder(self) -> Path:
+        """Install the default embedder; its folder. Raises `ModelAdminError`."""
+        return model_admin.install_embedder_model(self.settings)
+
+    def use_model(self, model: str) -> Choice:
+        """Answer (or, for an embedder id, retrieve) with ``model`` from now on, saved in the
+        settings file. Raises `ModelNotFoundError` or `ModelAdminError`."""
+        return model_admin.use_model(self.settings, model)
 
     # ----- lifetime -----------------------------------------------------------------------
     def close(self) -> None:

@@ -1,9 +1,26 @@
-"""Durable file operations shared by the index and the model installer."""
+"""File operations shared by the index and the model installers: durable renames and swaps, hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def file_sha256(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
+    """SHA-256 of a file, read in chunks; ``progress(done, total)`` in bytes."""
+    digest = hashlib.sha256()
+    total, done = path.stat().st_size, 0
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

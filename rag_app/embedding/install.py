@@ -7,20 +7,38 @@ whole in its package.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from rag_app.durable import file_sha256
 from rag_app.embedding import e5_convert
-from rag_app.embedding.onnx_query import QueryEncoderError, export_query_encoder, exported
+from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder, exported
 from rag_app.embedding.registry import E5_WEIGHTS_SHA256, E5_WEIGHTS_SIZE, EMBEDDERS, e5_folder
-from rag_app.model_install import file_sha256
 from rag_app.models import ModelNotFoundError, bundled_embedding_dir, package_dir
 
 log = logging.getLogger(__name__)
 
+# The ONNX query encoder must give PyTorch's vectors on these probes (both languages, and a text
+# longer than the model reads) to this cosine.
+MIN_COSINE = 0.9999
+PROBES = [
+    "query: What is the maximum fine the authority can impose?",
+    "query: Combien de temps faut-il conserver les données des candidats ?",
+    "query: " + "a long question that goes on " * 120,  # longer than the model reads: truncated
+]
+
 
 class EmbedderInstallError(RuntimeError):
     """The embedder could not be put in place; the message says why and what to do."""
+
+
+class QueryEncoderError(RuntimeError):
+    """The ONNX query encoder could not be written or does not match PyTorch."""
 
 
 def e5_source() -> Path:
@@ -67,3 +85,57 @@ def install_embedder(embedder_id: str, models_dir: Path | str) -> Path:
         except (QueryEncoderError, ImportError, RuntimeError, OSError) as exc:  # an optimization only
             log.warning("Questions will be embedded by PyTorch (the ONNX export failed: %s)", exc)
     return folder
+
+
+def export_query_encoder(folder: Path) -> Path:
+    """Write and check ``folder/query-encoder.onnx`` for the sentence-transformers model in
+    ``folder`` (transformer + mean pooling + normalize); return its path.
+
+    Raises `QueryEncoderError` when the model has another shape or the export differs.
+    """
+    import torch
+
+    from rag_app.embedding.st_embedder import load_sentence_transformer
+
+    model = load_sentence_transformer(folder)
+    modules = [type(m).__name__ for m in model]
+    if modules != ["Transformer", "Pooling", "Normalize"] or getattr(model[1], "pooling_mode", "") != "mean":
+        raise QueryEncoderError(f"{folder} is not transformer + mean pooling + normalize ({modules})")
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=-1)
+
+    path = folder / ONNX_NAME
+    tmp = path.with_name(f"{ONNX_NAME}.{os.getpid()}.tmp")
+    example = torch.ones((1, 8), dtype=torch.long)
+    transformer: Any = model[0].auto_model
+    with torch.inference_mode():
+        torch.onnx.export(
+            Pooled(transformer.eval()), (example, example), str(tmp),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    try:
+        encoder = QueryEncoder(tmp, folder / "tokenizer.json", int(model.max_seq_length or 0))
+        expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
+        cosines = [float(np.dot(encoder.encode(text), want)) for text, want in zip(PROBES, expected, strict=True)]
+        if min(cosines) < MIN_COSINE:
+            raise QueryEncoderError(f"the ONNX export differs from PyTorch (cosines {cosines})")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = {"size": path.stat().st_size, "sha256": file_sha256(path), "max_tokens": model.max_seq_length,
+              "min_cosine_to_pytorch": round(min(cosines), 7)}
+    (folder / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    log.info("Query encoder written to %s (cosine to PyTorch >= %.6f)", path, min(cosines))
+    return path
