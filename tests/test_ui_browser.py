@@ -25,7 +25,7 @@ import pytest
 from conftest import DEMO_DATA, ROOT, make_settings
 from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("RAG_APP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,8 +12,6 @@ from rag_app.ui import ChatPage
 
 from conftest import MODELS, make_settings
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def empty_page(tmp_path: Path) -> ChatPage:

@@ -48,3 +48,14 @@ def test_a_changed_chunk_setting_is_refused_with_the_rebuild_command(tmp_path: P
         assert app.ingest(rebuild=True).added == 1  # the rebuild takes the new setting
     with App(other, embedder=FakeEmbedder()) as app:
         assert app.ingest().unchanged == 1
+
+
+def test_the_settings_file_is_read_when_the_settings_are(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text('data_dir = "~/papers"\ntop_k = 7\n', encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RAG_APP_CONFIG", str(config))
+    settings = Settings()
+    assert settings.top_k == 7 and settings.data_dir == tmp_path / "papers"
+    monkeypatch.setenv("RAG_APP_TOP_K", "3")  # the environment wins over the file
+    assert Settings().top_k == 3
