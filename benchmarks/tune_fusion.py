@@ -83,7 +83,7 @@ def collect_set(entry: SuiteEntry, eval_dir: Path, settings: Settings, embedder:
     with IndexStore.open(index_settings.index_dir, embedder.name, embedder.dimension, create=False) as store:
         retriever = HybridRetriever(store, embedder, index_settings)
         for question in questions:
-            ranked = retriever.candidates(question.question, DEPTH)
+            ranked = retriever.ranked_lists(question.question, DEPTH)
             dense_ids = {i for i, _ in ranked.dense}
             extra = [i for i, _ in ranked.bm25 if i not in dense_ids]
             cosines = dict(ranked.dense)

@@ -67,7 +67,7 @@ def collect(
 def decide(sample: Sample, *thresholds: float) -> bool:
     """The rule of `grounding.gate` with explicit thresholds."""
     return gating.gate_rule(sample.language, sample.dense, sample.coverage, sample.key_term,
-                            gating.GateThresholds(*thresholds, multilingual=sample.multilingual))
+                            gating.GateThresholds(*thresholds, multilingual=sample.multilingual))[0]
 
 
 def report(samples: list[Sample], thresholds: tuple[float, float, float, float]) -> dict[str, float]:

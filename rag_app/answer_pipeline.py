@@ -15,7 +15,8 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
+
+import numpy as np
 
 from rag_app.answer import (
     Answer,
@@ -136,7 +137,7 @@ class AnswerPipeline:
         timings = Timings()
         query = retrieval_query(question, history)
         try:
-            passages = self.retrieve(query, k)
+            passages, vector = self._retrieve(query, k)
         except EmptyQueryError as exc:
             timings.total_ms = _ms(started)
             yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
@@ -146,10 +147,10 @@ class AnswerPipeline:
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
                  decision.reason, decision.dense, decision.coverage)
 
-        index = PassageSentences.build(passages, self.embedder)
+        sentences = PassageSentences.build(passages, self.embedder)
         # How well each passage sentence answers the question: for the evidence and the prompt.
-        scores = sentence_scores(query, self.embedder.encode_query(query[:2000]), index, language)
-        found = evidence(index, scores)
+        scores = sentence_scores(query, vector, sentences, language)
+        found = evidence(sentences, scores)
         if not decision.open:
             timings.total_ms = _ms(started)
             reason = self.why_not(question, passages, language, relevant=False)
@@ -159,7 +160,7 @@ class AnswerPipeline:
 
         shown = passages  # what the model reads: whole passages, or their best sentences
         if self.settings.prompt_sentences:
-            shown = compress_passages(index, scores, self.settings.prompt_sentences)
+            shown = compress_passages(sentences, scores, self.settings.prompt_sentences)
         yield StatusEvent("reading", len(shown), self.generator.model_name)
         stats = GenerationStats()
         prompts: list[Prompt] = []
@@ -175,8 +176,8 @@ class AnswerPipeline:
         valid = prompts[0].passages_used if prompts else 0
         yield StatusEvent("checking", valid, self.generator.model_name)
 
-        judgement = judge_reply(question, raw, index, self.embedder, valid, language)
-        signals = answer_signals(question, raw, stats, decision, passages, index, judgement, valid, language)
+        judgement = judge_reply(question, raw, sentences, self.embedder, valid, language)
+        signals = answer_signals(question, raw, stats, decision, passages, sentences, judgement, valid, language)
         if judgement.refusal:  # the model itself says the documents do not answer
             timings.total_ms = _ms(started)
             reason = self.why_not(question, passages, language)
@@ -191,7 +192,7 @@ class AnswerPipeline:
             else judgement.verified
         reason = ""
         if verified and self.settings.model_check and not model_agrees(
-                question, check, index, self.generator.judge_support):
+                question, check, sentences, self.generator.judge_support):
             verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
         if verified:
             text = check.text
@@ -239,19 +240,22 @@ class AnswerPipeline:
 
     def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
         """The passages for ``query`` (raises `EmptyQueryError`, `IndexEmptyError`)."""
+        return self._retrieve(query, k)[0]
+
+    def _retrieve(self, query: str, k: int | None = None) -> tuple[list[Passage], np.ndarray]:
+        """The passages for ``query`` and its embedding (embedded once, for retrieval and evidence)."""
         self.store.refresh()
         if self.store.chunk_count() == 0:
             raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
-        return self.retriever.search(query, k=k)
+        if not query.strip():
+            raise EmptyQueryError()
+        vector = self.retriever.query_vector(query)
+        return self.retriever.search(query, k=k, vector=vector), vector
 
     def why_not(self, question: str, passages: list[Passage], language: str, *, relevant: bool = True) -> str:
         """Why ``question`` gets no verified answer (`rag_app.grounding.missing.explain`): its
         terms are looked up in the whole index."""
         return explain(question, passages, language, self.store.mentions, relevant=relevant)
-
-    def set_model(self, path: str | Path) -> None:
-        """Generate with another GGUF file from the next question on."""
-        self.generator.set_model(path)
 
     def close(self) -> None:
         """Close the index if this pipeline opened it."""

@@ -332,7 +332,7 @@ def test_set_model_switches_between_chat_and_completion(
     pipe = AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder,
                           generator=LlamaGenerator(demo_index))
     assert pipe.generator.has_chat_template
-    pipe.set_model(gemma_gguf)
+    pipe.generator.set_model(gemma_gguf)
     assert pipe.generator.model_path == gemma_gguf
     assert not pipe.generator.has_chat_template
     pipe.generator.close()

@@ -97,12 +97,12 @@ def test_french_question_finds_the_french_passage_by_meaning(demo_index: Setting
 def test_gate_thresholds_follow_the_embedder() -> None:
     """A cosine of 0.6 is a strong match for MiniLM and a weak one for e5."""
     minilm, e5 = GateThresholds.of(MINILM_CALIBRATION), GateThresholds.of(E5_CALIBRATION)
-    assert gate_rule(ENGLISH, 0.6, 0.0, False, minilm)
-    assert not gate_rule(ENGLISH, 0.6, 0.0, False, e5)
-    assert gate_rule(ENGLISH, E5_CALIBRATION.gate_dense_high, 0.0, False, e5)
+    assert gate_rule(ENGLISH, 0.6, 0.0, False, minilm)[0]
+    assert not gate_rule(ENGLISH, 0.6, 0.0, False, e5)[0]
+    assert gate_rule(ENGLISH, E5_CALIBRATION.gate_dense_high, 0.0, False, e5)[0]
     # French question, words in common but a low cosine: only the English-only embedder trusts words alone.
-    assert gate_rule(FRENCH, 0.0, 0.6, False, minilm)
-    assert not gate_rule(FRENCH, 0.0, 0.6, False, e5)
+    assert gate_rule(FRENCH, 0.0, 0.6, False, minilm)[0]
+    assert not gate_rule(FRENCH, 0.0, 0.6, False, e5)[0]
 
 
 class FixedEmbedder:

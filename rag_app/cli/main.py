@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rag_app.cli.models import models_app
@@ -82,28 +81,13 @@ def ingest(
     Questions can be asked while it runs.
     """
     from rag_app.app import App, IndexUnavailableError, IngestError, ModelNotFoundError
+    from rag_app.eval.command import progress_bar, stage_callback
 
     settings = _settings(data_dir=data_dir, index_dir=index_dir)
-    stages = {"files": "Files", "chunks": "Chunks indexed"}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json or not err_console.is_terminal,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total or None)
-            bar.update(tasks[stage], completed=done, total=total or None)
-
+    with progress_bar(err_console, disable=as_json or not err_console.is_terminal) as bar:
         try:
             with App(settings) as rag:
-                report = rag.ingest(rebuild=rebuild, progress=progress, wait=wait)
+                report = rag.ingest(rebuild=rebuild, progress=stage_callback(bar), wait=wait)
         except (IngestError, IndexUnavailableError, ModelNotFoundError) as exc:
             raise fail(str(exc)) from exc
 

@@ -1,4 +1,5 @@
-"""The body of `rag-app eval` and of the `make eval` suite: progress bar, summary table, JSON report.
+"""The body of `rag-app eval` and of the `make eval` suite: summary table, JSON report, and the
+progress bar that `rag-app ingest` shows too.
 
 This is a terminal front end (rich) over `rag_app.eval.runner`; the library code stays silent.
 """
@@ -27,6 +28,8 @@ from rag_app.eval.runner import Progress as ProgressCallback
 from rag_app.retrieval import MODES
 
 STAGES = {
+    "files": "Files",
+    "chunks": "Chunks indexed",
     "write": "Writing corpus",
     "load": "Reading files",
     "embed": "Embedding chunks",
@@ -50,13 +53,14 @@ def progress_bar(console: Console, disable: bool = False) -> Progress:
 
 
 def stage_callback(bar: Progress, prefix: str = "") -> ProgressCallback:
-    """A runner progress callback that drives ``bar``."""
+    """A progress callback (stage, done, total) of ingest or eval that drives ``bar``, one bar a
+    stage (a total of 0: not known yet)."""
     tasks: dict[str, Any] = {}
 
     def callback(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(prefix + STAGES.get(stage, stage), total=total)
-        bar.update(tasks[stage], completed=done, total=total)
+            tasks[stage] = bar.add_task(prefix + STAGES.get(stage, stage), total=total or None)
+        bar.update(tasks[stage], completed=done, total=total or None)
 
     return callback
 

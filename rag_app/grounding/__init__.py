@@ -8,7 +8,11 @@
 - `relevance`: whether the supported answer answers *this* question: the model's own "not in
   the documents" reply, the question's subject in the supporting passage, and an answer of the
   kind the question asks for (a year, a number, a name).
-- `text`: the words, numbers, names and sentences all of them compare.
+- `signals` and `decision`: the numbers read from all of the above and from the model's own
+  token probabilities, and the calibrated probability that the reply is right.
+- `missing`: why a question gets no verified answer (a term in no document, a value not stated).
+
+Words, numbers, names and sentences come from `rag_app.text`.
 
 Thresholds were tuned on ../shared/eval and the demo corpus (`benchmarks.tune_gate`, docs/).
 """

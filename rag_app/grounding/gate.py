@@ -76,24 +76,19 @@ def gate(
     terms = key_terms(question)
     lowered = [text.lower() for text in texts]
     key = any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text) for t in terms for text in lowered)
-    return GateDecision(*_gate_rule(language, dense, cover, key, thresholds))
+    is_open, reason = gate_rule(language, dense, cover, key, thresholds)
+    return GateDecision(is_open, dense, cover, key, reason)
 
 
-def _gate_rule(
-    language: str, dense: float, cover: float, key: bool, t: GateThresholds
-) -> tuple[bool, float, float, bool, str]:
+def gate_rule(language: str, dense: float, cover: float, key: bool, t: GateThresholds) -> tuple[bool, str]:
+    """The gate's verdict from its signals, and which part of the rule opened it ("weak": closed)."""
     if dense >= t.dense_high:
-        return True, dense, cover, key, "dense"
+        return True, "dense"
     if key and dense >= t.dense_low:
-        return True, dense, cover, key, "key term"
+        return True, "key term"
     if language == ENGLISH or t.multilingual:
         if cover >= t.coverage and dense >= t.dense_low:
-            return True, dense, cover, key, "lexical+dense"
+            return True, "lexical+dense"
     elif cover >= t.coverage_foreign:
-        return True, dense, cover, key, "lexical"
-    return False, dense, cover, key, "weak"
-
-
-def gate_rule(language: str, dense: float, cover: float, key: bool, thresholds: GateThresholds) -> bool:
-    """The gate's decision from its signals (used to tune the thresholds)."""
-    return _gate_rule(language, dense, cover, key, thresholds)[0]
+        return True, "lexical"
+    return False, "weak"

@@ -95,13 +95,15 @@ class HybridRetriever:
         self.settings = settings
 
     # ----- public ------------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid", *,
+               vector: np.ndarray | None = None) -> list[Passage]:
         """The ``k`` best passages (``settings.top_k`` by default) for any user text.
 
-        ``mode`` is "hybrid" (fused, what the product uses), "dense" or "bm25".
-        Raises `EmptyQueryError` for an empty or blank query.
+        ``mode`` is "hybrid" (fused, what the product uses), "dense" or "bm25"; ``vector`` is
+        the query's embedding when the caller has it (`query_vector`). Raises `EmptyQueryError`
+        for an empty or blank query.
         """
-        return self.search_modes(query, k, modes=(mode,))[mode]
+        return self.search_modes(query, k, modes=(mode,), vector=vector)[mode]
 
     def search_modes(
         self,
@@ -110,6 +112,7 @@ class HybridRetriever:
         modes: Iterable[str] = MODES,
         *,
         candidates: int | None = None,
+        vector: np.ndarray | None = None,
     ) -> dict[str, list[Passage]]:
         """Several rankings of one query from a single embedding and BM25 pass (for evaluation).
 
@@ -123,7 +126,8 @@ class HybridRetriever:
         _check_query(query)
         k = self.settings.top_k if k is None else k
         depth = max(candidates or self.settings.candidates, k)
-        vector = self._query_vector(query) if "dense" in modes or "hybrid" in modes else None
+        if vector is None and ("dense" in modes or "hybrid" in modes):
+            vector = self.query_vector(query)
         with self.store.snapshot():
             ranked = self._ranked(query, vector, depth, bm25="bm25" in modes or "hybrid" in modes)
             results: dict[str, list[Passage]] = {}
@@ -137,15 +141,15 @@ class HybridRetriever:
                 results[mode] = self._passages(order, ranked)
         return results
 
-    def candidates(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
+    def ranked_lists(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
         """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks), both
         read from one committed state of the index."""
         _check_query(query)
-        vector = self._query_vector(query) if dense else None
+        vector = self.query_vector(query) if dense else None
         with self.store.snapshot():
             return self._ranked(query, vector, depth, bm25=bm25)
 
-    def _query_vector(self, query: str) -> np.ndarray:
+    def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding (computed outside any snapshot: other questions need not wait)."""
         return self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
 
