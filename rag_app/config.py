@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ def config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
 
 
+def _field(default: Any, group: str, description: str, **limits: Any) -> Any:
+    """A settings field with its group and its description (what the README's table shows)."""
+    return Field(default, description=description, json_schema_extra={"group": group}, **limits)
+
+
 class Settings(BaseSettings):
     """Every tunable of the application, with the source order documented in the module."""
 
@@ -33,68 +39,58 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    # Where things live. "~" and $VARIABLES are expanded; data and index are relative to the
-    # folder the command runs in, the models belong to the installation (`installed_models_dir`).
-    data_dir: Path = Path("data")
-    index_dir: Path = Path("indexes")
-    models_dir: Path = Field(default_factory=lambda: installed_models_dir())
+    # Every field: its group (the README's settings table is generated from these, in this
+    # order: `settings_table`, checked by tests/unit/test_settings_table.py) and what it does.
+    data_dir: Path = _field(Path("data"), "paths", "The folder of your documents (~ and $VARIABLES expanded; "
+                            "relative to the folder the command runs in).")
+    index_dir: Path = _field(Path("indexes"), "paths", "Where the index is kept (one SQLite database).")
+    models_dir: Path = Field(default_factory=lambda: installed_models_dir(), description=(
+        "Where the installed models are: by default the installation's models/ (found from any folder)."),
+        json_schema_extra={"group": "paths", "shown_default": "the installation's models/"})
 
-    # Embedder: an id of `rag-app models list` (multilingual-e5-small, all-MiniLM-L6-v2), a
-    # local sentence-transformers folder, or empty for the default
-    # (multilingual-e5-small). An index answers only to the embedder that built it.
-    embedding_model: str = ""
-    embedding_batch_size: int = Field(32, ge=1)
+    embedding_model: str = _field("", "ingest", "Embedder: an id of `rag-app models list`, a local "
+                                  "sentence-transformers folder, or empty for multilingual-e5-small. An index "
+                                  "answers only to the embedder that built it.")
+    embedding_batch_size: int = _field(32, "ingest", "Passages embedded together.", ge=1)
+    chunk_tokens: int = _field(200, "ingest", "Chunk size, in tokens of the embedder's tokenizer (recorded "
+                               "in the index: changing it needs `ingest --rebuild`).", ge=16)
+    chunk_overlap: int = _field(30, "ingest", "Tokens shared by consecutive chunks (recorded in the index).", ge=0)
+    ingest_batch_chunks: int = _field(256, "ingest", "Chunks embedded and committed together: a crash loses "
+                                      "at most this much work.", ge=1)
+    follow_external_links: bool = _field(False, "ingest", "Also read (and serve) files and folders that "
+                                         "symbolic links lead to outside the data folder.")
+    max_file_mb: int = _field(200, "ingest", "Larger files are reported, not read.", ge=1)
+    max_text_chars: int = _field(5_000_000, "ingest", "A file with more text than this is reported, not "
+                                 "indexed.", ge=1000)
 
-    # Chunking, in tokens of the embedding model's own tokenizer.
-    chunk_tokens: int = Field(200, ge=16)
-    chunk_overlap: int = Field(30, ge=0)
-    # Chunks embedded and committed together: a crash loses at most this much work.
-    ingest_batch_chunks: int = Field(256, ge=1)
-    # The data folder is a boundary: a file or folder reached through a symbolic link that
-    # leads out of it is not read (and not served) unless this is true.
-    follow_external_links: bool = False
-    # Limits that bound what one file can cost: its size, and the text extracted from it.
-    max_file_mb: int = Field(200, ge=1)
-    max_text_chars: int = Field(5_000_000, ge=1000)
+    top_k: int = _field(5, "retrieval", "Passages an answer is written from.", ge=1, le=50)
+    candidates: int = _field(40, "retrieval", "Chunks each list (dense, BM25) hands to the fusion.", ge=1)
+    dense_weight: float = _field(0.7, "retrieval", "Fusion: dense_weight x z(cosine) + (1 - dense_weight) x "
+                                 "z(BM25) (tuned on the public eval sets).", ge=0.0, le=1.0)
+    mmr: bool = _field(False, "retrieval", "Re-rank for diversity (maximal marginal relevance).")
+    mmr_lambda: float = _field(0.7, "retrieval", "MMR: relevance against diversity.", ge=0.0, le=1.0)
+    foreign_dense_factor: float = _field(0.8, "retrieval", "Dense weight multiplier for questions not in "
+                                         "English with an English-only embedder.", ge=0.0)
 
-    # Retrieval.
-    top_k: int = Field(5, ge=1, le=50)
-    candidates: int = Field(40, ge=1)
-    # Fusion: dense_weight * z(cosine) + (1 - dense_weight) * z(BM25) over the candidates;
-    # tuned on the five public eval sets (docs/evaluation.md).
-    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
-    mmr: bool = False
-    mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
-    # Dense weight multiplier for questions not in English, with an English-only embedder
-    # (all-MiniLM-L6-v2); a multilingual embedder keeps its full weight.
-    foreign_dense_factor: float = Field(0.8, ge=0.0)
+    model: str = _field("", "generation", "Answer model: a catalogue id (`rag-app models list`), the path "
+                        "of any GGUF file, or empty for the catalogue's default.")
+    n_ctx: int = _field(0, "generation", "Context window; 0: the one the catalogue recommends.", ge=0)
+    n_threads: int = _field(0, "generation", "CPU threads; 0: one per physical core.", ge=0)
+    n_gpu_layers: int = _field(0, "generation", "Layers offloaded to a GPU (none here).")
+    temperature: float = _field(0.1, "generation", "Sampling temperature.", ge=0.0, le=2.0)
+    seed: int = _field(0, "generation", "Sampling seed, set for every answer: the same question over the "
+                       "same passages gets the same answer.", ge=0)
+    max_tokens: int = _field(256, "generation", "Longest answer, in model tokens.", ge=16)
+    max_prompt_tokens: int = _field(400, "generation", "Longest prompt (passages, history, question): bounds "
+                                    "the wait for the first word on a CPU.", ge=128)
+    prompt_sentences: int = _field(1, "generation", "The model reads each passage's N best sentences and "
+                                   "their neighbours (0: whole passages).", ge=0)
+    model_check: bool = _field(False, "grounding", "Also ask the model whether the passage states a verified "
+                               "answer (one more prompt evaluation; it can only take the verdict away).")
 
-    # Generation: a catalogue id (`rag-app models list`), the path of any GGUF file, or empty
-    # for the catalogue's default model. n_ctx 0: the window the catalogue recommends for it.
-    model: str = ""
-    n_ctx: int = Field(0, ge=0)
-    n_threads: int = Field(0, ge=0)  # 0: one per physical core
-    n_gpu_layers: int = 0
-    temperature: float = Field(0.1, ge=0.0, le=2.0)
-    # Sampling seed, set for every answer: the same question over the same passages gets the
-    # same answer, whatever was asked before (and evaluations are reproducible).
-    seed: int = Field(0, ge=0)
-    max_tokens: int = Field(256, ge=16)
-    # Longest prompt (passages + history + question), in model tokens: bounds the time to the
-    # first token on a CPU (a 1.5B model reads about 60 tokens/s on 2 cores); the window n_ctx
-    # still bounds prompt + answer. See docs/models.md.
-    max_prompt_tokens: int = Field(400, ge=128)
-    # 0: the model reads whole passages; N: each passage cut to its N sentences that best match
-    # the question, with their neighbours (a third of the prompt, same answers: docs/models.md).
-    prompt_sentences: int = Field(1, ge=0)
-    # Ask the model, after its answer passed every other check, whether the supporting passage
-    # states it (a yes/no judgement: one more prompt evaluation per answer).
-    model_check: bool = False
-
-    # Serving.
-    host: str = "127.0.0.1"
-    port: int = 7860
-    max_upload_mb: int = Field(50, ge=1)
+    host: str = _field("127.0.0.1", "serve", "Address the chat page listens on.")
+    port: int = _field(7860, "serve", "Port of the chat page.")
+    max_upload_mb: int = _field(50, "serve", "Largest file the chat page accepts.", ge=1)
 
     @field_validator("data_dir", "index_dir", "models_dir", mode="after")
     @classmethod
@@ -113,6 +109,18 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments win over the environment, which wins over rag_app.toml."""
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), from the fields' groups and descriptions."""
+    lines = ["| setting | default | what it does |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = extra.get("shown_default") or repr(info.default).replace("PosixPath", "").strip("()'\"")
+        if isinstance(info.default, bool | int | float) or info.default == "":
+            default = json.dumps(info.default)
+        lines.append(f"| `{name}` ({extra.get('group', '')}) | {default} | {info.description} |")
+    return "\n".join(lines) + "\n"
 
 
 def expand_path(path: Path | str) -> Path:
@@ -156,3 +164,27 @@ def save_setting(key: str, value: str, path: Path | None = None) -> Path:
     tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+TABLE_START = "<!-- settings-table: generated from rag_app/config.py by `python -m rag_app.config README.md` -->"
+TABLE_END = "<!-- /settings-table -->"
+
+
+def with_settings_table(text: str) -> str:
+    """``text`` (the README) with the block between `TABLE_START` and `TABLE_END` regenerated."""
+    before, start, rest = text.partition(TABLE_START)
+    _, end, after = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError(f"the settings table markers are missing ({TABLE_START} … {TABLE_END})")
+    return f"{before}{TABLE_START}\n{settings_table()}{TABLE_END}{after}"
+
+
+if __name__ == "__main__":  # python -m rag_app.config [README.md]: print the table, or update the file
+    import sys
+
+    if len(sys.argv) > 1:
+        readme = Path(sys.argv[1])
+        readme.write_text(with_settings_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        sys.stdout.write(settings_table())
+
