@@ -8,7 +8,9 @@ In one run, with the model of the settings (the catalogue default unless `model`
 3. every question is answered through `AnswerPipeline`: time to first token, total answer
    time and generation tokens/s, next to raw llama-cpp-python generating from the very same
    prompt tokens with the same sampling settings (the ratio of the two speeds);
-4. the peak RSS of the process at that point (the answer path only).
+4. the peak RSS of the process at that point (the answer path only);
+5. the time the verified decision adds to each answer (token log-probabilities, signals, the
+   refusal's explanation, the logistic regression), measured inside the same answers.
 
 Targets: first token p50 <= 2.5 s with the default model; generation >= 0.95x raw. Retrieval at
 100k and 1M chunks: `make bench-scale` (benchmarks.bench_scale).
@@ -93,18 +95,57 @@ def raw_generation(
     return {"first_token_s": (first - started) if first else 0.0, "tokens_per_s": rate, "tokens": count}
 
 
+class DecisionClock:
+    """Seconds spent on the verified decision's own work: reading each token's log-probability
+    (`_TokenRecorder`), computing the signals, explaining a refusal (a few FTS look-ups) and the
+    logistic regression. Installed by wrapping those functions for the run."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+
+def install_decision_clock() -> DecisionClock:
+    """Time the decision's parts (see `DecisionClock`) from now on, in this process."""
+    import rag_app.answer_pipeline as answer_pipeline
+    from rag_app.generation import llama
+    from rag_app.grounding.decision import DecisionModel
+
+    clock = DecisionClock()
+    clock.wrap(llama._TokenRecorder, "__call__")
+    clock.wrap(answer_pipeline, "answer_signals")
+    clock.wrap(answer_pipeline.AnswerPipeline, "why_not")
+    clock.wrap(DecisionModel, "probability")
+    return clock
+
+
 def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """Retrieval and answer figures on the index of ``settings``."""
+    clock = install_decision_clock()
     pipeline = AnswerPipeline(settings, embedder=embedder)
     with pipeline:
         retrieval = time_retrieval(pipeline.retrieve, QUESTIONS, RETRIEVAL_REPEATS)
         pipeline.generator.load()
         pipeline.answer(QUESTIONS[0], max_tokens=8)  # warm-up
         first_tokens, totals, ours, raws, raw_first, refused = [], [], [], [], [], 0
+        decision_ms: list[float] = []
         for question in QUESTIONS:
             pipeline.generator.llm.reset()  # each question pays its full prefill
+            before = clock.seconds
             answer = pipeline.answer(question, max_tokens=ANSWER_TOKENS, temperature=0.0)
             totals.append(answer.timings.total_ms)
+            decision_ms.append((clock.seconds - before) * 1000)
             if answer.refused:
                 refused += 1
                 continue
@@ -139,6 +180,8 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "tokens_per_s": round(ours_rate, 1),
         "raw_tokens_per_s": round(raw_rate, 1),
         "ratio_to_raw": round(ours_rate / raw_rate, 3) if raw_rate else 0.0,
+        "decision_ms_per_answer": round(statistics.mean(decision_ms), 2),
+        "decision_share_of_answer": round(sum(decision_ms) / sum(totals), 4) if sum(totals) else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 
@@ -176,6 +219,7 @@ def main() -> None:
     targets = {
         "first_token_p50_ms": "<= 2500",
         "ratio_to_raw": ">= 0.95",
+        "decision_share_of_answer": "<= 0.03",
     }
     table = Table(title="Answer benchmark")
     table.add_column("figure")

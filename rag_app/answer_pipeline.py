@@ -143,15 +143,15 @@ class AnswerPipeline:
             yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
             return
         timings.retrieval_ms = _ms(started)
-        decision = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
-        log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if decision.open else "closed",
-                 decision.reason, decision.dense, decision.coverage)
+        gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
+        log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if gated.open else "closed",
+                 gated.reason, gated.dense, gated.coverage)
 
         sentences = PassageSentences.build(passages, self.embedder)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
         found = evidence(sentences, scores)
-        if not decision.open:
+        if not gated.open:
             timings.total_ms = _ms(started)
             reason = self.why_not(question, passages, language, relevant=False)
             yield AnswerEvent(Answer(question, message("refused", language, reason), True, [], found, [],
@@ -177,7 +177,7 @@ class AnswerPipeline:
         yield StatusEvent("checking", valid, self.generator.model_name)
 
         judgement = judge_reply(question, raw, sentences, self.embedder, valid, language)
-        signals = answer_signals(question, raw, stats, decision, passages, sentences, judgement, valid, language)
+        signals = answer_signals(question, raw, stats, gated, passages, sentences, judgement, valid, language)
         if judgement.refusal:  # the model itself says the documents do not answer
             timings.total_ms = _ms(started)
             reason = self.why_not(question, passages, language)
@@ -186,9 +186,10 @@ class AnswerPipeline:
                                      reason=reason, signals=signals))
             return
         check = judgement.verification
-        model = decision_for(self.embedder.name, self.generator.model_name)
-        probability = model.probability(signals) if model is not None else None
-        verified = model.verified(probability) if model is not None and probability is not None \
+        # The calibrated decision, fitted for this embedder and model; without one, the rules.
+        decider = decision_for(self.embedder.name, self.generator.model_name)
+        probability = decider.probability(signals) if decider is not None else None
+        verified = decider.verified(probability) if decider is not None and probability is not None \
             else judgement.verified
         reason = ""
         if verified and self.settings.model_check and not model_agrees(
