@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, LlamaGenerator, Prompt
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
-from rag_app.grounding.gate import GateThresholds, gate
+from rag_app.grounding.gate import GateDecision, GateThresholds, gate
 from rag_app.grounding.missing import explain
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
@@ -91,6 +92,21 @@ def open_index(
     return store
 
 
+@dataclass
+class _Found:
+    """What retrieval found for one question (`AnswerPipeline._find`)."""
+
+    query: str
+    language: str
+    timings: Timings
+    passages: list[Passage] = field(default_factory=list)
+    gated: GateDecision | None = None
+    sentences: PassageSentences | None = None
+    scores: list[float] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    answer: Answer | None = None  # set when the model is not to be asked
+
+
 class AnswerPipeline:
     """Answers questions from one index with one LLM; shared by the CLI, UI and evaluation.
 
@@ -129,10 +145,38 @@ class AnswerPipeline:
         (a refusal by the gate comes alone).
 
         ``history`` is the earlier (question, answer) pairs of the conversation, oldest first.
+        Three stages: `_find` (retrieval, the gate, the evidence), the model's reply, `_decide`.
         """
         started = time.perf_counter()
         history = [(str(q), str(a)) for q, a in history]
         question = question if isinstance(question, str) else str(question)
+        found = self._find(question, history, k, started)
+        if found.answer is not None:  # an empty question, or the gate closed
+            yield AnswerEvent(found.answer)
+            return
+
+        assert found.sentences is not None  # set whenever the gate is open
+        shown = found.passages  # what the model reads: whole passages, or their best sentences
+        if self.settings.prompt_sentences:
+            shown = compress_passages(found.sentences, found.scores, self.settings.prompt_sentences)
+        yield StatusEvent("reading", len(shown), self.generator.model_name)
+        stats = GenerationStats()
+        prompts: list[Prompt] = []
+        pieces: list[str] = []
+        for piece in self.generator.stream(question, shown, history, language=found.language,
+                                           temperature=temperature, max_tokens=max_tokens,
+                                           stats=stats, on_prompt=prompts.append):
+            if not pieces:
+                found.timings.first_token_ms = _ms(started)
+            pieces.append(piece)
+            yield TokenEvent(piece)
+        valid = prompts[0].passages_used if prompts else 0
+        yield StatusEvent("checking", valid, self.generator.model_name)
+        yield AnswerEvent(self._decide(question, "".join(pieces).strip(), found, stats, valid, started))
+
+    def _find(self, question: str, history: History, k: int | None, started: float) -> _Found:
+        """Retrieval, the gate and the evidence; with an `Answer` already when there is nothing to
+        ask the model (an empty question, or no passage close enough)."""
         language = guess_language(question)
         timings = Timings()
         query = retrieval_query(question, history)
@@ -140,51 +184,31 @@ class AnswerPipeline:
             passages, vector = self._retrieve(query, k)
         except EmptyQueryError as exc:
             timings.total_ms = _ms(started)
-            yield AnswerEvent(Answer(question, str(exc), True, [], [], [], [], timings, language))
-            return
+            return _Found(query, language, timings, answer=Answer(question, str(exc), True, [], [], [], [],
+                                                                    timings, language))
         timings.retrieval_ms = _ms(started)
         gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if gated.open else "closed",
                  gated.reason, gated.dense, gated.coverage)
-
         sentences = PassageSentences.build(passages, self.embedder)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
-        found = evidence(sentences, scores)
+        found = _Found(query, language, timings, passages, gated, sentences, scores, evidence(sentences, scores))
         if not gated.open:
-            timings.total_ms = _ms(started)
-            reason = self.why_not(question, passages, language, relevant=False)
-            yield AnswerEvent(Answer(question, message("refused", language, reason), True, [], found, [],
-                                     passages, timings, language, reason=reason))
-            return
+            found.answer = self._refusal(question, found, started, relevant=False)
+        return found
 
-        shown = passages  # what the model reads: whole passages, or their best sentences
-        if self.settings.prompt_sentences:
-            shown = compress_passages(sentences, scores, self.settings.prompt_sentences)
-        yield StatusEvent("reading", len(shown), self.generator.model_name)
-        stats = GenerationStats()
-        prompts: list[Prompt] = []
-        pieces: list[str] = []
-        for piece in self.generator.stream(question, shown, history, language=language,
-                                           temperature=temperature, max_tokens=max_tokens,
-                                           stats=stats, on_prompt=prompts.append):
-            if not pieces:
-                timings.first_token_ms = _ms(started)
-            pieces.append(piece)
-            yield TokenEvent(piece)
-        raw = "".join(pieces).strip()
-        valid = prompts[0].passages_used if prompts else 0
-        yield StatusEvent("checking", valid, self.generator.model_name)
-
-        judgement = judge_reply(question, raw, sentences, self.embedder, valid, language)
-        signals = answer_signals(question, raw, stats, gated, passages, sentences, judgement, valid, language)
+    def _decide(self, question: str, raw: str, found: _Found, stats: GenerationStats, valid: int,
+                started: float) -> Answer:
+        """The verdict on the model's ``raw`` reply: the rule checks and the signals, then the
+        calibrated decision (or the rules alone without one), then the judge if asked for."""
+        assert found.gated is not None and found.sentences is not None
+        language, passages = found.language, found.passages
+        judgement = judge_reply(question, raw, found.sentences, self.embedder, valid, language)
+        signals = answer_signals(question, raw, stats, found.gated, passages, found.sentences, judgement,
+                                 valid, language)
         if judgement.refusal:  # the model itself says the documents do not answer
-            timings.total_ms = _ms(started)
-            reason = self.why_not(question, passages, language)
-            yield AnswerEvent(Answer(question, message("refused", language, reason), True, [], found, [],
-                                     passages, timings, language, verified=False, raw_answer=raw,
-                                     reason=reason, signals=signals))
-            return
+            return self._refusal(question, found, started, raw=raw, signals=signals)
         check = judgement.verification
         # The calibrated decision, fitted for this embedder and model; without one, the rules.
         decider = decision_for(self.embedder.name, self.generator.model_name)
@@ -193,7 +217,7 @@ class AnswerPipeline:
             else judgement.verified
         reason = ""
         if verified and self.settings.model_check and not model_agrees(
-                question, check, sentences, self.generator.judge_support):
+                question, check, found.sentences, self.generator.judge_support):
             verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
         if verified:
             text = check.text
@@ -201,16 +225,17 @@ class AnswerPipeline:
             numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
         else:
             reason = reason or self.why_not(question, passages, language)
-            text, numbers = _unverified_text(found, passages, language, reason)
+            text, numbers = _unverified_text(found.evidence, passages, language, reason)
+        timings = found.timings
         timings.total_ms = _ms(started)
         timings.generated_tokens = stats.generated_tokens
         timings.tokens_per_s = round(stats.tokens_per_s, 2) if stats.tokens_per_s else None
-        yield AnswerEvent(Answer(
+        return Answer(
             question=question,
             answer=text,
             refused=False,
             citations=citations_for(numbers, passages, check.best_support),
-            evidence=found,
+            evidence=found.evidence,
             sentences=check.sentences,
             passages=passages,
             timings=timings,
@@ -220,7 +245,16 @@ class AnswerPipeline:
             reason=reason,
             probability=probability,
             signals=signals,
-        ))
+        )
+
+    def _refusal(self, question: str, found: _Found, started: float, *, relevant: bool = True, raw: str = "",
+                 signals: dict[str, float | None] | None = None) -> Answer:
+        """"Not in your documents", with why (`why_not`), the evidence and the closest passages."""
+        found.timings.total_ms = _ms(started)
+        reason = self.why_not(question, found.passages, found.language, relevant=relevant)
+        return Answer(question, message("refused", found.language, reason), True, [], found.evidence, [],
+                      found.passages, found.timings, found.language, verified=False, raw_answer=raw,
+                      reason=reason, signals=signals or {})
 
     def answer(
         self,
