@@ -38,15 +38,16 @@ from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.pipeline import IngestError
 from rag_app.ingest.pipeline import ingest as run_ingest
 from rag_app.ingest.report import IngestReport, ProgressCallback
+from rag_app.llm.choices import ModelChoice, model_choices
+from rag_app.llm.files import ModelNotFoundError
 from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, ModelsOverview
-from rag_app.models import ModelNotFoundError
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
 from rag_app.sources import pdf_pages
 from rag_app.sources.context import SourceContext, SourceError, is_pdf, pdf_page_context, section_context
 from rag_app.store import ChunkRecord, DocumentRecord, IndexStore, IndexUnavailableError
 from rag_app.watch import WatchEvent
 from rag_app.watch import watch as run_watch
-from rag_app.workspace import ModelChoice, UploadError, inside, model_choices, remove_file, save_upload
+from rag_app.workspace import UploadError, inside, remove_file, save_upload
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",

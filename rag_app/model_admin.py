@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag_app.catalogue import load_catalogue
 from rag_app.config import Settings, config_file, save_setting
 from rag_app.embedding import DEFAULT_EMBEDDER, EMBEDDERS, embedder_name
 from rag_app.embedding.install import EmbedderInstallError, install_embedder
 from rag_app.embedding.registry import embedder_installed
-from rag_app.model_install import InstallError, install_model
-from rag_app.models import ModelNotFoundError, installed_model_path, resolve_llm
+from rag_app.llm.catalogue import load_catalogue
+from rag_app.llm.files import ModelNotFoundError, installed_model_path, resolve_llm
+from rag_app.llm.install import InstallError, install_model
 
 # (bytes done, bytes in all) while a model file is joined.
 InstallProgress = Callable[[int, int], None]

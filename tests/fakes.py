@@ -19,7 +19,7 @@ from rag_app.answer import History, Passage
 from rag_app.embedding import Calibration
 from rag_app.embedding.base import ProgressCallback
 from rag_app.generation import GenerationStats, Prompt, build_prompt
-from rag_app.models import ModelNotFoundError
+from rag_app.llm.files import ModelNotFoundError
 
 FAKE_CALIBRATION = Calibration(gate_dense_high=0.8, gate_dense_low=0.3, support_score=0.45, multilingual=True)
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -210,7 +210,7 @@ def test_cli_exit_status_and_json(tmp_path: Path) -> None:
 
 
 def test_another_embedding_model_needs_a_rebuild(tmp_path: Path, embedder: Embedder) -> None:
-    from rag_app.models import bundled_embedding_dir
+    from rag_app.llm.files import bundled_embedding_dir
 
     data = tmp_path / "data"
     data.mkdir()

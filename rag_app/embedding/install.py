@@ -19,7 +19,7 @@ from rag_app.durable import file_sha256
 from rag_app.embedding import e5_convert
 from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder, exported
 from rag_app.embedding.registry import E5_WEIGHTS_SHA256, E5_WEIGHTS_SIZE, EMBEDDERS, e5_folder
-from rag_app.models import ModelNotFoundError, bundled_embedding_dir, package_dir
+from rag_app.llm.files import ModelNotFoundError, bundled_embedding_dir, package_dir
 
 log = logging.getLogger(__name__)
 

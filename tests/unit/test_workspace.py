@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag_app.llm.choices import model_choices
 from rag_app.workspace import (
     UploadError,
     UploadExistsError,
-    model_choices,
     remove_file,
     safe_filename,
     save_upload,
@@ -119,7 +119,7 @@ def test_remove_file_stays_inside_the_data_folder(tmp_path: Path) -> None:
 
 
 def test_model_choices_list_the_catalogue_then_every_other_gguf(tmp_path: Path) -> None:
-    from rag_app.catalogue import load_catalogue
+    from rag_app.llm.catalogue import load_catalogue
 
     models = tmp_path / "models"
     (models / "big").mkdir(parents=True)

@@ -6,7 +6,7 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from rag_app.catalogue import CatalogueModel, ResolvedModel, load_catalogue
+from rag_app.llm.catalogue import CatalogueModel, ResolvedModel, load_catalogue
 
 log = logging.getLogger(__name__)
 

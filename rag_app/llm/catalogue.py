@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
+CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "catalogue.toml"  # package data, beside rag_app/
 
 # Generation settings for a GGUF file that is not in the catalogue.
 DEFAULT_N_CTX = 2048

@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from rag_app.catalogue import CatalogueModel, Part
 from rag_app.durable import file_sha256, fsync_dir
+from rag_app.llm.catalogue import CatalogueModel, Part
 
 log = logging.getLogger(__name__)
 
