@@ -14,8 +14,8 @@ out-of-corpus questions are 0.
 It prints, for every set, the decision fitted on the *other* sets (its threshold chosen on
 them) applied to this one: the transfer test. Then it fits on all sets, chooses the lowest
 threshold at which no set, scored out of fold (5 folds), has more than ``--max-unanswerable``
-of its unanswerable questions verified (2% of out-of-corpus ones) and, where some threshold
-allows it, at least 90% of its verified answers right; with ``--write`` stores the coefficients in
+of its unanswerable questions verified (2% of out-of-corpus ones; with ``--min-precision``, also
+that share of its verified answers right, where some threshold allows it); with ``--write`` stores the coefficients in
 rag_app/grounding/decision.json (with this command and the data). ``--plot`` draws the
 risk–coverage curves (out of fold) with the chosen threshold marked.
 """
@@ -35,13 +35,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from rag_app.answer import Passage
 from rag_app.eval import metrics
 from rag_app.grounding.decision import DECISION_FILE, DecisionModel, write_decisions
-from rag_app.grounding.signals import FEATURES
+from rag_app.grounding.signals import FEATURES, text_signals
 
 MAX_UNANSWERABLE = 0.05  # unanswerable questions answered as verified, per set, at most
 MAX_FOREIGN = 0.02  # out-of-corpus questions answered as verified, per set, at most
-MIN_PRECISION = 0.90  # verified answers that are right, per set, when a threshold allows it
+MIN_PRECISION = 0.90  # the target for verified answers that are right (reported; --min-precision selects on it)
 FOLDS = 5
 C = 0.5  # inverse L2 strength of the logistic regression
 
@@ -70,11 +71,24 @@ def read_rows(paths: Sequence[Path]) -> list[Row]:
             answer = record.get("answer")
             if answer is None:
                 continue
+            signals = dict(answer.get("signals") or {})
+            if signals:
+                signals |= replayed_signals(record)
             rows.append(Row(report["dataset"], record["kind"], bool(answer["refused"]),
                             record["kind"] == "answerable" and bool(answer.get("reply_right")),
-                            bool(answer["signals"].get("rules_verified")) if answer.get("signals") else False,
-                            answer.get("signals") or {}))
+                            bool(signals.get("rules_verified")), signals))
     return rows
+
+
+def replayed_signals(record: dict[str, Any]) -> dict[str, float | None]:
+    """The text signals (`text_signals`) of a recorded answer, computed again from what the
+    report keeps (so that a report written before a text signal existed has it too). The
+    passages in the prompt are taken to be all of them (the report does not say)."""
+    answer = record["answer"]
+    passages = [Passage(**p) for p in answer["passages"]]
+    evidence = [e["text"] for e in answer["evidence"]]
+    values = text_signals(record["question"], answer["raw_answer"], passages, evidence, len(passages))
+    return {name: None if value is None else round(float(value), 5) for name, value in values.items()}
 
 
 def matrix(rows: Sequence[Row], features: Sequence[str]) -> np.ndarray:
@@ -138,6 +152,8 @@ def figures(rows: Sequence[Row], probs: Sequence[float | None], threshold: float
     out["foreign_verified"] = (sum(1 for p in foreign if p is not None and p >= threshold)
                                / len(foreign)) if foreign else None
     out["refused_answerable"] = (sum(1 for p, _ in answerable if p is None) / len(answerable)) if answerable else None
+    out["right_replies"] = (sum(1 for p, right in answerable if p is not None and right) / len(answerable)
+                            if answerable else None)  # the ceiling of verified and right
     _, out["auc"] = metrics.risk_coverage(answerable, unanswerable)
     return out
 
@@ -148,7 +164,7 @@ def rule_figures(rows: Sequence[Row]) -> dict[str, Any]:
 
 
 def choose_threshold(rows: Sequence[Row], probs: Sequence[float | None], limit: float,
-                     min_precision: float | None = MIN_PRECISION) -> float:
+                     min_precision: float | None = None) -> float:
     """The lowest threshold at which no set has more than ``limit`` of its unanswerable questions
     (nor more than `MAX_FOREIGN` of its out-of-corpus ones) verified and, when some threshold
     allows it, every set's verified answers are right at least ``min_precision`` of the time."""
@@ -187,6 +203,7 @@ def table(title: str, results: dict[str, dict[str, Any]]) -> Table:
     for name in results:
         out.add_column(name, justify="right")
     labels = (("answerable", "answerable asked", False), ("unanswerable", "unanswerable asked", False),
+              ("right_replies", "answerable: the reply is right", True),
               ("verified_right", "answerable: verified and right", True),
               ("precision", "right, of verified", True), ("refused_answerable", "answerable refused", True),
               ("unanswerable_verified", "unanswerable verified", True),
@@ -238,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_decision", description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", type=Path, nargs="+")
     parser.add_argument("--max-unanswerable", type=float, default=MAX_UNANSWERABLE)
+    parser.add_argument("--min-precision", type=float, default=None,
+                        help=f"also require this share of right verified answers per set (target {MIN_PRECISION})")
     parser.add_argument("--write", action="store_true", help=f"store the fitted decision in {DECISION_FILE}")
     parser.add_argument("--plot", type=Path, default=None, help="write the risk-coverage curves as PNG")
     parser.add_argument("--save-rows", type=Path, default=None,
@@ -257,16 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table("Rule checks alone (the verdict before the decision)",
                         {s: rule_figures([r for r in rows if r.dataset == s]) for s in sets}))
     transfer = {}
-    for held in sets:
+    for held in sets if len(sets) > 1 else []:
         train = [r for r in rows if r.dataset != held]
         test = [r for r in rows if r.dataset == held]
         model = decision(train, features)
-        t = choose_threshold(train, out_of_fold(train, features), args.max_unanswerable)
+        t = choose_threshold(train, out_of_fold(train, features), args.max_unanswerable, args.min_precision)
         transfer[held] = figures(test, scores(test, model), t) | {"threshold": round(t, 3)}
-    console.print(table("Transfer: fitted on the other sets, threshold chosen on them", transfer))
+    if transfer:
+        console.print(table("Transfer: fitted on the other sets, threshold chosen on them", transfer))
 
     oof = out_of_fold(rows, features)
-    threshold = choose_threshold(rows, oof, args.max_unanswerable)
+    threshold = choose_threshold(rows, oof, args.max_unanswerable, args.min_precision)
     console.print(table(f"All sets, out of fold, threshold {threshold:.3f}",
                         {s: figures([r for r in rows if r.dataset == s],
                                     [p for r, p in zip(rows, oof, strict=True) if r.dataset == s], threshold)

@@ -206,7 +206,7 @@ class AnswerPipeline:
         language, passages = found.language, found.passages
         judgement = judge_reply(question, raw, found.sentences, self.embedder, valid, language)
         signals = answer_signals(question, raw, stats, found.gated, passages, found.sentences, judgement,
-                                 valid, language)
+                                 valid, language, [e.text for e in found.evidence])
         if judgement.refusal:  # the model itself says the documents do not answer
             return self._refusal(question, found, started, raw=raw, signals=signals)
         check = judgement.verification

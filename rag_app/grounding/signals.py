@@ -51,6 +51,12 @@ FEATURES = (
     "cited_overlap",  # share of the reply's content words found in the passages it cites
     "rules_verified",  # 1 when every rule check passed (the previous verdict)
     "french",  # 1 for a French question
+    "novelty",  # share of the reply's content words that are not the question's
+    "answer_words",  # log(1 + the reply's content words that are not the question's)
+    "answer_in_evidence",  # share of those found in the passage sentence that best answers the question
+    "answer_in_evidence3",  # … in the three best (the evidence shown)
+    "cited_question_coverage",  # share of the question's content words in the passages the reply cites
+    "cited_rank",  # 1 / rank of the best-ranked passage the reply cites (0: cites none)
 )
 
 _WORD_SPAN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -88,6 +94,26 @@ def token_signals(tokens: Sequence[tuple[str, float]]) -> dict[str, float | None
             "lp_key_mean": sum(key) / len(key), "lp_key_min": min(key)}
 
 
+def text_signals(question: str, reply: str, passages: Sequence[Passage], evidence: Sequence[str],
+                 valid: int) -> dict[str, float | None]:
+    """The signals read from text alone: how much of the reply is new against the question, and
+    whether those new words are in the sentences that best answer the question (``evidence``,
+    best first) and in the passages the reply cites (``valid``: passages in the prompt)."""
+    question_words = set(content_words(question))
+    words = content_words(strip_citations(reply))
+    new = [w for w in words if w not in question_words]
+    cites = [n for n in cited_numbers(reply) if 1 <= n <= min(valid, len(passages))]
+    cited = " ".join(f"{passages[n - 1].heading} {passages[n - 1].text}" for n in cites)
+    return {
+        "novelty": len(new) / len(words) if words else 0.0,
+        "answer_words": math.log1p(len(new)),
+        "answer_in_evidence": coverage(new, evidence[0]) if new and evidence else 0.0,
+        "answer_in_evidence3": coverage(new, " ".join(evidence[:3])) if new and evidence else 0.0,
+        "cited_question_coverage": coverage(list(question_words), cited) if cites else 0.0,
+        "cited_rank": 1.0 / min(cites) if cites else 0.0,
+    }
+
+
 def _is_key(text: str, start: int, word: str) -> bool:
     """A number, or a capitalised word that does not open a sentence."""
     if any(ch.isdigit() for ch in word):
@@ -108,8 +134,10 @@ def answer_signals(
     judgement: Judgement,
     valid: int,
     language: str,
+    evidence: Sequence[str] = (),
 ) -> dict[str, float | None]:
-    """Every signal of `FEATURES` for the model's ``reply`` to ``question`` (see the module doc)."""
+    """Every signal of `FEATURES` for the model's ``reply`` to ``question`` (see the module doc);
+    ``evidence`` is the text of the evidence sentences, best first."""
     signals: dict[str, float | None] = dict(token_signals(stats.token_logprobs))
     signals["refusal_start"] = stats.refusal_start
     signals["reply_tokens"] = math.log1p(stats.generated_tokens)
@@ -136,4 +164,5 @@ def answer_signals(
     signals["cited_overlap"] = coverage(content_words(strip_citations(reply)), cited_text)
     signals["rules_verified"] = float(judgement.verified)
     signals["french"] = float(language == FRENCH)
+    signals.update(text_signals(question, reply, passages, evidence, valid))
     return {name: (None if value is None else round(float(value), 5)) for name, value in signals.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag_app.answer_pipeline as answer_pipeline
-from rag_app.answer import Answer
+from rag_app.answer import Answer, Passage
 from rag_app.app import App
 from rag_app.grounding.decision import (
     DecisionFileError,
@@ -19,7 +19,7 @@ from rag_app.grounding.decision import (
     write_decisions,
 )
 from rag_app.grounding.missing import explain
-from rag_app.grounding.signals import FEATURES, token_signals
+from rag_app.grounding.signals import FEATURES, text_signals, token_signals
 from rag_app.ui.render import render_answer
 from tests.unit.test_app_and_page import SUPPORTED, folder
 
@@ -37,6 +37,19 @@ def test_log_probability_signals_read_content_and_key_tokens() -> None:
     # Key: a name inside the sentence and a number.
     assert signals["lp_key_mean"] == pytest.approx(-2.5) and signals["lp_key_min"] == pytest.approx(-3.0)
     assert token_signals([])["lp_mean"] is None
+
+
+def test_text_signals_read_what_the_reply_adds_to_the_question() -> None:
+    passages = [Passage(1, "storks.md", None, "Storks", "White storks nest on church towers.", 1.0),
+                Passage(2, "herons.md", None, "Herons", "Herons nest in colonies.", 0.5)]
+    evidence = ["White storks nest on church towers.", "Herons nest in colonies."]
+    right = text_signals("Where do storks nest?", "Storks nest on church towers [1].", passages, evidence, 2)
+    # Content words stork, nest, church, tower: the last two are new, and both are in the best sentence.
+    assert right["novelty"] == 0.5 and right["answer_in_evidence"] == 1.0 and right["cited_rank"] == 1.0
+    assert right["cited_question_coverage"] == 1.0
+    echo = text_signals("Where do storks nest?", "Storks nest somewhere [2].", passages, evidence, 2)
+    assert echo["answer_in_evidence"] == 0.0 and echo["cited_rank"] == 0.5
+    assert text_signals("Where do storks nest?", "Yes.", passages, evidence, 5)["cited_rank"] == 0.0
 
 
 def _model(threshold: float = 0.5, **coef: float) -> DecisionModel:
