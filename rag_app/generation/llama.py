@@ -35,7 +35,7 @@ from rag_app.generation.prompt import (
     build_prompt,
     instructions,
 )
-from rag_app.llm.files import resolve_llm
+from rag_app.llm.files import ModelNotFoundError, resolve_llm
 from rag_app.text import ENGLISH
 
 if TYPE_CHECKING:
@@ -94,7 +94,12 @@ class LlamaGenerator:
             _ = self.llm
 
     def _load(self) -> None:
-        from llama_cpp import Llama
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                f"Answering needs llama-cpp-python, which is not installed ({exc}). Run `make install` "
+                "(or `pip install -e '.[models]'`, which compiles it).") from exc
 
         log.info("Loading %s (n_ctx=%d)", self.model_path, self.n_ctx)
         threads = self.settings.n_threads or None

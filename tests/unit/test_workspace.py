@@ -120,6 +120,7 @@ def test_remove_file_stays_inside_the_data_folder(tmp_path: Path) -> None:
 
 def test_model_choices_list_the_catalogue_then_every_other_gguf(tmp_path: Path) -> None:
     from rag_app.llm.catalogue import load_catalogue
+    from rag_app.llm.files import installed_model_path
 
     models = tmp_path / "models"
     (models / "big").mkdir(parents=True)
@@ -132,8 +133,12 @@ def test_model_choices_list_the_catalogue_then_every_other_gguf(tmp_path: Path) 
     by_id = {c.label.split(":")[0]: c for c in choices}
     # Not installed in this folder: offered by id (choosing it says how to install it).
     assert by_id["qwen2.5-0.5b"].path == "qwen2.5-0.5b" and "(not installed)" in by_id["qwen2.5-0.5b"].label
-    # SmolLM2 comes installed as a package by `make install`: offered by its file.
-    assert Path(by_id["smollm2-135m"].path).suffix == ".gguf"
+    # SmolLM2 comes installed as a package by `make install`: then offered by its file.
+    smollm = next(m for m in catalogue if m.id == "smollm2-135m")
+    if installed_model_path(smollm, models) is not None:
+        assert Path(by_id["smollm2-135m"].path).suffix == ".gguf"
+    else:  # the fast tier's install (no model packages)
+        assert by_id["smollm2-135m"].path == "smollm2-135m"
     assert [c.label for c in choices[len(catalogue):]] == ["a.gguf (not verified)", "big/b.gguf (not verified)"]
     elsewhere = tmp_path / "other.gguf"
     elsewhere.write_bytes(b"GGUF")
