@@ -236,15 +236,17 @@ def plot(rows: Sequence[Row], probs: Sequence[float | None], threshold: float, p
         rules = rule_figures([r for r, _ in sub])
         ax.plot([rules["unanswerable_verified"]], [rules["verified_right"]], "s", ms=8, color="C7",
                 label="rule checks alone")
+        ax.axhline(at["right_replies"], color="C2", ls="--", lw=1,
+                   label=f"replies right: {100 * at['right_replies']:.0f}%")
         ax.axvline(MAX_UNANSWERABLE, color="C3", ls=":", lw=1)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, 0.5)
         ax.set_ylim(0, 1)
         ax.set_title(f"{name} ({len(answerable)} + {len(unanswerable)})", fontsize=10)
         ax.set_xlabel("unanswerable questions answered as verified")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     axes[0][0].set_ylabel("answerable questions answered, verified and right")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = sorted(zip(features, final.coef, strict=True), key=lambda item: -abs(item[1]))
     console.print("Coefficients (standardised signals): " + ", ".join(f"{f} {c:+.2f}" for f, c in weights))
     if args.plot:
-        plot(rows, oof, threshold, args.plot, f"{args.model} + {args.embedder}: risk–coverage, out of fold")
+        plot(rows, oof, threshold, args.plot, f"{args.model} + {args.embedder}, out of fold (5 folds)")
         console.print(f"Curves written to {args.plot}")
     if args.write:
         provenance = {

@@ -232,7 +232,8 @@ def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     answer = pipeline.answer(DEMO_FACTS[0].question, max_tokens=SHORT)
     assert "how_llms_work.pdf" not in answer.answer
     data = answer.to_json()
-    assert set(data) == {"answer", "refused", "citations", "evidence", "sentences", "timings"}
+    assert set(data) == {"answer", "refused", "verified", "probability", "reason", "citations", "evidence",
+                         "sentences", "timings"}
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
         assert set(c) == {"n", "path", "page", "heading", "text", "chunk_id", "supporting_sentence"}

@@ -107,7 +107,7 @@ def test_hybrid_passages_carry_both_scores_and_ranks(retriever: HybridRetriever)
     # The cosine is known for every passage, even one outside the dense candidates.
     assert all(p.dense_score is not None for p in hybrid)
     # The fused score of the top passage combines its z-scores among the candidates.
-    ranked = retriever.candidates(query, retriever.settings.candidates)
+    ranked = retriever.ranked_lists(query, retriever.settings.candidates)
     ids = ranked.union(retriever.settings.candidates)
     cosines = [retriever._cosines(ids, ranked)[i] for i in ids]
     bm25_scores = dict(ranked.bm25)
