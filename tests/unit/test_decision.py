@@ -13,6 +13,7 @@ import rag_app.answer_pipeline as answer_pipeline
 from rag_app.answer import Answer, Passage
 from rag_app.app import App
 from rag_app.grounding.decision import (
+    DECISION_FILE,
     DecisionFileError,
     DecisionModel,
     load_decisions,
@@ -140,3 +141,9 @@ def test_the_decision_file_is_checked(tmp_path: Path) -> None:
     with pytest.raises(DecisionFileError, match="version 99"):
         load_decisions(path)
 
+
+
+def test_the_shipped_decision_file_loads_and_covers_the_default_pair() -> None:
+    models = load_decisions(DECISION_FILE)
+    assert any(m.embedder == "multilingual-e5-small" and m.model == "qwen2.5-1.5b" for m in models)
+    assert all(m.features == FEATURES and 0 < m.threshold < 1 for m in models)
