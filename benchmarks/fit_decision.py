@@ -122,8 +122,9 @@ def decision(rows: Sequence[Row], features: Sequence[str], threshold: float = 0.
 
 
 def scores(rows: Sequence[Row], model: DecisionModel) -> list[float | None]:
-    """The decision's probability per row (None for a refused row)."""
-    return [None if r.refused else model.probability(r.signals) for r in rows]
+    """The decision's probability per row as the product uses it: None for a refused row, 0 for
+    a reply the rule checks reject (they veto; the decision ranks the rest)."""
+    return [None if r.refused else (model.probability(r.signals) if r.rules else 0.0) for r in rows]
 
 
 def out_of_fold(rows: Sequence[Row], features: Sequence[str]) -> list[float | None]:
@@ -134,7 +135,7 @@ def out_of_fold(rows: Sequence[Row], features: Sequence[str]) -> list[float | No
         model = decision(train, features)
         for i, r in enumerate(rows):
             if i % FOLDS == fold and not r.refused:
-                result[i] = model.probability(r.signals)
+                result[i] = model.probability(r.signals) if r.rules else 0.0  # the rules veto
     return result
 
 

@@ -210,11 +210,11 @@ class AnswerPipeline:
         if judgement.refusal:  # the model itself says the documents do not answer
             return self._refusal(question, found, started, raw=raw, signals=signals)
         check = judgement.verification
-        # The calibrated decision, fitted for this embedder and model; without one, the rules.
+        # The rule checks veto; among the replies they pass, the calibrated decision (fitted for
+        # this embedder and model) keeps those likely right. Without one, the rules decide alone.
         decider = decision_for(self.embedder.name, self.generator.model_name)
         probability = decider.probability(signals) if decider is not None else None
-        verified = decider.verified(probability) if decider is not None and probability is not None \
-            else judgement.verified
+        verified = judgement.verified and (probability is None or decider is None or decider.verified(probability))
         reason = ""
         if verified and self.settings.model_check and not model_agrees(
                 question, check, found.sentences, self.generator.judge_support):

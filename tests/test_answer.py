@@ -135,7 +135,9 @@ def test_default_model_writes_correct_verified_answers(pipeline: AnswerPipeline)
         answer = pipeline.answer(fact.question)
         if answer.verified and not answer.refused and fact.answer.lower() in answer.answer.lower():
             right.append(fact.question)
-    assert len(right) >= 0.6 * len(DEMO_FACTS), right  # 10 of 15 when written (docs/models.md)
+    # 10 of 15 with the rule checks alone; the calibrated decision trades coverage for near-miss
+    # refusals (8 of 15 measured, docs/evaluation.md#the-verified-decision).
+    assert len(right) >= 0.5 * len(DEMO_FACTS), right
 
 
 @pytest.mark.parametrize("question", NEAR_TOPIC_UNANSWERABLE)

@@ -5,8 +5,9 @@ standardised) gives P(the reply is stated by the passages and answers the questi
 It was fitted on the evaluation sets, where "right" means the gold answer is in the reply (or,
 for long gold answers, the reply overlaps it enough: `rag_app.eval.metrics.reply_is_right`), so it
 learns from wrong replies to answerable questions as well as from unanswerable ones. A reply
-is shown as verified when its probability reaches the model's threshold, chosen so that at most
-5% of the unanswerable development questions get a verified answer (docs/evaluation.md).
+is shown as verified when the rule checks pass it (they veto) and its probability reaches the
+model's threshold, chosen so that at most 5% of the unanswerable development questions of any
+set get a verified answer (docs/evaluation.md).
 
 The coefficients live in ``decision.json`` beside this module: plain numbers (no pickle), with
 the command and the data that fitted them, one entry per (embedder, answer model), and a
