@@ -96,7 +96,6 @@ def open_index(
 class _Found:
     """What retrieval found for one question (`AnswerPipeline._find`)."""
 
-    query: str
     language: str
     timings: Timings
     passages: list[Passage] = field(default_factory=list)
@@ -184,7 +183,7 @@ class AnswerPipeline:
             passages, vector = self._retrieve(query, k)
         except EmptyQueryError as exc:
             timings.total_ms = _ms(started)
-            return _Found(query, language, timings, answer=Answer(question, str(exc), True, [], [], [], [],
+            return _Found(language, timings, answer=Answer(question, str(exc), True, [], [], [], [],
                                                                     timings, language))
         timings.retrieval_ms = _ms(started)
         gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
@@ -193,7 +192,7 @@ class AnswerPipeline:
         sentences = PassageSentences.build(passages, self.embedder)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
-        found = _Found(query, language, timings, passages, gated, sentences, scores, evidence(sentences, scores))
+        found = _Found(language, timings, passages, gated, sentences, scores, evidence(sentences, scores))
         if not gated.open:
             found.answer = self._refusal(question, found, started, relevant=False)
         return found
@@ -213,8 +212,11 @@ class AnswerPipeline:
         # The rule checks veto; among the replies they pass, the calibrated decision (fitted for
         # this embedder and model) keeps those likely right. Without one, the rules decide alone.
         decider = decision_for(self.embedder.name, self.generator.model_name)
-        probability = decider.probability(signals) if decider is not None else None
-        verified = judgement.verified and (probability is None or decider is None or decider.verified(probability))
+        probability = None
+        verified = judgement.verified
+        if decider is not None:
+            probability = decider.probability(signals)
+            verified = verified and decider.verified(probability)
         reason = ""
         if verified and self.settings.model_check and not model_agrees(
                 question, check, found.sentences, self.generator.judge_support):
@@ -282,8 +284,6 @@ class AnswerPipeline:
         self.store.refresh()
         if self.store.chunk_count() == 0:
             raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
-        if not query.strip():
-            raise EmptyQueryError()
         vector = self.retriever.query_vector(query)
         return self.retriever.search(query, k=k, vector=vector), vector
 

@@ -150,7 +150,9 @@ class HybridRetriever:
             return self._ranked(query, vector, depth, bm25=bm25)
 
     def query_vector(self, query: str) -> np.ndarray:
-        """The query's embedding (computed outside any snapshot: other questions need not wait)."""
+        """The query's embedding (computed outside any snapshot: other questions need not wait).
+        Raises `EmptyQueryError` for an empty or blank query."""
+        _check_query(query)
         return self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
 
     def _ranked(self, query: str, vector: np.ndarray | None, depth: int, *, bm25: bool) -> Ranked:
