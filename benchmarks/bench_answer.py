@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rag_app.answer import AskOptions
 from rag_app.answer_pipeline import AnswerPipeline
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
@@ -137,13 +138,13 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     with pipeline:
         retrieval = time_retrieval(pipeline.retrieve, QUESTIONS, RETRIEVAL_REPEATS)
         pipeline.generator.load()
-        pipeline.answer(QUESTIONS[0], max_tokens=8)  # warm-up
+        pipeline.answer(QUESTIONS[0], options=AskOptions(max_tokens=8))  # warm-up
         first_tokens, totals, ours, raws, raw_first, refused = [], [], [], [], [], 0
         decision_ms: list[float] = []
         for question in QUESTIONS:
             pipeline.generator.llm.reset()  # each question pays its full prefill
             before = clock.seconds
-            answer = pipeline.answer(question, max_tokens=ANSWER_TOKENS, temperature=0.0)
+            answer = pipeline.answer(question, options=AskOptions(max_tokens=ANSWER_TOKENS, temperature=0.0))
             totals.append(answer.timings.total_ms)
             decision_ms.append((clock.seconds - before) * 1000)
             if answer.refused:
@@ -193,7 +194,7 @@ def run(corpus: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rag-bench-answer-") as tmp:
         from rag_app.ingest.pipeline import ingest
 
-        settings = base.model_copy(update={"data_dir": corpus, "index_dir": Path(tmp) / "index"})
+        settings = base.replace(data_dir=corpus, index_dir=Path(tmp) / "index")
         ingest(settings, embedder=embedder)
         figures = {"corpus": str(corpus)} | bench_answers(settings, embedder)
     return figures

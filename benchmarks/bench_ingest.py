@@ -54,15 +54,15 @@ def run(corpus: Path, settings: Settings) -> dict[str, float | int | str]:
     embedder = embedder_from_settings(settings)
     embedder.encode(["warm up the model"])
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
-        settings = settings.model_copy(update={"data_dir": corpus, "index_dir": Path(tmp) / "index"})
+        settings = settings.replace(data_dir=corpus, index_dir=Path(tmp) / "index")
         first = ingest(settings, embedder=embedder)
         second = ingest(settings, embedder=embedder)
-        with IndexStore.open(settings.index_dir) as store:
+        with IndexStore.open(settings.paths.index_dir) as store:
             chunks = [c for d in store.documents() for c in store.document_chunks(d.path)]
     texts = list(dict.fromkeys(embed_text_for(c.text, c.heading) for c in chunks))
     rss = peak_rss_mb()
     raw_rate = _rate(embedder, texts)
-    baseline = open_embedder("all-MiniLM-L6-v2", settings.models_dir, settings.embedding_batch_size)
+    baseline = open_embedder("all-MiniLM-L6-v2", settings.paths.models_dir, settings.ingest.embedding_batch_size)
     baseline.encode(["warm up the model"])
     baseline_rate = _rate(baseline, texts)
 

@@ -163,13 +163,13 @@ def bench_size(n: int, embedder: Embedder, corpus: SyntheticCorpus, settings: Se
         reader.refresh()
         figures["open_s"] = round(time.perf_counter() - began, 2)
 
-        retriever = HybridRetriever(reader, _Precomputed(embedder, query_vectors), settings)
+        retriever = HybridRetriever(reader, _Precomputed(embedder, query_vectors), settings.retrieval)
         for mode in ("hybrid", "dense", "bm25"):
             p50, p95 = percentiles(time_calls(lambda q, mode=mode: retriever.search(q, mode=mode), queries))
             figures[f"{mode}_p50_ms"], figures[f"{mode}_p95_ms"] = p50, p95
         encode = time_calls(embedder.encode_query, queries[:30])
         figures["query_embedding_p50_ms"] = percentiles(encode)[0]
-        full = HybridRetriever(reader, embedder, settings)
+        full = HybridRetriever(reader, embedder, settings.retrieval)
         figures["hybrid_with_embedding_p50_ms"] = percentiles(time_calls(full.search, queries[:30]))[0]
         figures["recall_at_10"] = recall_at_10(reader, list(query_vectors.values()))
 

@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     embedder = embedder_from_settings(settings)
     if args.support_score is not None:
         embedder.calibration = replace(embedder.calibration, support_score=args.support_score)
-    model_check = LlamaGenerator(settings, args.model_check).judge_support if args.model_check else None
+    model_check = None
+    if args.model_check:
+        model_check = LlamaGenerator(settings.generation, settings.paths.models_dir, args.model_check).judge_support
     table = Table(title="Answer checks replayed")
     for column in ("report", "kind", "n", "gold in verified", "verified", "unverified", "refused", "rejected by"):
         table.add_column(column)

@@ -80,8 +80,8 @@ def collect_set(entry: SuiteEntry, eval_dir: Path, settings: Settings, embedder:
     questions = [q for q in dataset.questions if q.answerable and q.relevant]
     records: list[dict[str, Any]] = []
     torch.set_num_threads(1)
-    with IndexStore.open(index_settings.index_dir, embedder.name, embedder.dimension, create=False) as store:
-        retriever = HybridRetriever(store, embedder, index_settings)
+    with IndexStore.open(index_settings.paths.index_dir, embedder.name, embedder.dimension, create=False) as store:
+        retriever = HybridRetriever(store, embedder, index_settings.retrieval)
         for question in questions:
             ranked = retriever.ranked_lists(question.question, DEPTH)
             dense_ids = {i for i, _ in ranked.dense}
@@ -263,14 +263,15 @@ def evaluate(questions: list[Question], scorer: Scorer | str, factor: float) -> 
 # ----- variants ------------------------------------------------------------------------------
 def variants(settings: Settings) -> dict[str, Scorer]:
     """Every rule compared, by name (parameters in the name)."""
-    out: dict[str, Scorer] = {f"zscore a={settings.dense_weight} (current)": convex(settings.dense_weight, "zscore")}
+    weight = settings.retrieval.dense_weight
+    out: dict[str, Scorer] = {f"zscore a={weight} (current)": convex(weight, "zscore")}
     w0, k = 0.75, 5  # the rank fusion used before z-score fusion
     out[PREVIOUS] = rrf(w0, k)
     for wd in (0.5, 1.0, 1.25, 1.5, 2.0):
         out[f"rrf wd={wd} k={k}"] = rrf(wd, k)
     for alpha in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         out[f"minmax a={alpha}"] = convex(alpha, "minmax")
-        if alpha != settings.dense_weight:
+        if alpha != settings.retrieval.dense_weight:
             out[f"zscore a={alpha}"] = convex(alpha, "zscore")
     # Dense weight grows with the dense list's margin (top cosine minus the best other file's).
     for beta in (2, 4, 6, 8, 12, 16, 24):
@@ -329,10 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         if (args.only and entry.name not in args.only) or not (args.eval_dir / entry.path).exists():
             continue
         records = collect_set(entry, args.eval_dir, settings, embedder, args.limit)
-        sets[entry.name] = [prepare(r, settings.candidates) for r in records]
+        sets[entry.name] = [prepare(r, settings.retrieval.candidates) for r in records]
         log.warning("%s: %d questions", entry.name, len(records))
 
-    factor = 1.0 if embedder.calibration.multilingual else settings.foreign_dense_factor
+    factor = 1.0 if embedder.calibration.multilingual else settings.retrieval.foreign_dense_factor
     rules = variants(settings)
     current_name = next(iter(rules))
     halves = {

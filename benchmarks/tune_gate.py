@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_app.config import Settings, load_settings
+from rag_app.config import GroundingSettings, Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval.formats import EvalDataset, load_dataset
 from rag_app.eval.runner import prepare_index
@@ -53,8 +53,8 @@ def collect(
 ) -> list[Sample]:
     """Search every question in the index of ``settings`` and record the gate's signals."""
     samples = []
-    with IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False) as store:
-        retriever = HybridRetriever(store, embedder, settings)
+    with IndexStore.open(settings.paths.index_dir, embedder.name, embedder.dimension, create=False) as store:
+        retriever = HybridRetriever(store, embedder, settings.retrieval)
         for question, should_open in questions:
             language = guess_language(question)
             passages = retriever.search(question)
@@ -124,7 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         from rag_app.ingest.pipeline import ingest
 
-        demo = settings.model_copy(update={"data_dir": args.corpus, "index_dir": Path(tmp) / "index"})
+        demo = settings.replace(data_dir=args.corpus, index_dir=Path(tmp) / "index")
         ingest(demo, embedder=embedder)
         samples += collect("out-of-corpus-en", demo, embedder,
                            [(q, False) for q in _questions(xquad, args.limit)])
@@ -132,8 +132,9 @@ def main() -> None:
                            [(q, False) for q in _questions(cnil, args.limit)])
 
     calibration = embedder.calibration
-    current = (calibration.gate_dense_high, calibration.gate_dense_low, gating.GATE_COVERAGE,
-               gating.GATE_COVERAGE_FOREIGN)
+    grounding = GroundingSettings()
+    current = (calibration.gate_dense_high, calibration.gate_dense_low, grounding.gate_coverage,
+               grounding.gate_coverage_foreign)
     print(f"gate opens ({embedder.name}, current thresholds", current, "):")
     print(json.dumps(report(samples, current), indent=2))
     print(f"balanced accuracy: {balanced_accuracy(samples, current):.3f}")

@@ -8,10 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 # Earlier turns of a conversation, oldest first: (question, answer) pairs.
 History = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """What one question may change of the settings (the chat page's sliders); None: the setting."""
+
+    k: int | None = None  # passages the answer is written from (retrieval.top_k)
+    temperature: float | None = None  # generation.temperature
+    max_tokens: int | None = None  # generation.max_tokens
+
+
+SLIDE_SUFFIXES = frozenset({".pptx", ".ppt", ".odp"})
+
+
+def unit_word(path: str) -> str:
+    """What a numbered unit of the file at ``path`` is called: "slide" in a deck, else "page"."""
+    return "slide" if PurePath(path).suffix.lower() in SLIDE_SUFFIXES else "page"
 
 
 @dataclass

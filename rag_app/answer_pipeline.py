@@ -22,6 +22,7 @@ import numpy as np
 from rag_app.answer import (
     Answer,
     AnswerEvent,
+    AskOptions,
     Event,
     Evidence,
     History,
@@ -30,9 +31,9 @@ from rag_app.answer import (
     Timings,
     TokenEvent,
 )
-from rag_app.config import Settings
+from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import GenerationStats, Generator, LlamaGenerator, Prompt
+from rag_app.generation import GenerationStats, Generator, LlamaGenerator
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
 from rag_app.grounding.gate import GateDecision, GateThresholds, gate
@@ -47,9 +48,10 @@ from rag_app.text import content_words, guess_language
 log = logging.getLogger(__name__)
 
 
-# A question with at most this many content words, or opening like "and ...", is read as a
-# follow-up of the previous turn: it is searched together with the previous question.
-FOLLOW_UP_MAX_WORDS = 4
+# A question of at most `follow_up_max_words` content words (a grounding setting), or opening
+# like "and ...", is read as a follow-up of the previous turn: it is searched together with the
+# previous question.
+_MAX_WORDS = GroundingSettings().follow_up_max_words
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|also|but|so|what about|how about|what if|same|then|"
     r"et|mais|aussi|alors|donc|quid|pareil|même chose)\b",
@@ -62,14 +64,14 @@ class IndexEmptyError(IndexUnavailableError):
     """The index exists but holds nothing to answer from."""
 
 
-def is_follow_up(question: str) -> bool:
+def is_follow_up(question: str, max_words: int = _MAX_WORDS) -> bool:
     """True for a short or elliptic question that only makes sense after the previous turn."""
-    return bool(_FOLLOW_UP_START.match(question)) or len(content_words(question)) <= FOLLOW_UP_MAX_WORDS
+    return bool(_FOLLOW_UP_START.match(question)) or len(content_words(question)) <= max_words
 
 
-def retrieval_query(question: str, history: History = ()) -> str:
+def retrieval_query(question: str, history: History = (), max_words: int = _MAX_WORDS) -> str:
     """What to search for: the question, preceded by the previous question for a follow-up."""
-    if history and is_follow_up(question):
+    if history and is_follow_up(question, max_words):
         previous = history[-1][0]
         return f"{previous} {question}"
     return question
@@ -85,10 +87,10 @@ def open_index(
     ``create``: then an empty one is made), built with another embedder, or, with
     ``require_documents``, empty (`IndexEmptyError`).
     """
-    store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=create)
+    store = IndexStore.open(settings.paths.index_dir, embedder.name, embedder.dimension, create=create)
     if require_documents and store.chunk_count() == 0:
         store.close()
-        raise IndexEmptyError(EMPTY_INDEX.format(dir=settings.index_dir))
+        raise IndexEmptyError(EMPTY_INDEX.format(dir=settings.paths.index_dir))
     return store
 
 
@@ -126,8 +128,8 @@ class AnswerPipeline:
         self.embedder = embedder or embedder_from_settings(settings)
         self._own_store = store is None
         self.store = store if store is not None else open_index(settings, self.embedder)
-        self.retriever = HybridRetriever(self.store, self.embedder, settings)
-        self.generator: Generator = generator or LlamaGenerator(settings)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
+        self.generator: Generator = generator or LlamaGenerator(settings.generation, settings.paths.models_dir)
 
     # ----- public ------------------------------------------------------------------------
     def ask(
@@ -135,9 +137,7 @@ class AnswerPipeline:
         question: str,
         history: History = (),
         *,
-        k: int | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        options: AskOptions = AskOptions(),
     ) -> Iterator[Event]:
         """Answer ``question``: a `StatusEvent` before the model reads the passages, `TokenEvent`s
         as it writes, a `StatusEvent` while the reply is checked, then one `AnswerEvent`
@@ -149,36 +149,34 @@ class AnswerPipeline:
         started = time.perf_counter()
         history = [(str(q), str(a)) for q, a in history]
         question = question if isinstance(question, str) else str(question)
-        found = self._find(question, history, k, started)
+        found = self._find(question, history, options.k, started)
         if found.answer is not None:  # an empty question, or the gate closed
             yield AnswerEvent(found.answer)
             return
 
         assert found.sentences is not None  # set whenever the gate is open
         shown = found.passages  # what the model reads: whole passages, or their best sentences
-        if self.settings.prompt_sentences:
-            shown = compress_passages(found.sentences, found.scores, self.settings.prompt_sentences)
+        if self.settings.generation.prompt_sentences:
+            shown = compress_passages(found.sentences, found.scores, self.settings.generation.prompt_sentences)
         yield StatusEvent("reading", len(shown), self.generator.model_name)
-        stats = GenerationStats()
-        prompts: list[Prompt] = []
+        generation = self.generator.stream(question, shown, history, language=found.language,
+                                           temperature=options.temperature, max_tokens=options.max_tokens)
         pieces: list[str] = []
-        for piece in self.generator.stream(question, shown, history, language=found.language,
-                                           temperature=temperature, max_tokens=max_tokens,
-                                           stats=stats, on_prompt=prompts.append):
+        for piece in generation:
             if not pieces:
                 found.timings.first_token_ms = _ms(started)
             pieces.append(piece)
             yield TokenEvent(piece)
-        valid = prompts[0].passages_used if prompts else 0
+        valid = generation.prompt.passages_used if generation.prompt else 0
         yield StatusEvent("checking", valid, self.generator.model_name)
-        yield AnswerEvent(self._decide(question, "".join(pieces).strip(), found, stats, valid, started))
+        yield AnswerEvent(self._decide(question, "".join(pieces).strip(), found, generation.stats, valid, started))
 
     def _find(self, question: str, history: History, k: int | None, started: float) -> _Found:
         """Retrieval, the gate and the evidence; with an `Answer` already when there is nothing to
         ask the model (an empty question, or no passage close enough)."""
         language = guess_language(question)
         timings = Timings()
-        query = retrieval_query(question, history)
+        query = retrieval_query(question, history, self.settings.grounding.follow_up_max_words)
         try:
             passages, vector = self._retrieve(query, k)
         except EmptyQueryError as exc:
@@ -186,13 +184,14 @@ class AnswerPipeline:
             return _Found(language, timings, answer=Answer(question, str(exc), True, [], [], [], [],
                                                                     timings, language))
         timings.retrieval_ms = _ms(started)
-        gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration))
+        gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration, self.settings.grounding))
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if gated.open else "closed",
                  gated.reason, gated.dense, gated.coverage)
         sentences = PassageSentences.build(passages, self.embedder)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
-        found = _Found(language, timings, passages, gated, sentences, scores, evidence(sentences, scores))
+        found = _Found(language, timings, passages, gated, sentences, scores,
+                       evidence(sentences, scores, self.settings.grounding.evidence_sentences))
         if not gated.open:
             found.answer = self._refusal(question, found, started, relevant=False)
         return found
@@ -203,7 +202,8 @@ class AnswerPipeline:
         calibrated decision (or the rules alone without one), then the judge if asked for."""
         assert found.gated is not None and found.sentences is not None
         language, passages = found.language, found.passages
-        judgement = judge_reply(question, raw, found.sentences, self.embedder, valid, language)
+        judgement = judge_reply(question, raw, found.sentences, self.embedder, valid, language,
+                                settings=self.settings.grounding)
         signals = answer_signals(question, raw, stats, found.gated, passages, found.sentences, judgement,
                                  valid, language, [e.text for e in found.evidence])
         if judgement.refusal:  # the model itself says the documents do not answer
@@ -218,8 +218,9 @@ class AnswerPipeline:
             probability = decider.probability(signals)
             verified = verified and decider.verified(probability)
         reason = ""
-        if verified and self.settings.model_check and not model_agrees(
-                question, check, found.sentences, self.generator.judge_support):
+        if verified and self.settings.grounding.model_check and not model_agrees(
+                question, check, found.sentences, self.generator.judge_support,
+                self.settings.grounding.model_check_threshold):
             verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
         if verified:
             text = check.text
@@ -263,13 +264,11 @@ class AnswerPipeline:
         question: str,
         history: History = (),
         *,
-        k: int | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        options: AskOptions = AskOptions(),
     ) -> Answer:
         """The final `Answer` of `ask` (tokens are not surfaced)."""
         final: Answer | None = None
-        for event in self.ask(question, history, k=k, temperature=temperature, max_tokens=max_tokens):
+        for event in self.ask(question, history, options=options):
             if isinstance(event, AnswerEvent):
                 final = event.answer
         assert final is not None

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from rag_app import model_admin
-from rag_app.answer import Answer, Event, History, Passage
+from rag_app.answer import Answer, AskOptions, Event, History, Passage
 from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
@@ -180,16 +180,14 @@ class App:
         question: str,
         history: History = (),
         *,
-        k: int | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        options: AskOptions = AskOptions(),
     ) -> Iterator[Event]:
         """The events of answering ``question`` (see `AnswerPipeline.ask`); the last is the answer."""
-        return self.pipeline.ask(question, history, k=k, temperature=temperature, max_tokens=max_tokens)
+        return self.pipeline.ask(question, history, options=options)
 
-    def answer(self, question: str, history: History = (), *, k: int | None = None) -> Answer:
+    def answer(self, question: str, history: History = (), *, options: AskOptions = AskOptions()) -> Answer:
         """The verified answer to ``question`` (no streaming)."""
-        return self.pipeline.answer(question, history, k=k)
+        return self.pipeline.answer(question, history, options=options)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model)."""
@@ -203,7 +201,7 @@ class App:
 
     @cached_property
     def _retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.embedder, self.settings)
+        return HybridRetriever(self.store, self.embedder, self.settings.retrieval)
 
     # ----- the index ----------------------------------------------------------------------
     def info(self) -> IndexInfo:
@@ -213,7 +211,7 @@ class App:
         """
         if self._store is not None:
             return _index_info(self._store)
-        with IndexStore.open(self.settings.index_dir, create=self._create) as store:
+        with IndexStore.open(self.settings.paths.index_dir, create=self._create) as store:
             return _index_info(store)
 
     def ingest(
@@ -229,12 +227,12 @@ class App:
     # ----- the data folder ----------------------------------------------------------------
     def add_file(self, source: str | Path, name: str, *, replace: bool = False) -> Path:
         """Copy an uploaded file into the data folder under a safe name (not indexed yet)."""
-        return save_upload(source, self.settings.data_dir, name, replace=replace,
-                           max_mb=self.settings.max_upload_mb)
+        return save_upload(source, self.settings.paths.data_dir, name, replace=replace,
+                           max_mb=self.settings.serve.max_upload_mb)
 
     def remove_file(self, relative_path: str) -> Path:
         """Delete a document's file from the data folder (the next ingest drops it)."""
-        return remove_file(self.settings.data_dir, relative_path)
+        return remove_file(self.settings.paths.data_dir, relative_path)
 
     # ----- the sources ------------------------------------------------------------------------
     def source(self, chunk_id: int, *, sentence: str = "", page: int | None = None) -> SourceView:
@@ -293,10 +291,10 @@ class App:
         return self._indexed_file(path)[0]
 
     def _indexed_file(self, path: str) -> tuple[Path, DocumentRecord]:
-        data_dir = Path(self.settings.data_dir)
+        data_dir = Path(self.settings.paths.data_dir)
         target = data_dir / path
         found = self.store.documents(path)
-        if not found or (not inside(data_dir, target) and not self.settings.follow_external_links):
+        if not found or (not inside(data_dir, target) and not self.settings.ingest.follow_external_links):
             raise SourceError(f"'{path}' is not a document of your index.")
         if not target.is_file():
             raise SourceError(f"'{path}' is no longer in {data_dir}. Run `rag-app ingest` to update the index.")
@@ -317,7 +315,7 @@ class App:
 
     def model_choices(self) -> list[ModelChoice]:
         """The models a person can switch to: the catalogue's installed ones and any GGUF file."""
-        return model_choices(self.settings.models_dir, str(self.model_path))
+        return model_choices(self.settings.paths.models_dir, str(self.model_path))
 
     def switch_model(self, path: str | Path) -> None:
         """Load another GGUF model for every later question (waits for the running answer).

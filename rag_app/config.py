@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,79 +25,206 @@ def config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
 
 
-def _field(default: Any, group: str, description: str, **limits: Any) -> Any:
-    """A settings field with its group and its description (what the README's table shows)."""
-    return Field(default, description=description, json_schema_extra={"group": group}, **limits)
+def _field(default: Any, description: str, **limits: Any) -> Any:
+    """A settings field with its description (what the README's table shows)."""
+    return Field(default, description=description, **limits)
 
 
-class Settings(BaseSettings):
-    """Every tunable of the application, with the source order documented in the module."""
+class _Group(BaseModel):
+    """One group of settings (a part of the app receives its group, not the whole object)."""
 
-    # The settings file is the one $RAG_APP_CONFIG names when the settings are read (see
-    # `settings_customise_sources`), rag_app.toml in the working folder by default.
-    model_config = SettingsConfigDict(
-        env_prefix="RAG_APP_",
-        extra="ignore",
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Every field: its group (the README's settings table is generated from these, in this
-    # order: `settings_table`, checked by tests/unit/test_settings_table.py) and what it does.
-    data_dir: Path = _field(Path("data"), "paths", "The folder of your documents (~ and $VARIABLES expanded; "
+
+class PathSettings(_Group):
+    """Where the documents, the index and the models are."""
+
+    data_dir: Path = _field(Path("data"), "The folder of your documents (~ and $VARIABLES expanded; "
                             "relative to the folder the command runs in).")
-    index_dir: Path = _field(Path("indexes"), "paths", "Where the index is kept (one SQLite database).")
+    index_dir: Path = _field(Path("indexes"), "Where the index is kept (one SQLite database).")
     models_dir: Path = Field(default_factory=lambda: installed_models_dir(), description=(
         "Where the installed models are: by default the installation's models/ (found from any folder)."),
-        json_schema_extra={"group": "paths", "shown_default": "the installation's models/"})
-
-    embedding_model: str = _field("", "ingest", "Embedder: an id of `rag-app models list`, a local "
-                                  "sentence-transformers folder, or empty for multilingual-e5-small. An index "
-                                  "answers only to the embedder that built it.")
-    embedding_batch_size: int = _field(32, "ingest", "Passages embedded together.", ge=1)
-    chunk_tokens: int = _field(200, "ingest", "Chunk size, in tokens of the embedder's tokenizer (recorded "
-                               "in the index: changing it needs `ingest --rebuild`).", ge=16)
-    chunk_overlap: int = _field(30, "ingest", "Tokens shared by consecutive chunks (recorded in the index).", ge=0)
-    ingest_batch_chunks: int = _field(256, "ingest", "Chunks embedded and committed together: a crash loses "
-                                      "at most this much work.", ge=1)
-    follow_external_links: bool = _field(False, "ingest", "Also read (and serve) files and folders that "
-                                         "symbolic links lead to outside the data folder.")
-    max_file_mb: int = _field(200, "ingest", "Larger files are reported, not read.", ge=1)
-    max_text_chars: int = _field(5_000_000, "ingest", "A file with more text than this is reported, not "
-                                 "indexed.", ge=1000)
-
-    top_k: int = _field(5, "retrieval", "Passages an answer is written from.", ge=1, le=50)
-    candidates: int = _field(40, "retrieval", "Chunks each list (dense, BM25) hands to the fusion.", ge=1)
-    dense_weight: float = _field(0.7, "retrieval", "Fusion: dense_weight x z(cosine) + (1 - dense_weight) x "
-                                 "z(BM25) (tuned on the public eval sets).", ge=0.0, le=1.0)
-    mmr: bool = _field(False, "retrieval", "Re-rank for diversity (maximal marginal relevance).")
-    mmr_lambda: float = _field(0.7, "retrieval", "MMR: relevance against diversity.", ge=0.0, le=1.0)
-    foreign_dense_factor: float = _field(0.8, "retrieval", "Dense weight multiplier for questions not in "
-                                         "English with an English-only embedder.", ge=0.0)
-
-    model: str = _field("", "generation", "Answer model: a catalogue id (`rag-app models list`), the path "
-                        "of any GGUF file, or empty for the catalogue's default.")
-    n_ctx: int = _field(0, "generation", "Context window; 0: the one the catalogue recommends.", ge=0)
-    n_threads: int = _field(0, "generation", "CPU threads; 0: one per physical core.", ge=0)
-    n_gpu_layers: int = _field(0, "generation", "Layers offloaded to a GPU (none here).")
-    temperature: float = _field(0.1, "generation", "Sampling temperature.", ge=0.0, le=2.0)
-    seed: int = _field(0, "generation", "Sampling seed, set for every answer: the same question over the "
-                       "same passages gets the same answer.", ge=0)
-    max_tokens: int = _field(256, "generation", "Longest answer, in model tokens.", ge=16)
-    max_prompt_tokens: int = _field(400, "generation", "Longest prompt (passages, history, question): bounds "
-                                    "the wait for the first word on a CPU.", ge=128)
-    prompt_sentences: int = _field(1, "generation", "The model reads each passage's N best sentences and "
-                                   "their neighbours (0: whole passages).", ge=0)
-    model_check: bool = _field(False, "grounding", "Also ask the model whether the passage states a verified "
-                               "answer (one more prompt evaluation; it can only take the verdict away).")
-
-    host: str = _field("127.0.0.1", "serve", "Address the chat page listens on.")
-    port: int = _field(7860, "serve", "Port of the chat page.")
-    max_upload_mb: int = _field(50, "serve", "Largest file the chat page accepts.", ge=1)
+        json_schema_extra={"shown_default": "the installation's models/"})
 
     @field_validator("data_dir", "index_dir", "models_dir", mode="after")
     @classmethod
     def _expand(cls, path: Path) -> Path:
         """``~`` and environment variables expanded, once, for every path setting."""
         return expand_path(path)
+
+
+class IngestSettings(_Group):
+    """How documents become indexed passages."""
+
+    embedding_model: str = _field("", "Embedder: an id of `rag-app models list`, a local "
+                                  "sentence-transformers folder, or empty for multilingual-e5-small. An index "
+                                  "answers only to the embedder that built it.")
+    embedding_batch_size: int = _field(32, "Passages embedded together.", ge=1)
+    chunk_tokens: int = _field(200, "Chunk size, in tokens of the embedder's tokenizer (recorded "
+                               "in the index: changing it needs `ingest --rebuild`).", ge=16)
+    chunk_overlap: int = _field(30, "Tokens shared by consecutive chunks (recorded in the index).", ge=0)
+    ingest_batch_chunks: int = _field(256, "Chunks embedded and committed together: a crash loses "
+                                      "at most this much work.", ge=1)
+    follow_external_links: bool = _field(False, "Also read (and serve) files and folders that "
+                                         "symbolic links lead to outside the data folder.")
+    max_file_mb: int = _field(200, "Larger files are reported, not read.", ge=1)
+    max_text_chars: int = _field(5_000_000, "A file with more text than this is reported, not indexed.", ge=1000)
+
+
+class RetrievalSettings(_Group):
+    """How the passages of an answer are found."""
+
+    top_k: int = _field(5, "Passages an answer is written from.", ge=1, le=50)
+    candidates: int = _field(40, "Chunks each list (dense, BM25) hands to the fusion.", ge=1)
+    dense_weight: float = _field(0.7, "Fusion: dense_weight x z(cosine) + (1 - dense_weight) x "
+                                 "z(BM25) (tuned on the public eval sets).", ge=0.0, le=1.0)
+    mmr: bool = _field(False, "Re-rank for diversity (maximal marginal relevance).")
+    mmr_lambda: float = _field(0.7, "MMR: relevance against diversity.", ge=0.0, le=1.0)
+    foreign_dense_factor: float = _field(0.8, "Dense weight multiplier for questions not in "
+                                         "English with an English-only embedder.", ge=0.0)
+
+
+class GenerationSettings(_Group):
+    """The answer model and how it writes."""
+
+    model: str = _field("", "Answer model: a catalogue id (`rag-app models list`), the path "
+                        "of any GGUF file, or empty for the catalogue's default.")
+    n_ctx: int = _field(0, "Context window; 0: the one the catalogue recommends.", ge=0)
+    n_threads: int = _field(0, "CPU threads; 0: one per physical core.", ge=0)
+    n_gpu_layers: int = _field(0, "Layers offloaded to a GPU (none here).")
+    temperature: float = _field(0.1, "Sampling temperature.", ge=0.0, le=2.0)
+    seed: int = _field(0, "Sampling seed, set for every answer: the same question over the "
+                       "same passages gets the same answer.", ge=0)
+    max_tokens: int = _field(256, "Longest answer, in model tokens.", ge=16)
+    max_prompt_tokens: int = _field(400, "Longest prompt (passages, history, question): bounds "
+                                    "the wait for the first word on a CPU.", ge=128)
+    prompt_sentences: int = _field(1, "The model reads each passage's N best sentences and "
+                                   "their neighbours (0: whole passages).", ge=0)
+    history_turns: int = _field(3, "Earlier exchanges of the conversation the prompt keeps.", ge=0)
+    history_answer_tokens: int = _field(96, "Tokens kept of each earlier answer in the prompt.", ge=0)
+
+
+class GroundingSettings(_Group):
+    """The checks an answer passes before it is shown as verified (tuned on the eval sets,
+    docs/evaluation.md; the cosine thresholds belong to the embedder's calibration)."""
+
+    gate_coverage: float = _field(0.5, "Gate: share of the question's content words one passage must "
+                                  "hold when the cosine alone does not open it.", ge=0.0, le=1.0)
+    gate_coverage_foreign: float = _field(0.5, "The same share for a question not in English with an "
+                                          "English-only embedder (words alone decide).", ge=0.0, le=1.0)
+    gate_passages: int = _field(5, "Best passages the gate looks at.", ge=1)
+    evidence_sentences: int = _field(3, "Sentences shown as the evidence of an answer.", ge=1)
+    support_lexical_weight: float = _field(0.5, "Sentence support: weight of shared words against the "
+                                           "cosine.", ge=0.0, le=1.0)
+    subject_before: int = _field(3, "Subject check: sentences before the supporting one that may name "
+                                 "the question's subject.", ge=0)
+    subject_after: int = _field(1, "Subject check: sentences after it.", ge=0)
+    follow_up_max_words: int = _field(4, "A question of at most this many content words is read as a "
+                                      "follow-up of the conversation.", ge=0)
+    model_check: bool = _field(False, "Also ask the model whether the passage states a verified "
+                               "answer (one more prompt evaluation; it can only take the verdict away).")
+    model_check_threshold: float = _field(0.5, "The model check's probability of \"yes\" that keeps "
+                                          "the verdict.", ge=0.0, le=1.0)
+
+
+class ServeSettings(_Group):
+    """The chat page."""
+
+    host: str = _field("127.0.0.1", "Address the chat page listens on.")
+    port: int = _field(7860, "Port of the chat page.")
+    max_upload_mb: int = _field(50, "Largest file the chat page accepts.", ge=1)
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "paths": PathSettings, "ingest": IngestSettings, "retrieval": RetrievalSettings,
+    "generation": GenerationSettings, "grounding": GroundingSettings, "serve": ServeSettings,
+}
+FLAT_NAMES: dict[str, str] = {name: group for group, model in GROUPS.items() for name in model.model_fields}
+"""Every setting's own name and its group: ``top_k`` is ``retrieval.top_k``."""
+
+
+def nested(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with each setting's own name (``top_k``) moved into its group
+    (``{"retrieval": {"top_k": …}}``), the names people write in rag_app.toml, ``RAG_APP_TOP_K``
+    and the CLI; a grouped value given as well wins. Unknown names are kept (and ignored)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        group = FLAT_NAMES.get(key)
+        if group is None:
+            if key in GROUPS and isinstance(value, Mapping):
+                out[key] = {**out.get(key, {}), **value}
+            else:
+                out[key] = value
+        else:
+            out.setdefault(group, {}).setdefault(key, value)
+    return out
+
+
+class _Nested(PydanticBaseSettingsSource):
+    """A settings source whose flat names are put into their groups (before sources are merged,
+    so that a flat name from the command line still wins over a grouped one in rag_app.toml)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # unused: __call__ is
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return nested(self.source())
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """``RAG_APP_<NAME>`` for each setting's own name (``RAG_APP_TOP_K=3``), put into its group."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # unused: __call__ is
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        environment = {key.upper(): value for key, value in os.environ.items()}
+        return nested({name: environment[f"RAG_APP_{name.upper()}"]
+                       for name in FLAT_NAMES if f"RAG_APP_{name.upper()}" in environment})
+
+
+class Settings(BaseSettings):
+    """Every tunable of the application, in groups, with the source order documented in the module.
+
+    Each setting has its own name, unique across groups: ``top_k = 3`` in rag_app.toml,
+    ``RAG_APP_TOP_K=3``, ``Settings(top_k=3)`` and ``--top-k 3`` all set ``retrieval.top_k``;
+    the grouped forms (a ``[retrieval]`` table, ``RAG_APP_RETRIEVAL__TOP_K``) work too.
+    """
+
+    # The settings file is the one $RAG_APP_CONFIG names when the settings are read (see
+    # `settings_customise_sources`), rag_app.toml in the working folder by default.
+    model_config = SettingsConfigDict(env_prefix="RAG_APP_", env_nested_delimiter="__", extra="ignore")
+
+    # The README's settings table is generated from these, in this order (`settings_table`,
+    # checked by tests/unit/test_settings_table.py).
+    paths: PathSettings = Field(default_factory=PathSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grouped(cls, values: Any) -> Any:
+        """Flat names that reached the model without a source (a subclass's own sources) grouped."""
+        return nested(values) if isinstance(values, Mapping) else values
+
+    def value(self, name: str) -> Any:
+        """A setting by its own name (``value("top_k")`` is ``retrieval.top_k``)."""
+        return getattr(getattr(self, FLAT_NAMES[name]), name)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, by their own names (``replace(index_dir=…)``),
+        validated like any other source."""
+        data = self.model_dump()
+        for group, values in nested(changes).items():
+            data[group] = {**data[group], **values}
+        return type(self).model_validate(data)
 
     @classmethod
     def settings_customise_sources(
@@ -108,18 +236,21 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments win over the environment, which wins over rag_app.toml."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (_Nested(settings_cls, init_settings), _Nested(settings_cls, env_settings),
+                _FlatEnvironment(settings_cls), _Nested(settings_cls, toml))
 
 
 def settings_table() -> str:
-    """The README's settings table (Markdown), from the fields' groups and descriptions."""
+    """The README's settings table (Markdown), from the groups' fields and descriptions."""
     lines = ["| setting | default | what it does |", "|---|---|---|"]
-    for name, info in Settings.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        default = extra.get("shown_default") or repr(info.default).replace("PosixPath", "").strip("()'\"")
-        if isinstance(info.default, bool | int | float) or info.default == "":
-            default = json.dumps(info.default)
-        lines.append(f"| `{name}` ({extra.get('group', '')}) | {default} | {info.description} |")
+    for group, model in GROUPS.items():
+        for name, info in model.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            default = extra.get("shown_default") or repr(info.default).replace("PosixPath", "").strip("()'\"")
+            if isinstance(info.default, bool | int | float) or info.default == "":
+                default = json.dumps(info.default)
+            lines.append(f"| `{name}` ({group}) | {default} | {info.description} |")
     return "\n".join(lines) + "\n"
 
 
@@ -130,12 +261,12 @@ def expand_path(path: Path | str) -> Path:
 
 def installed_models_dir() -> Path:
     """Where `rag-app models install` puts the models, wherever the command runs from: the
-    ``models/`` folder beside the package when there is one (a checkout installed with
-    ``make install``), else the per-user data folder (``~/.local/share/rag_app/models`` on
-    Linux, chosen by platformdirs). The ``models_dir`` setting overrides it."""
-    beside = Path(__file__).resolve().parent.parent / "models"
-    if beside.is_dir():
-        return beside
+    ``models/`` folder of the source checkout the package runs from (``make install``, even
+    before that folder exists), else the per-user data folder (``~/.local/share/rag_app/models``
+    on Linux, chosen by platformdirs). The ``models_dir`` setting overrides it."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "models"
     from platformdirs import user_data_path
 
     return user_data_path("rag_app") / "models"

@@ -66,26 +66,27 @@ def overview(settings: Settings) -> ModelsOverview:
     """The answer models (catalogue, then other GGUF files) and the embedders, marked in use."""
     catalogue = load_catalogue()
     try:
-        in_use: Path | None = resolve_llm(settings.model, settings.models_dir).path.resolve()
+        in_use: Path | None = resolve_llm(settings.generation.model, settings.paths.models_dir).path.resolve()
     except ModelNotFoundError:
         in_use = None
     result = ModelsOverview()
     for entry in catalogue.models:
-        path = installed_model_path(entry, settings.models_dir)
+        path = installed_model_path(entry, settings.paths.models_dir)
         result.answer_models.append(AnswerModelRow(
             entry.id, f"{entry.name} {entry.quantization}", entry.size / 1e6, entry.licence, path,
             path is not None and path.resolve() == in_use, entry.id == catalogue.default))
-    folder = Path(settings.models_dir)
+    folder = Path(settings.paths.models_dir)
     known = {entry.file for entry in catalogue.models}
     for path in sorted(folder.glob("*.gguf")) if folder.is_dir() else []:
         if path.name not in known:
             result.answer_models.append(AnswerModelRow("", path.name, path.stat().st_size / 1e6, "", path,
                                                        path.resolve() == in_use, verified=False))
     if in_use is None:
-        result.in_use_missing = settings.model or catalogue.default
-    current = embedder_name(settings.embedding_model)
+        result.in_use_missing = settings.generation.model or catalogue.default
+    current = embedder_name(settings.ingest.embedding_model)
     for spec in EMBEDDERS.values():
-        result.embedders.append(EmbedderRow(spec.id, spec.description, embedder_installed(spec.id, settings.models_dir),
+        installed = embedder_installed(spec.id, settings.paths.models_dir)
+        result.embedders.append(EmbedderRow(spec.id, spec.description, installed,
                                             spec.id == current, spec.id == DEFAULT_EMBEDDER))
     if current not in EMBEDDERS:
         result.embedders.append(EmbedderRow("", f"{current} (a local folder: not calibrated here)", True, True))
@@ -100,7 +101,7 @@ def is_embedder(model_id: str | None) -> bool:
 def install_embedder_model(settings: Settings, embedder_id: str = DEFAULT_EMBEDDER) -> Path:
     """Build and check embedder ``embedder_id`` in the models folder; its folder."""
     try:
-        return install_embedder(embedder_id, settings.models_dir)
+        return install_embedder(embedder_id, settings.paths.models_dir)
     except EmbedderInstallError as exc:
         raise ModelAdminError(str(exc)) from exc
 
@@ -115,7 +116,7 @@ def install_answer_model(settings: Settings, model_id: str | None = None,
         raise ModelAdminError(f"No model {model_id!r} in the catalogue. Known: "
                               f"{', '.join(m.id for m in catalogue.models)}.")
     try:
-        return entry.id, entry.sha256, install_model(entry, settings.models_dir, progress=progress)
+        return entry.id, entry.sha256, install_model(entry, settings.paths.models_dir, progress=progress)
     except InstallError as exc:
         raise ModelAdminError(str(exc)) from exc
 
@@ -142,11 +143,11 @@ def use_model(settings: Settings, model: str) -> Choice:
     """Answer with ``model`` (a catalogue id or a GGUF path), or retrieve with it (an embedder
     id), from now on: saved in the settings file."""
     if is_embedder(model):
-        if not embedder_installed(model, settings.models_dir):
+        if not embedder_installed(model, settings.paths.models_dir):
             raise ModelAdminError(f"The embedder {model} is not installed. Run `rag-app models install {model}` "
                                   "first.")
         return Choice("embedding_model", model, model, _save("embedding_model", model))
-    resolved = resolve_llm(model, settings.models_dir)  # ModelNotFoundError says how to install it
+    resolved = resolve_llm(model, settings.paths.models_dir)  # ModelNotFoundError says how to install it
     value = resolved.entry.id if resolved.entry and model == resolved.entry.id else str(resolved.path.resolve())
     return Choice("model", value, resolved.label, _save("model", value), verified=resolved.entry is not None)
 

@@ -43,7 +43,7 @@ def watch(
     embedder: Embedder | None = None,
     debounce_ms: int = DEBOUNCE_MS,
 ) -> None:
-    """Ingest ``settings.data_dir`` now, then after every (debounced) change, until ``stop`` is set.
+    """Ingest ``settings.paths.data_dir`` now, then after every (debounced) change, until ``stop`` is set.
 
     ``on_event`` receives each outcome; an ingest that fails (the folder vanished, the index
     needs a rebuild) is reported through it and the watch goes on. Raises `IngestError` if
@@ -51,7 +51,7 @@ def watch(
     """
     from watchfiles import watch as file_changes
 
-    data_dir = Path(settings.data_dir)
+    data_dir = Path(settings.paths.data_dir)
     if not data_dir.is_dir():
         raise IngestError(f"Data folder not found: {data_dir}. Create it, or pass --data-dir.")
     embedder = embedder or embedder_from_settings(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from rag_app.answer import History, Passage
 from rag_app.embedding import Calibration
 from rag_app.embedding.base import ProgressCallback
-from rag_app.generation import GenerationStats, Prompt, build_prompt
+from rag_app.generation import Generation, Prompt, build_prompt
 from rag_app.llm.files import ModelNotFoundError
 
 FAKE_CALIBRATION = Calibration(gate_dense_high=0.8, gate_dense_low=0.3, support_score=0.45, multilingual=True)
@@ -119,23 +119,19 @@ class FakeGenerator:
 
     # ----- Generator ----------------------------------------------------------------------------
     def stream(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
-               temperature: float | None = None, max_tokens: int | None = None,
-               stats: GenerationStats | None = None,
-               on_prompt: Callable[[Prompt], None] | None = None) -> Iterator[str]:
+               temperature: float | None = None, max_tokens: int | None = None) -> Generation:
         self.calls += 1
         prompt = build_prompt(self, question, passages, history, language=language, n_ctx=self.n_ctx,
                               max_tokens=max_tokens or 256, max_prompt_tokens=self.n_ctx)
         self.prompts.append(prompt)
-        if on_prompt is not None:
-            on_prompt(prompt)
         reply = self.reply(question, passages[:prompt.passages_used]) if callable(self.reply) else self.reply
         words = reply.split(" ")
-        for n, word in enumerate(words):
-            yield word if n == 0 else f" {word}"
-        if stats is not None:
-            stats.generated_tokens = len(words)
-            stats.token_logprobs = [(w if n == 0 else f" {w}", self.logprob) for n, w in enumerate(words)]
-            stats.refusal_start = self.refusal_start
+        generation = Generation(prompt=prompt)
+        generation.stats.generated_tokens = len(words)
+        generation.stats.token_logprobs = [(w if n == 0 else f" {w}", self.logprob) for n, w in enumerate(words)]
+        generation.stats.refusal_start = self.refusal_start
+        generation.pieces = iter([word if n == 0 else f" {word}" for n, word in enumerate(words)])
+        return generation
 
     def judge_support(self, passage: str, question: str, answer: str) -> float:
         return 0.9

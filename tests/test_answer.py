@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag_app.answer import Answer, AnswerEvent, Passage, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, AskOptions, Passage, StatusEvent, TokenEvent
 from rag_app.answer_pipeline import AnswerPipeline, is_follow_up, retrieval_query
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
@@ -23,7 +23,7 @@ from rag_app.grounding.support import verify
 from rag_app.store import IndexUnavailableError
 from rag_app.text import cited_numbers, content_words, guess_language, remove_invalid_citations, split_sentences
 
-from conftest import make_settings
+from conftest import MODELS, make_settings
 from demo_facts import DEMO_FACTS, NEAR_TOPIC_UNANSWERABLE, NOT_IN_CORPUS_EN, NOT_IN_CORPUS_FR
 
 SHORT = 48  # answer tokens in tests
@@ -70,7 +70,7 @@ CITED = [f for f in DEMO_FACTS if f.file in {"how_llms_work.pdf", "rag_app_user_
 
 @pytest.mark.parametrize("fact", CITED, ids=lambda f: f.question[:40])
 def test_answer_cites_right_file_and_page(pipeline: AnswerPipeline, fact) -> None:  # noqa: ANN001
-    events = list(pipeline.ask(fact.question, max_tokens=SHORT))
+    events = list(pipeline.ask(fact.question, options=AskOptions(max_tokens=SHORT)))
     answer = events[-1].answer
     assert isinstance(events[-1], AnswerEvent)
     # The wait is shown: reading, then the reply as it is written, then checking.
@@ -156,7 +156,7 @@ def test_near_topic_unanswerable_is_refused_or_flagged(pipeline: AnswerPipeline,
 def test_a_refusal_names_the_term_no_document_holds(pipeline: AnswerPipeline, question: str, reason: str) -> None:
     """Near-topic (the demo corpus is about quantization types and context windows), but the
     subject is in no document: the answer is not verified and says which term is missing."""
-    answer = pipeline.answer(question, max_tokens=SHORT)
+    answer = pipeline.answer(question, options=AskOptions(max_tokens=SHORT))
     assert answer.refused or not answer.verified, (answer.raw_answer, answer.probability)
     assert reason in answer.reason and reason in answer.answer, answer.answer
     assert answer.evidence  # what the documents do say is still shown
@@ -201,7 +201,7 @@ def test_model_check_can_reject_a_supported_reply(
     doubted = judge_reply(question, reply, index, embedder, 3, "en", model_check=lambda p, q, a: 0.1)
     assert not doubted.verified and "asked again" in doubted.relevance.reason
     # The real judgement is a probability read from the model's logits.
-    generator = LlamaGenerator(demo_index, "smollm2-135m")
+    generator = LlamaGenerator(demo_index.generation, MODELS, "smollm2-135m")
     probability = generator.judge_support(index.sentences[fact], question, "4.8 bits per weight")
     assert 0.0 <= probability <= 1.0
     generator.close()
@@ -231,7 +231,7 @@ def test_unsupported_number_is_not_verified(pipeline: AnswerPipeline, embedder: 
 
 
 def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
-    answer = pipeline.answer(DEMO_FACTS[0].question, max_tokens=SHORT)
+    answer = pipeline.answer(DEMO_FACTS[0].question, options=AskOptions(max_tokens=SHORT))
     assert "how_llms_work.pdf" not in answer.answer
     data = answer.to_json()
     assert set(data) == {"answer", "refused", "verified", "probability", "reason", "citations", "evidence",
@@ -255,8 +255,8 @@ def _long_passages(n: int = 5) -> list[Passage]:
 
 @pytest.mark.parametrize("model", ["smollm2", "gemma"])
 def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, gemma_gguf: Path) -> None:
-    settings = demo_index.model_copy(update={"n_ctx": 512, "max_tokens": 256})
-    generator = LlamaGenerator(settings, gemma_gguf if model == "gemma" else "smollm2-135m")
+    settings = demo_index.replace(n_ctx=512, max_tokens=256)
+    generator = LlamaGenerator(settings.generation, MODELS, gemma_gguf if model == "gemma" else "smollm2-135m")
     history = [("What is GGUF? " * 30, "GGUF is a file format. " * 80)] * 4
     for question, passages, hist in [
         ("What does GGUF store?", _long_passages(), ()),
@@ -278,8 +278,8 @@ def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, 
 
 
 def test_budget_trims_last_passage_and_drops_old_history_first(demo_index: Settings) -> None:
-    settings = demo_index.model_copy(update={"n_ctx": 1024})
-    generator = LlamaGenerator(settings)
+    settings = demo_index.replace(n_ctx=1024)
+    generator = LlamaGenerator(settings.generation, MODELS)
     history = [(f"Old question {i}?", f"Old answer {i}. " * 20) for i in range(6)]
     prompt = generator.build_prompt("What does GGUF store?", _long_passages(3), history, max_tokens=128)
     assert len(prompt.tokens) + prompt.max_tokens <= 1024
@@ -305,7 +305,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("question", HOSTILE, ids=lambda q: repr(q[:20]))
 def test_hostile_questions_do_not_crash(pipeline: AnswerPipeline, question: str) -> None:
-    answer = pipeline.answer(question, max_tokens=16)
+    answer = pipeline.answer(question, options=AskOptions(max_tokens=16))
     assert isinstance(answer, Answer)
     assert answer.answer.strip()
     if not question.strip():
@@ -316,13 +316,13 @@ def test_hostile_questions_do_not_crash(pipeline: AnswerPipeline, question: str)
 def test_gemma_base_model_answers_through_completion_prompt(
     demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
 ) -> None:
-    generator = LlamaGenerator(demo_index, gemma_gguf)
+    generator = LlamaGenerator(demo_index.generation, MODELS, gemma_gguf)
     assert not generator.has_chat_template
     fact = DEMO_FACTS[0]
     prompt = generator.build_prompt(fact.question, pipeline.retrieve(fact.question))
     assert not prompt.chat and prompt.text.rstrip().endswith("Answer:")
     with AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder, generator=generator) as pipe:
-        answer = pipe.answer(fact.question, max_tokens=SHORT)
+        answer = pipe.answer(fact.question, options=AskOptions(max_tokens=SHORT))
     assert not answer.refused
     assert answer.raw_answer.strip()
     assert answer.citations and answer.evidence
@@ -333,7 +333,7 @@ def test_set_model_switches_between_chat_and_completion(
     demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
 ) -> None:
     pipe = AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder,
-                          generator=LlamaGenerator(demo_index))
+                          generator=LlamaGenerator(demo_index.generation, MODELS))
     assert pipe.generator.has_chat_template
     pipe.generator.set_model(gemma_gguf)
     assert pipe.generator.model_path == gemma_gguf
@@ -399,7 +399,7 @@ def test_follow_up_uses_previous_turn(pipeline: AnswerPipeline) -> None:
     assert with_context > without
     # End to end: the follow-up is answered from the previous turn's topic.
     previous, reply, question, file, page = FOLLOW_UPS[0]
-    answer = pipeline.answer(question, [(previous, reply)], max_tokens=SHORT)
+    answer = pipeline.answer(question, [(previous, reply)], options=AskOptions(max_tokens=SHORT))
     assert not answer.refused and answer.citations
     assert any(Path(p.path).name == file and p.page == page for p in answer.passages[:3])
 
@@ -407,9 +407,10 @@ def test_follow_up_uses_previous_turn(pipeline: AnswerPipeline) -> None:
 def test_same_question_same_answer_whatever_was_asked_before(pipeline: AnswerPipeline) -> None:
     # A high temperature so that a different seed would give a different answer.
     question = DEMO_FACTS[0].question
-    first = pipeline.answer(question, max_tokens=SHORT, temperature=1.5)
-    pipeline.answer(DEMO_FACTS[1].question, max_tokens=SHORT, temperature=1.5)  # moves any sampler state on
-    again = pipeline.answer(question, max_tokens=SHORT, temperature=1.5)
+    first = pipeline.answer(question, options=AskOptions(max_tokens=SHORT, temperature=1.5))
+    # another question first moves any sampler state on
+    pipeline.answer(DEMO_FACTS[1].question, options=AskOptions(max_tokens=SHORT, temperature=1.5))
+    again = pipeline.answer(question, options=AskOptions(max_tokens=SHORT, temperature=1.5))
     assert not first.refused and first.answer
     assert again.answer == first.answer
 
@@ -451,7 +452,7 @@ def test_cli_ask_json(demo_index: Settings) -> None:
     from rag_app.cli import app
 
     result = CliRunner().invoke(app, ["ask", DEMO_FACTS[5].question, "--index-dir",
-                                      str(demo_index.index_dir), "--json", "-k", "3"])
+                                      str(demo_index.paths.index_dir), "--json", "-k", "3"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["refused"] is False
@@ -476,7 +477,7 @@ def test_commands_work_from_any_folder_and_a_missing_model_is_a_message(demo_ind
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_APP_")}
     command = [sys.executable, "-m", "rag_app.cli", "search", "GGUF", "-k", "1", "--index-dir",
-               str(demo_index.index_dir)]
+               str(demo_index.paths.index_dir)]
     found = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert found.returncode == 0 and "GGUF" in found.stdout, found.stderr
     empty = tmp_path / "no-models"

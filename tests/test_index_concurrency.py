@@ -45,7 +45,7 @@ HOLD_WRITE = textwrap.dedent(
 def held_index(demo_index: Settings, tmp_path: Path):
     """A copy of the demo index with a writer holding it mid-transaction (notes removed in it)."""
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     victim = "chunking_and_embeddings.md"
     with IndexStore.open(index_dir) as store:
         assert store.document_chunks(victim)
@@ -97,12 +97,12 @@ def test_a_second_ingest_says_one_is_running_and_can_wait_for_it(held_index: tup
 
 def test_a_waiting_ingest_starts_when_the_other_one_ends(demo_index: Settings, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE, str(index_dir), "chunking_and_embeddings.md"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
     data = tmp_path / "data"
-    shutil.copytree(demo_index.data_dir, data)
+    shutil.copytree(demo_index.paths.data_dir, data)
     environment = {**os.environ, "RAG_APP_INDEX_DIR": str(index_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
     waiting = subprocess.Popen([*CLI, "ingest", "--wait", "--json", "--data-dir", str(data)], env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -142,7 +142,8 @@ def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(
         body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(4))
         (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
     settings = make_settings(data, tmp_path / "index", ingest_batch_chunks=6)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(data), str(settings.index_dir), str(MODELS)],
+    index_dir = str(settings.paths.index_dir)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, data.as_posix(), index_dir, str(MODELS)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:  # let it commit a few batches, then kill it mid-run
@@ -154,27 +155,27 @@ def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    kept = assert_consistent(settings.index_dir)
-    with IndexStore.open(settings.index_dir) as store:
+    kept = assert_consistent(settings.paths.index_dir)
+    with IndexStore.open(settings.paths.index_dir) as store:
         finished = len(store.documents())
     assert kept >= 12 and 0 < finished < 30
 
     report = ingest(settings, embedder=embedder)
     assert report.unchanged == finished and report.added == 30 - finished and not report.failed
     assert report.chunks_embedded == report.chunks_total - kept  # nothing committed is embedded again
-    assert assert_consistent(settings.index_dir) == report.chunks_total
-    assert not list(settings.index_dir.glob("*.tmp"))
+    assert assert_consistent(settings.paths.index_dir) == report.chunks_total
+    assert not list(settings.paths.index_dir.glob("*.tmp"))
 
 
 def test_one_question_reads_one_committed_state(demo_index: Settings, tmp_path: Path, embedder: Embedder) -> None:
     """An ingest commits between the dense and the BM25 search of a question: the question still
     reads the state it started with, dense list, BM25 list and chunk texts alike."""
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
-    settings = make_settings(demo_index.data_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
+    settings = make_settings(demo_index.paths.data_dir, index_dir)
     reader = IndexStore.open(index_dir, embedder.name, embedder.dimension)
     writer = IndexStore.open(index_dir)
-    retriever = HybridRetriever(reader, embedder, settings)
+    retriever = HybridRetriever(reader, embedder, settings.retrieval)
     question = "How are documents split into chunks before embedding?"
     before = retriever.search(question)
     victim = before[0].path
@@ -202,7 +203,7 @@ def test_one_question_reads_one_committed_state(demo_index: Settings, tmp_path: 
 
 def test_opening_an_index_writes_nothing(demo_index: Settings, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     os.chmod(index_dir / "index.sqlite3", 0o444)  # a reader that tried to write would fail
     try:
         with IndexStore.open(index_dir, create=False) as store:
@@ -227,8 +228,8 @@ def test_unchanged_ingest_info_and_search_import_no_torch(demo_index: Settings, 
         print(json.dumps(heavy))
         """
     )
-    environment = {**os.environ, "RAG_APP_INDEX_DIR": str(demo_index.index_dir),
-                   "RAG_APP_DATA_DIR": str(demo_index.data_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
+    environment = {**os.environ, "RAG_APP_INDEX_DIR": str(demo_index.paths.index_dir),
+                   "RAG_APP_DATA_DIR": str(demo_index.paths.data_dir), "RAG_APP_MODELS_DIR": str(MODELS)}
     done = subprocess.run([sys.executable, "-c", script, *command], env=environment, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -272,7 +273,7 @@ def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
     demo_index: Settings, tmp_path: Path, embedder: Embedder
 ) -> None:
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     with IndexStore.open(index_dir) as store:
         ids = store.chunk_ids()
         before = dict(zip(ids, store.vectors(ids), strict=True))
@@ -283,7 +284,7 @@ def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
         after = store.vectors(list(before))
         hits = store.dense_search(before[next(iter(before))], 1)
     assert np.array_equal(after, np.stack(list(before.values()))) and hits[0][0] == next(iter(before))
-    report = ingest(make_settings(demo_index.data_dir, index_dir), embedder=embedder)
+    report = ingest(make_settings(demo_index.paths.data_dir, index_dir), embedder=embedder)
     assert report.unchanged == 8 and report.chunks_embedded == 0
     assert assert_consistent(index_dir) == len(before)
 
@@ -294,7 +295,7 @@ def test_a_reader_far_behind_the_removal_log_still_drops_removed_vectors(
     import rag_app.store.index_store as store_module
 
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     reader = IndexStore.open(index_dir)
     held = set(reader.vector_ids().tolist())
     monkeypatch.setattr(store_module, "REMOVAL_LOG_KEPT", 0)  # every commit prunes the log
@@ -318,7 +319,7 @@ def test_the_vector_cache_and_ivf_follow_commits(demo_index: Settings, tmp_path:
     monkeypatch.setattr(store_module, "CACHE_MIN_VECTORS", 1)
     monkeypatch.setattr(vector_module, "IVF_MIN_VECTORS", 10)
     index_dir = tmp_path / "index"
-    shutil.copytree(demo_index.index_dir, index_dir)
+    shutil.copytree(demo_index.paths.index_dir, index_dir)
     with IndexStore.open(index_dir) as writer, writer.writing():
         assert writer.update_vector_cache() and writer.approximate
         generation = writer.generation
@@ -329,7 +330,7 @@ def test_the_vector_cache_and_ivf_follow_commits(demo_index: Settings, tmp_path:
         with writer.transaction(writer.embedding_model, writer.dimension) as change:
             change.remove_document("rag_en_pratique.md")
     data = tmp_path / "data"
-    shutil.copytree(demo_index.data_dir, data)
+    shutil.copytree(demo_index.paths.data_dir, data)
     (data / "storks.md").write_text("# Storks\n\nWhite storks nest on church towers in Alsace.\n", encoding="utf-8")
     ingest(make_settings(data, index_dir), embedder=embedder)  # adds the two files, rewrites the cache
     assert assert_consistent(index_dir) > 0

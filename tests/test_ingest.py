@@ -44,7 +44,7 @@ def test_second_ingest_of_unchanged_corpus_embeds_nothing(demo_copy: Path, tmp_p
     os.utime(some_file, (1_000_000, 1_000_000))
     third = ingest(settings, embedder=embedder)
     assert (third.chunks_embedded, third.updated) == (0, 0)
-    assert_consistent(settings.index_dir)
+    assert_consistent(settings.paths.index_dir)
 
 
 def test_editing_one_file_reembeds_only_its_changed_chunks(tmp_path: Path, embedder: Embedder) -> None:
@@ -55,7 +55,7 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(tmp_path: Path, embed
     (data / "other.md").write_text("# Other\n\nAn unrelated note about gardening tomatoes.\n", encoding="utf-8")
     settings = make_settings(data, tmp_path / "index", chunk_tokens=64, chunk_overlap=0)
     first = ingest(settings, embedder=embedder)
-    with IndexStore.open(settings.index_dir) as store:
+    with IndexStore.open(settings.paths.index_dir) as store:
         long_chunks = len(store.document_chunks("long.txt"))
     assert long_chunks > 4
 
@@ -65,10 +65,10 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(tmp_path: Path, embed
     second = ingest(settings, embedder=embedder)
     assert second.updated == 1 and second.unchanged == 1
     assert 1 <= second.chunks_embedded < long_chunks
-    assert fts_hits(settings.index_dir, "zeppelins") == ["long.txt"]
-    assert assert_consistent(settings.index_dir) == second.chunks_total
+    assert fts_hits(settings.paths.index_dir, "zeppelins") == ["long.txt"]
+    assert assert_consistent(settings.paths.index_dir) == second.chunks_total
     assert second.chunks_total == first.chunks_total - long_chunks + len(
-        IndexStore.open(settings.index_dir).document_chunks("long.txt")
+        IndexStore.open(settings.paths.index_dir).document_chunks("long.txt")
     )
 
 
@@ -79,7 +79,7 @@ def test_deleting_a_file_removes_its_chunks_text_and_vectors(
     ingest(settings, embedder=embedder)
     victim = sorted(p for p in demo_copy.rglob("*") if p.suffix == ".md")[0]
     key = victim.relative_to(demo_copy).as_posix()
-    with IndexStore.open(settings.index_dir) as store:
+    with IndexStore.open(settings.paths.index_dir) as store:
         victim_ids = [c.id for c in store.document_chunks(key)]
         before = store.chunk_count()
     assert victim_ids
@@ -87,12 +87,12 @@ def test_deleting_a_file_removes_its_chunks_text_and_vectors(
     victim.unlink()
     report = ingest(settings, embedder=embedder)
     assert report.removed == 1 and report.chunks_embedded == 0
-    with IndexStore.open(settings.index_dir) as store:
+    with IndexStore.open(settings.paths.index_dir) as store:
         assert key not in {d.path for d in store.documents()}
         assert store.chunks(victim_ids) == []
         assert not set(victim_ids) & set(store.vector_ids().tolist())
         assert store.chunk_count() == before - len(victim_ids)
-    assert assert_consistent(settings.index_dir) == report.chunks_total
+    assert assert_consistent(settings.paths.index_dir) == report.chunks_total
 
 
 def test_broken_files_are_reported_one_by_one_and_the_rest_is_ingested(tmp_path: Path, embedder: Embedder) -> None:
@@ -221,7 +221,7 @@ def test_another_embedding_model_needs_a_rebuild(tmp_path: Path, embedder: Embed
     # A known embedder: the message names both and says both ways out.
     minilm = open_embedder("all-MiniLM-L6-v2", MODELS)
     with pytest.raises(IndexMismatchError) as caught:
-        IndexStore.open(settings.index_dir, minilm.name, minilm.dimension)
+        IndexStore.open(settings.paths.index_dir, minilm.name, minilm.dimension)
     message = str(caught.value)
     assert "'multilingual-e5-small'" in message and "'all-MiniLM-L6-v2'" in message
     assert 'embedding_model = "multilingual-e5-small"' in message and "rag-app ingest --rebuild" in message
@@ -234,17 +234,17 @@ def test_another_embedding_model_needs_a_rebuild(tmp_path: Path, embedder: Embed
     with pytest.raises(IndexMismatchError, match="rag-app ingest --rebuild"):
         ingest(other)
     with pytest.raises(IndexMismatchError, match="rebuild"):
-        IndexStore.open(settings.index_dir, str(other_dir), 384)
+        IndexStore.open(settings.paths.index_dir, str(other_dir), 384)
 
     rebuilt = ingest(other, rebuild=True)
     assert rebuilt.added == 1 and rebuilt.chunks_embedded > 0
-    with IndexStore.open(settings.index_dir, str(other_dir), 384) as store:
+    with IndexStore.open(settings.paths.index_dir, str(other_dir), 384) as store:
         assert store.embedding_model == str(other_dir)
-    assert_consistent(settings.index_dir)
+    assert_consistent(settings.paths.index_dir)
 
 
 def test_chunks_fit_the_embedder_and_keep_their_place(demo_index, embedder: Embedder) -> None:
-    with IndexStore.open(demo_index.index_dir) as store:
+    with IndexStore.open(demo_index.paths.index_dir) as store:
         docs = store.documents()
         chunks = [c for d in docs for c in store.document_chunks(d.path)]
     assert chunks
@@ -255,7 +255,7 @@ def test_chunks_fit_the_embedder_and_keep_their_place(demo_index, embedder: Embe
     pdf_pages = {c.page for c in chunks if c.path.endswith(".pdf")}
     assert len(pdf_pages) > 1 and None not in pdf_pages
     assert any(c.heading for c in chunks if c.path.endswith((".md", ".docx", ".html")))
-    vectors = IndexStore.open(demo_index.index_dir).vectors([chunks[0].id])
+    vectors = IndexStore.open(demo_index.paths.index_dir).vectors([chunks[0].id])
     assert np.isclose(np.linalg.norm(vectors[0]), 1.0, atol=1e-4)
 
 

@@ -65,7 +65,7 @@ def index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
         (data / name).write_text(text, encoding="utf-8")
     settings = make_settings(data, root / "index")
     ingest(settings, embedder=embedder)
-    store = IndexStore.open(settings.index_dir, embedder.name, embedder.dimension, create=False)
+    store = IndexStore.open(settings.paths.index_dir, embedder.name, embedder.dimension, create=False)
     yield settings, store
     store.close()
 
@@ -73,7 +73,7 @@ def index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
 @pytest.fixture
 def retriever(index, embedder: Embedder) -> HybridRetriever:
     settings, store = index
-    return HybridRetriever(store, embedder, settings)
+    return HybridRetriever(store, embedder, settings.retrieval)
 
 
 @pytest.mark.parametrize(
@@ -207,9 +207,9 @@ def test_mmr_setting_diversifies_results(tmp_path: Path, embedder: Embedder) -> 
     plain = make_settings(data, tmp_path / "index")
     ingest(plain, embedder=embedder)
     query = "battery charging with the USB-C cable"
-    with IndexStore.open(plain.index_dir, create=False) as store:
-        without = HybridRetriever(store, embedder, plain).search(query, k=2)
-        diverse = HybridRetriever(store, embedder, plain.model_copy(update={"mmr": True, "mmr_lambda": 0.3}))
+    with IndexStore.open(plain.paths.index_dir, create=False) as store:
+        without = HybridRetriever(store, embedder, plain.retrieval).search(query, k=2)
+        diverse = HybridRetriever(store, embedder, plain.replace(mmr=True, mmr_lambda=0.3).retrieval)
         with_mmr = diverse.search(query, k=2)
     assert {p.path for p in without} == {"battery.txt", "battery_copy.txt"}
     assert with_mmr[0].path in {"battery.txt", "battery_copy.txt"}
@@ -222,8 +222,8 @@ def test_search_sees_a_newer_ingest_without_reopening(tmp_path: Path, embedder: 
     (data / "garden.txt").write_text(DOCS["garden.txt"], encoding="utf-8")
     settings = make_settings(data, tmp_path / "index")
     ingest(settings, embedder=embedder)
-    with IndexStore.open(settings.index_dir, create=False) as store:
-        retriever = HybridRetriever(store, embedder, settings)
+    with IndexStore.open(settings.paths.index_dir, create=False) as store:
+        retriever = HybridRetriever(store, embedder, settings.retrieval)
         assert retriever.search("pottery kiln firing", k=1)[0].path == "garden.txt"
         (data / "kiln.txt").write_text(DOCS["kiln.txt"], encoding="utf-8")
         ingest(settings, embedder=embedder)

@@ -12,13 +12,13 @@ from rag_app.store import IndexStore
 
 
 def run(demo_index: Settings, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["show", *args, "--index-dir", str(demo_index.index_dir),
-                                      "--data-dir", str(demo_index.data_dir)])
+    result = CliRunner().invoke(app, ["show", *args, "--index-dir", str(demo_index.paths.index_dir),
+                                      "--data-dir", str(demo_index.paths.data_dir)])
     return result.exit_code, result.output
 
 
 def test_a_pdf_passage_is_shown_in_its_page_and_written_as_a_png(demo_index: Settings, tmp_path: Path) -> None:
-    with IndexStore.open(demo_index.index_dir) as store:
+    with IndexStore.open(demo_index.paths.index_dir) as store:
         chunk = next(c for c in store.document_chunks("how_llms_work.pdf") if "Q4_K_M" in c.text)
     png = tmp_path / "page.png"
     code, output = run(demo_index, str(chunk.id), "--sentence", "GGUF is the file format of llama.cpp.",

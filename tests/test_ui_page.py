@@ -49,7 +49,7 @@ def test_upload_is_saved_indexed_and_answerable_then_removed(empty_page: ChatPag
     message, kept, status, notice, documents, failures, _ = empty_page.add_files(
         [str(upload), str(broken)], False)
     assert "Index updated" in message and "broken.pdf" in message and kept is None
-    assert (empty_page.settings.data_dir / "Quenta moon.md").is_file()
+    assert (empty_page.settings.paths.data_dir / "Quenta moon.md").is_file()
     assert [row[0] for row in documents] == ["Quenta moon.md"] and documents[0][1] >= 1
     assert [row[0] for row in failures] == ["broken.pdf"] and failures[0][1]
     assert notice["visible"] is False
@@ -67,10 +67,10 @@ def test_upload_is_saved_indexed_and_answerable_then_removed(empty_page: ChatPag
     assert "already in the data folder" in again and kept == [str(upload)]
 
     message, confirm, *_ = empty_page.remove("Quenta moon.md", False)
-    assert "Tick the box" in message and (empty_page.settings.data_dir / "Quenta moon.md").exists()
+    assert "Tick the box" in message and (empty_page.settings.paths.data_dir / "Quenta moon.md").exists()
     message, confirm, status, notice, documents, *_ = empty_page.remove("Quenta moon.md", True)
     assert "Removed Quenta moon.md" in message and confirm is False
-    assert not (empty_page.settings.data_dir / "Quenta moon.md").exists()
+    assert not (empty_page.settings.paths.data_dir / "Quenta moon.md").exists()
     assert [row[0] for row in documents] == ["other.txt"]
 
 
@@ -105,7 +105,7 @@ def test_a_watched_folder_updates_the_page_status(empty_page: ChatPage) -> None:
 
     empty_page.start_watching()
     assert "Watching" in empty_page.status_line()
-    (Path(empty_page.settings.data_dir) / "storks.md").write_text(
+    (Path(empty_page.settings.paths.data_dir) / "storks.md").write_text(
         "# Storks\n\nWhite storks nest on church towers.\n", encoding="utf-8")
     deadline = time.monotonic() + 120
     while "**1** documents" not in empty_page.status_line() and time.monotonic() < deadline:

@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent, unit_word
 from rag_app.app import App
 from rag_app.config import Settings
 
@@ -26,7 +26,7 @@ def ask_command(
     final: Answer | None = None
     with App(settings) as rag:
         streamed = False
-        for event in rag.ask(question, k=k):
+        for event in rag.ask(question, options=AskOptions(k=k)):
             if isinstance(event, StatusEvent) and event.stage == "reading" and not as_json:
                 console.print(f"[dim]{event.model} is reading {event.passages} passages…[/]")
             elif isinstance(event, TokenEvent) and not as_json:
@@ -70,7 +70,8 @@ def show_answer(answer: Answer, console: Console) -> None:
     if answer.evidence:
         console.print("[bold]Evidence from your documents[/]")
         for e in answer.evidence:
-            where = e.path + (f", page {e.page}" if e.page else "") + (f" — {e.heading}" if e.heading else "")
+            where = e.path + (f", {unit_word(e.path)} {e.page}" if e.page else "")
+            where += f" — {e.heading}" if e.heading else ""
             console.print(f"  [dim]{where}[/]")
             console.print(f"  {e.text}", markup=False, highlight=False)
     t = answer.timings

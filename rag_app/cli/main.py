@@ -96,7 +96,7 @@ def ingest(
     else:
         _print_report(report)
     if not report.ingested_anything:
-        raise fail(f"Nothing could be ingested from {settings.data_dir}. Add PDF, Markdown, "
+        raise fail(f"Nothing could be ingested from {settings.paths.data_dir}. Add PDF, Markdown, "
                    "text, HTML or Word files there.")
     if strict and report.failed:
         raise typer.Exit(1)
@@ -130,7 +130,7 @@ def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
         elif event.report is not None:
             _print_report(event.report)
 
-    console.print(f"Watching {settings.data_dir} (Ctrl+C to stop)…")
+    console.print(f"Watching {settings.paths.data_dir} (Ctrl+C to stop)…")
     try:
         with App(settings) as rag:
             rag.watch(show)
@@ -150,7 +150,7 @@ def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
     except IndexUnavailableError as exc:
         raise fail(str(exc)) from exc
     data: dict[str, Any] = {
-        "index_dir": str(settings.index_dir),
+        "index_dir": str(settings.paths.index_dir),
         "documents": index.documents,
         "chunks": index.chunks,
         "embedding_model": index.embedding_model,
@@ -310,7 +310,7 @@ def serve(
     except (IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:
-        raise fail(f"Cannot listen on {settings.host}:{settings.port} ({exc}). Is another "
+        raise fail(f"Cannot listen on {settings.serve.host}:{settings.serve.port} ({exc}). Is another "
                    "server running there? Pass --port with another number.") from exc
     console.print(f"Chat page: [bold]{server.local_url}[/] (Ctrl+C to stop)")
     try:

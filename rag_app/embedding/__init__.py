@@ -1,6 +1,6 @@
 """Sentence embeddings: the `Embedder` protocol, its calibrated thresholds, and the known embedders.
 
-    embedder = open_embedder(settings.embedding_model, settings.models_dir, settings.embedding_batch_size)
+    embedder = embedder_from_settings(settings)
 """
 
 from rag_app.embedding.base import Calibration, Embedder, ProgressCallback

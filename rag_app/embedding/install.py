@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,11 @@ def export_query_encoder(folder: Path) -> Path:
     tmp = path.with_name(f"{ONNX_NAME}.{os.getpid()}.tmp")
     example = torch.ones((1, 8), dtype=torch.long)
     transformer: Any = model[0].auto_model
-    with torch.inference_mode():
+    # The exporter warns about every Python branch it freezes and every op it translates; the
+    # export is checked against PyTorch on the probes below, so those warnings say nothing a
+    # person installing the app can act on.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             Pooled(transformer.eval()), (example, example), str(tmp),
             input_names=["input_ids", "attention_mask"], output_names=["embedding"],

@@ -114,4 +114,5 @@ def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) ->
 
 def embedder_from_settings(settings: Settings) -> Embedder:
     """`open_embedder` with the ``embedding_model``, ``models_dir`` and ``embedding_batch_size`` settings."""
-    return open_embedder(settings.embedding_model, settings.models_dir, settings.embedding_batch_size)
+    ingest = settings.ingest
+    return open_embedder(ingest.embedding_model, settings.paths.models_dir, ingest.embedding_batch_size)

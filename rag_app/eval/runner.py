@@ -99,8 +99,8 @@ def cache_root() -> Path:
 def corpus_key(dataset: EvalDataset, settings: Settings, unit: str) -> str:
     """Hash of the corpus files and of the settings that shape the index."""
     digest = hashlib.sha256()
-    digest.update(f"{dataset.format}|{unit}|{embedder_name(settings.embedding_model)}|{settings.chunk_tokens}|"
-                  f"{settings.chunk_overlap}".encode())
+    digest.update(f"{dataset.format}|{unit}|{embedder_name(settings.ingest.embedding_model)}|{settings.ingest.chunk_tokens}|"
+                  f"{settings.ingest.chunk_overlap}".encode())
     for document in dataset.documents:
         digest.update(document.fingerprint().encode())
     return digest.hexdigest()
@@ -145,7 +145,7 @@ def prepare_index(
     key = corpus_key(dataset, settings, unit)
     folder = Path(index_dir) if index_dir else cache_root() / f"{dataset.name}-{unit}-{key[:12]}"
     corpus_dir, idx_dir = folder / "corpus", folder / "index"
-    eval_settings = settings.model_copy(update={"data_dir": corpus_dir, "index_dir": idx_dir})
+    eval_settings = settings.replace(data_dir=corpus_dir, index_dir=idx_dir)
     stamp = folder / STAMP
     reused = stamp.is_file() and stamp.read_text().strip() == key and (idx_dir / "index.sqlite3").exists()
     started = time.perf_counter()
@@ -292,7 +292,7 @@ def run_eval(
         format=fmt,
         unit=options.unit,
         settings={
-            key: getattr(settings, key)
+            key: settings.value(key)
             for key in ("embedding_model", "chunk_tokens", "chunk_overlap", "top_k", "candidates",
                         "dense_weight", "mmr", "mmr_lambda",
                         "foreign_dense_factor", "model", "n_ctx", "temperature", "seed",

@@ -1,8 +1,8 @@
 """Text generation: the `Generator` protocol (base.py), the prompt within the model's context
 window (prompt.py) and the llama.cpp implementation (llama.py)."""
 
-from rag_app.generation.base import GenerationStats, Generator
+from rag_app.generation.base import Generation, GenerationStats, Generator
 from rag_app.generation.llama import LlamaGenerator
 from rag_app.generation.prompt import Prompt, PromptModel, build_prompt
 
-__all__ = ["GenerationStats", "Generator", "LlamaGenerator", "Prompt", "PromptModel", "build_prompt"]
+__all__ = ["Generation", "GenerationStats", "Generator", "LlamaGenerator", "Prompt", "PromptModel", "build_prompt"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +35,22 @@ class GenerationStats:
         return (self.generated_tokens - 1) / self.generation_s
 
 
+@dataclass
+class Generation:
+    """One reply being written: iterate it for the text, piece by piece, as the model writes.
+
+    ``prompt`` (what the model read: which passages it holds) is set before the first piece;
+    ``stats`` is complete once the iteration has ended.
+    """
+
+    pieces: Iterator[str] = field(default_factory=lambda: iter(()))
+    prompt: Prompt | None = None
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.pieces
+
+
 class Generator(Protocol):
     """A model that answers from numbered passages (`LlamaGenerator`; a fake in the tests)."""
 
@@ -65,11 +81,9 @@ class Generator(Protocol):
         language: str = ENGLISH,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-        on_prompt: Callable[[Prompt], None] | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer's text as it is written. ``on_prompt`` receives the `Prompt` (which
-        passages it holds) before the first piece; ``stats`` is filled in."""
+    ) -> Generation:
+        """The reply to ``question`` over the numbered ``passages``, written as it is iterated
+        (`Generation`); ``None``: the generation settings."""
         ...
 
     def judge_support(self, passage: str, question: str, answer: str) -> float:

@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rag_app.answer import History, Passage
-from rag_app.config import Settings
-from rag_app.generation.base import GenerationStats
+from rag_app.config import GenerationSettings
+from rag_app.generation.base import Generation, GenerationStats
 from rag_app.generation.prompt import (
     COMPLETION_STOPS,
     LABELS,
@@ -59,11 +59,13 @@ REFUSAL_OPENINGS = ("It", "Not", "None", "No", "Sorry", "Unfortunately", "There"
 class LlamaGenerator:
     """A GGUF model loaded once, prompted within its context window, streamed one request at a time."""
 
-    def __init__(self, settings: Settings, model: str | Path | None = None) -> None:
+    def __init__(self, settings: GenerationSettings, models_dir: Path, model: str | Path | None = None) -> None:
         """Resolve ``model`` (or ``settings.model``: a catalogue id, a GGUF path, or empty for the
-        default); raises `ModelNotFoundError` saying how to install it. Loads on first use."""
+        default) among the models installed in ``models_dir``; raises `ModelNotFoundError` saying
+        how to install it. Loads on first use."""
         self.settings = settings
-        self.model = resolve_llm(str(model) if model else settings.model, settings.models_dir)
+        self.models_dir = models_dir
+        self.model = resolve_llm(str(model) if model else settings.model, models_dir)
         self._lock = threading.Lock()
         self._llm: Llama | None = None
         self._formatter = None
@@ -122,7 +124,7 @@ class LlamaGenerator:
     def set_model(self, model: str | Path) -> None:
         """Switch to another catalogue id or GGUF file (waits for the running request; loads on
         next use). Raises `ModelNotFoundError` and keeps the current model when it is missing."""
-        resolved = resolve_llm(str(model), self.settings.models_dir)
+        resolved = resolve_llm(str(model), self.models_dir)
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
@@ -172,7 +174,9 @@ class LlamaGenerator:
         """The prompt for ``question`` over ``passages`` within this model's window (`build_prompt`)."""
         return build_prompt(self, question, passages, history, language=language, n_ctx=self.n_ctx,
                             max_tokens=max_tokens or self.settings.max_tokens,
-                            max_prompt_tokens=self.settings.max_prompt_tokens)
+                            max_prompt_tokens=self.settings.max_prompt_tokens,
+                            history_turns=self.settings.history_turns,
+                            history_answer_tokens=self.settings.history_answer_tokens)
 
     def render(
         self, question: str, blocks: list[str], history: list[tuple[str, str]], language: str
@@ -243,26 +247,25 @@ class LlamaGenerator:
         language: str = ENGLISH,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        stats: GenerationStats | None = None,
-        on_prompt: Callable[[Prompt], None] | None = None,
-    ) -> Iterator[str]:
-        """Build the prompt and yield the answer's text as it is generated.
+    ) -> Generation:
+        """The reply, written as it is iterated (`Generation`). The prompt is built when the
+        iteration starts, and the model lock is held until it is exhausted or closed."""
+        generation = Generation()
+        generation.pieces = self._stream(generation, question, passages, history, language, temperature,
+                                         max_tokens)
+        return generation
 
-        Holds the model lock until the iterator is exhausted or closed. ``on_prompt`` gets the
-        `Prompt` before the first token (which passages are in it); ``stats`` is filled in.
-        """
+    def _stream(self, generation: Generation, question: str, passages: Sequence[Passage], history: History,
+                language: str, temperature: float | None, max_tokens: int | None) -> Iterator[str]:
         with self._lock:
             started = time.perf_counter()
-            prompt = self.build_prompt(question, passages, history, language=language,
-                                       max_tokens=max_tokens)
-            if on_prompt is not None:
-                on_prompt(prompt)
-            yield from self._generate(prompt, temperature, stats, started)
+            prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
+            generation.prompt = prompt
+            yield from self._generate(prompt, temperature, generation.stats, started)
 
     def _generate(
-        self, prompt: Prompt, temperature: float | None, stats: GenerationStats | None, started: float
+        self, prompt: Prompt, temperature: float | None, stats: GenerationStats, started: float
     ) -> Iterator[str]:
-        stats = stats if stats is not None else GenerationStats()
         stats.prompt_tokens = len(prompt.tokens)
         temperature = self.settings.temperature if temperature is None else temperature
         counter = _TokenRecorder(self.llm, self._refusal_ids())

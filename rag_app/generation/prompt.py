@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Protocol
 
 from rag_app.answer import History, Passage
+from rag_app.config import GenerationSettings
 from rag_app.text import ENGLISH, FRENCH
 
 # A passage trimmed to fit must keep at least this many tokens to be worth including.
 MIN_PASSAGE_TOKENS = 24
-# History turns kept at most, and tokens kept of each earlier answer.
-MAX_HISTORY_TURNS = 3
-MAX_HISTORY_ANSWER_TOKENS = 96
+# History turns kept at most, and tokens kept of each earlier answer (generation settings).
+_DEFAULTS = GenerationSettings()
 # The answer never gets less than this share of a small context window.
 MIN_ANSWER_SHARE = 4
 
@@ -101,20 +101,23 @@ def build_prompt(
     n_ctx: int,
     max_tokens: int,
     max_prompt_tokens: int,
+    history_turns: int = _DEFAULTS.history_turns,
+    history_answer_tokens: int = _DEFAULTS.history_answer_tokens,
 ) -> Prompt:
     """The prompt for ``question`` over numbered ``passages`` (best first) within ``n_ctx``.
 
     Room is kept for ``max_tokens`` answer tokens (shrunk to leave the prompt at least
     three quarters of a small window); the prompt is also capped at
-    ``settings.max_prompt_tokens``. Then, while the prompt is too long: the oldest
+    ``max_prompt_tokens``. It keeps the last ``history_turns`` exchanges, each answer cut to
+    ``history_answer_tokens``. Then, while the prompt is too long: the oldest
     history turn goes, then the lowest-ranked passage; the last passage kept is trimmed
     to the room left; a question longer than the window is cut.
     """
     answer_tokens = max(16, min(max_tokens, n_ctx // MIN_ANSWER_SHARE))
     budget = min(n_ctx - answer_tokens, max_prompt_tokens)
     history = [
-        (user, _cut(model, answer, MAX_HISTORY_ANSWER_TOKENS))
-        for user, answer in list(history)[-MAX_HISTORY_TURNS:]
+        (user, _cut(model, answer, history_answer_tokens))
+        for user, answer in (list(history)[-history_turns:] if history_turns else [])
     ]
     # The question alone (no passages, no history) must fit: cut it if needed.
     base = model.render(question, [], [], language)

@@ -18,8 +18,6 @@ from rag_app.text import (
     split_sentences,
 )
 
-EVIDENCE_SENTENCES = 3
-
 
 @dataclass
 class PassageSentences:
@@ -94,7 +92,7 @@ def compress_passages(index: PassageSentences, scores: Sequence[float], keep: in
     return out
 
 
-def evidence(index: PassageSentences, scores: Sequence[float], limit: int = EVIDENCE_SENTENCES) -> list[Evidence]:
+def evidence(index: PassageSentences, scores: Sequence[float], limit: int) -> list[Evidence]:
     """The ``limit`` passage sentences that best answer the question, best first.
 
     ``scores`` are the `sentence_scores` of ``index`` for the question; a sentence that says

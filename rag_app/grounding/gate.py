@@ -13,33 +13,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag_app.answer import Passage
+from rag_app.config import GroundingSettings
 from rag_app.embedding import Calibration
 from rag_app.text import ENGLISH, content_words, coverage, key_terms
 
-# Gate: open when the best dense cosine reaches the embedder's `gate_dense_high`, or when the
-# lexical coverage of the question's content words reaches GATE_COVERAGE with a dense cosine of
-# at least its `gate_dense_low` (English-only embedder and a question in another language:
-# coverage alone).
-GATE_COVERAGE = 0.5
-GATE_COVERAGE_FOREIGN = 0.5
-GATE_PASSAGES = 5  # how many of the best passages the gate looks at
+_DEFAULTS = GroundingSettings()
 
 
 @dataclass(frozen=True)
 class GateThresholds:
-    """The thresholds of the gate's rule, for one embedder."""
+    """The thresholds of the gate's rule: the cosines from the embedder's calibration, the
+    word shares and the number of passages looked at from the grounding settings."""
 
     dense_high: float
     dense_low: float
-    coverage: float = GATE_COVERAGE
-    coverage_foreign: float = GATE_COVERAGE_FOREIGN
+    coverage: float = _DEFAULTS.gate_coverage
+    coverage_foreign: float = _DEFAULTS.gate_coverage_foreign
     multilingual: bool = False  # the cosine is as good for any language as for English
+    passages: int = _DEFAULTS.gate_passages
 
     @classmethod
-    def of(cls, calibration: Calibration) -> GateThresholds:
-        """The thresholds tuned for the embedder with this calibration."""
-        return cls(calibration.gate_dense_high, calibration.gate_dense_low,
-                   multilingual=calibration.multilingual)
+    def of(cls, calibration: Calibration, settings: GroundingSettings = _DEFAULTS) -> GateThresholds:
+        """The thresholds for the embedder with this calibration, under these settings."""
+        return cls(calibration.gate_dense_high, calibration.gate_dense_low, settings.gate_coverage,
+                   settings.gate_coverage_foreign, calibration.multilingual, settings.gate_passages)
 
 
 @dataclass
@@ -58,7 +55,7 @@ def gate(
 ) -> GateDecision:
     """Open the gate when the best passages are relevant enough to answer ``question``.
 
-    Signals over the first `GATE_PASSAGES` passages: the best dense cosine; the best share of
+    Signals over the first ``thresholds.passages`` passages: the best dense cosine; the best share of
     the question's content words that one passage holds; whether a passage holds one of the
     question's identifier-like key terms (an acronym such as "BEIR": an exact match that
     survives a question asked in another language than the document).
@@ -66,7 +63,7 @@ def gate(
     low cosine. For a question not in English with an English-only embedder the cosine is
     unreliable: enough content words suffice.
     """
-    top = list(passages[:GATE_PASSAGES])
+    top = list(passages[:thresholds.passages])
     if not top:
         return GateDecision(False, 0.0, 0.0, False, "no passage")
     dense = max((p.dense_score for p in top if p.dense_score is not None), default=0.0)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag_app.config import GroundingSettings
 from rag_app.embedding import Embedder
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.support import Verification, verify
@@ -33,13 +34,10 @@ from rag_app.text import (
     strip_citations,
 )
 
-# Where the question's subject may stand around the sentence that supports the answer, in
-# sentences: a sentence refers back to its subject ("the adapter", "it"), rarely ahead.
-SUBJECT_BEFORE = 3
-SUBJECT_AFTER = 1
-# A model check (the answering model asked "does the passage state this answer?") must give
-# at least this probability of "yes".
-MODEL_CHECK_THRESHOLD = 0.5
+# The thresholds (how far around the supporting sentence the subject may stand: a sentence
+# refers back to its subject, "the adapter", "it", rarely ahead; the model check's probability
+# of "yes") are grounding settings.
+_DEFAULTS = GroundingSettings()
 
 # (supporting passages, question, answer) -> probability that the passages state the answer.
 ModelCheck = Callable[[str, str, str], float]
@@ -188,12 +186,14 @@ def missing_subject(question: str, windows: Sequence[str]) -> list[str]:
     return missing + sorted(numbers(_without_names(question)) - window_numbers - set(missing))
 
 
-def support_windows(verification: Verification, index: PassageSentences, whole: bool = False) -> list[str]:
+def support_windows(verification: Verification, index: PassageSentences, whole: bool = False,
+                    settings: GroundingSettings = _DEFAULTS) -> list[str]:
     """For each supported sentence, the passage text around the passage sentence supporting it.
 
-    The window is the passage's heading and the sentences from `SUBJECT_BEFORE` before the
-    supporting one to `SUBJECT_AFTER` after it (``whole``: the whole passage).
+    The window is the passage's heading and the sentences from ``settings.subject_before``
+    before the supporting one to ``settings.subject_after`` after it (``whole``: the whole passage).
     """
+    before, after = settings.subject_before, settings.subject_after
     windows = []
     for i in verification.sources:
         owner = index.owner[i]
@@ -203,7 +203,7 @@ def support_windows(verification: Verification, index: PassageSentences, whole: 
             continue
         near = [index.sentences[j] for j in range(len(index.sentences))
                 if index.owner[j] == owner
-                and -SUBJECT_BEFORE <= index.position[j] - index.position[i] <= SUBJECT_AFTER]
+                and -before <= index.position[j] - index.position[i] <= after]
         windows.append(" ".join([passage.heading, *near]))
     return windows
 
@@ -251,29 +251,32 @@ def judge_reply(
     valid: int,
     language: str,
     model_check: ModelCheck | None = None,
+    settings: GroundingSettings = _DEFAULTS,
 ) -> Judgement:
     """Judge the model's ``reply`` to ``question`` over the passages of ``index``.
 
     ``valid`` is how many passages were in the prompt (citations beyond are removed). When
     ``model_check`` is given, a reply that passed every other check must also get a
-    probability of at least `MODEL_CHECK_THRESHOLD` from it (passages, question, answer).
+    probability of at least ``settings.model_check_threshold`` from it (passages, question, answer).
     """
     if is_refusal(reply):
         return Judgement(True, Verification(reply, []), Relevance(False))
-    verification = verify(reply, index, embedder, valid)
+    verification = verify(reply, index, embedder, valid, settings.support_lexical_weight)
     answer = " ".join(v.text for v in verification.sentences if v.supported)
-    relevance = check_relevance(question, answer, support_windows(verification, index), language)
-    if relevance.answers and model_check is not None and not model_agrees(question, verification, index, model_check):
+    relevance = check_relevance(question, answer, support_windows(verification, index, settings=settings), language)
+    if relevance.answers and model_check is not None and not model_agrees(
+            question, verification, index, model_check, settings.model_check_threshold):
         relevance = Relevance(False, _reason("model", language))
     return Judgement(False, verification, relevance)
 
 
-def model_agrees(question: str, verification: Verification, index: PassageSentences, model_check: ModelCheck) -> bool:
+def model_agrees(question: str, verification: Verification, index: PassageSentences, model_check: ModelCheck,
+                 threshold: float = _DEFAULTS.model_check_threshold) -> bool:
     """Whether the model, asked again, finds the reply's supported sentences stated by the passages
-    that support them (a probability of "yes" of at least `MODEL_CHECK_THRESHOLD`)."""
+    that support them (a probability of "yes" of at least ``threshold``)."""
     answer = " ".join(v.text for v in verification.sentences if v.supported) or verification.text
     passages = "\n".join(dict.fromkeys(support_windows(verification, index, whole=True)))
-    return model_check(passages, question, strip_citations(answer)) >= MODEL_CHECK_THRESHOLD
+    return model_check(passages, question, strip_citations(answer)) >= threshold
 
 
 def model_reason(language: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag_app.answer import Citation, Passage, SentenceVerdict
+from rag_app.config import GroundingSettings
 from rag_app.embedding import Embedder
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.text import (
@@ -30,8 +31,9 @@ from rag_app.text import (
 )
 
 # A sentence is supported when its best passage sentence gives a combined score of at least the
-# embedder's `support_score` (and every number and name of the sentence is in that passage).
-SUPPORT_LEXICAL_WEIGHT = 0.5
+# embedder's `support_score` (and every number and name of the sentence is in that passage); the
+# weight of shared words in that score is the `support_lexical_weight` grounding setting.
+_LEXICAL_WEIGHT = GroundingSettings().support_lexical_weight
 
 MESSAGES = {
     "refused": {
@@ -79,13 +81,15 @@ class Verification:
         return any(s.supported for s in self.sentences)
 
 
-def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int) -> Verification:
+def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int,
+           lexical_weight: float = _LEXICAL_WEIGHT) -> Verification:
     """Check every sentence of ``answer`` against the passages (numbered 1..len(passages)).
 
     ``valid`` is how many passages were in the prompt: citations outside 1..``valid`` are
     removed. A sentence is supported when one sentence of a passage (its cited passages are
     tried first, then the others) scores at least the embedder's ``calibration.support_score``
-    on ``w * lexical + (1 - w) * cosine`` and holds every number and name the sentence states.
+    on ``w * lexical + (1 - w) * cosine`` (``w``: ``lexical_weight``) and holds every number and
+    name the sentence states.
     """
     cleaned = remove_invalid_citations(answer, valid)
     sentences: list[str] = []
@@ -104,7 +108,7 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int)
     sources: list[int] = []
     for sentence, clean, vector in zip(sentences, plain, vectors, strict=True):
         cites = [n for n in cited_numbers(sentence) if 1 <= n <= valid]
-        score, i = _support(clean, vector, index, cites)
+        score, i = _support(clean, vector, index, cites, lexical_weight)
         supported = score >= embedder.calibration.support_score and i is not None
         verdicts.append(SentenceVerdict(text=sentence, supported=supported, score=round(score, 4),
                                         citations=cites))
@@ -120,7 +124,7 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int)
 
 
 def _support(
-    sentence: str, vector: np.ndarray, index: PassageSentences, cites: list[int]
+    sentence: str, vector: np.ndarray, index: PassageSentences, cites: list[int], weight: float
 ) -> tuple[float, int | None]:
     """Best support score of ``sentence`` and the index of the passage sentence giving it."""
     words = content_words(sentence)
@@ -140,7 +144,7 @@ def _support(
         if stated_names and not all(holds_phrase(index.normalized[owner], n) for n in stated_names):
             continue
         lexical = coverage(words, index.sentences[i])
-        score = SUPPORT_LEXICAL_WEIGHT * lexical + (1 - SUPPORT_LEXICAL_WEIGHT) * float(cosines[i])
+        score = weight * lexical + (1 - weight) * float(cosines[i])
         if score > best[0] + 1e-9:
             best = (score, i)
     return best

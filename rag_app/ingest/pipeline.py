@@ -5,7 +5,7 @@ A file whose size and mtime match the index is not opened; one whose content has
 not loaded again; a changed file replaces its chunks; a deleted file's chunks are removed.
 A chunk whose embedded text is already in the index reuses its stored vector.
 
-Files are committed in batches of about ``settings.ingest_batch_chunks`` chunks, each in one
+Files are committed in batches of about ``settings.ingest.ingest_batch_chunks`` chunks, each in one
 short transaction that holds only the writes (loading and embedding happen before it). A file
 is never split across commits. A crash, kill or Ctrl+C loses at most the batch in flight; the
 next run sees the committed files as unchanged and goes on from there. Memory holds one batch.
@@ -57,7 +57,7 @@ def ingest(
     embedder: Embedder | None = None,
     wait: bool = False,
 ) -> IngestReport:
-    """Bring the index in ``settings.index_dir`` up to date with ``settings.data_dir``.
+    """Bring the index in ``settings.paths.index_dir`` up to date with ``settings.paths.data_dir``.
 
     Raises `IngestError` when the data folder is missing, `IndexMismatchError` when the
     index was built with another embedding model or other chunk settings (unless ``rebuild``)
@@ -65,14 +65,14 @@ def ingest(
     then it waits for it). ``rebuild`` builds a new index beside the old one and puts it in
     place in one step when it is complete (`rebuild_index`).
     """
-    data_dir = Path(settings.data_dir)
+    data_dir = Path(settings.paths.data_dir)
     if not data_dir.is_dir():
         raise IngestError(
             f"Data folder not found: {data_dir}. Create it and put your documents in it, "
             "or pass --data-dir."
         )
     embedder = embedder or embedder_from_settings(settings)
-    if rebuild and (Path(settings.index_dir) / DB_NAME).exists():
+    if rebuild and (Path(settings.paths.index_dir) / DB_NAME).exists():
         return rebuild_index(settings, embedder, progress=progress, wait=wait)
     return _ingest(settings, embedder, progress=progress, wait=wait)
 
@@ -93,16 +93,16 @@ def rebuild_index(
     kill leaves the old index whole, and the next rebuild goes on from the staging folder's last
     commit (started again if that holds another embedder or chunking).
     """
-    live = Path(settings.index_dir)
+    live = Path(settings.paths.index_dir)
     staging = staging_dir(live)
     with IndexStore.open(live) as old, old.writing(wait=wait):
         if (staging / DB_NAME).exists():
             try:
                 with IndexStore.open(staging, embedder.name, embedder.dimension) as partial:
-                    partial.check_chunking(settings.chunk_tokens, settings.chunk_overlap)
+                    partial.check_chunking(settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
             except IndexUnavailableError:
                 shutil.rmtree(staging)
-        report = _ingest(settings.model_copy(update={"index_dir": staging}), embedder, progress=progress)
+        report = _ingest(settings.replace(index_dir=staging), embedder, progress=progress)
         exchange(staging, live)  # the new index in place, the old one at the staging name
         shutil.rmtree(staging, ignore_errors=True)
     log.info("Rebuilt the index in %s", live)
@@ -112,19 +112,20 @@ def rebuild_index(
 def _ingest(
     settings: Settings, embedder: Embedder, *, progress: ProgressCallback | None = None, wait: bool = False
 ) -> IngestReport:
-    """The incremental ingest of `ingest`, into ``settings.index_dir``."""
+    """The incremental ingest of `ingest`, into ``settings.paths.index_dir``."""
     started = time.perf_counter()
-    data_dir = Path(settings.data_dir)
+    data_dir = Path(settings.paths.data_dir)
     report = IngestReport()
-    found = scan(data_dir, follow_external_links=settings.follow_external_links, max_file_mb=settings.max_file_mb)
+    found = scan(data_dir, follow_external_links=settings.ingest.follow_external_links,
+                 max_file_mb=settings.ingest.max_file_mb)
     files, report.skipped = found.files, found.skipped
     for name in report.skipped:
         log.info("Skipped %s: unsupported file type", name)
     for item in found.refused:
         log.warning("Not ingesting %s: %s", item.path, item.reason)
 
-    chunking = (settings.chunk_tokens, settings.chunk_overlap)
-    with IndexStore.open(settings.index_dir) as store, store.writing(wait=wait):
+    chunking = (settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
+    with IndexStore.open(settings.paths.index_dir) as store, store.writing(wait=wait):
         store.check_model(embedder.name, embedder.dimension)
         store.check_chunking(*chunking)
         known = {doc.path: doc for doc in store.documents()}
@@ -204,10 +205,11 @@ class _Batches:
                 self.touched.append(source)
                 report.unchanged += 1
                 return
-            document = load_bytes(source.path, data, max_text_chars=self.settings.max_text_chars)
+            document = load_bytes(source.path, data, max_text_chars=self.settings.ingest.max_text_chars)
             del data
             if self._chunker is None:
-                self._chunker = Chunker(self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap)
+                ingest = self.settings.ingest
+                self._chunker = Chunker(self.embedder, ingest.chunk_tokens, ingest.chunk_overlap)
             chunks = self._chunker.split(document)
             if not chunks:
                 raise LoadError("no text to index")
@@ -224,7 +226,7 @@ class _Batches:
             report.updated += 1
         else:
             report.added += 1
-        if sum(len(item.chunks) for item in self.pending) >= self.settings.ingest_batch_chunks:
+        if sum(len(item.chunks) for item in self.pending) >= self.settings.ingest.ingest_batch_chunks:
             self.flush()
 
     def flush(self) -> None:
@@ -234,7 +236,8 @@ class _Batches:
             return
         vectors = self._vectors()
         with self.store.transaction(self.embedder.name, self.embedder.dimension,
-                                    chunking=(self.settings.chunk_tokens, self.settings.chunk_overlap)) as writer:
+                                    chunking=(self.settings.ingest.chunk_tokens,
+                                              self.settings.ingest.chunk_overlap)) as writer:
             for source in self.touched:
                 writer.touch_document(source.key, source.mtime)
             for source, reason, had_record in self.failed:

@@ -2,7 +2,7 @@
 
 Example::
 
-    retriever = IndexRetriever(retriever=HybridRetriever(store, embedder, settings), k=5)
+    retriever = IndexRetriever(retriever=HybridRetriever(store, embedder, settings.retrieval), k=5)
     docs = retriever.invoke("How do I reset the device?")
     docs[0].metadata["path"], docs[0].metadata["page"]
 """

@@ -91,8 +91,8 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                     gr.HTML(SOURCE_PANEL, elem_id="source-panel")
             with gr.Tab("Documents", id="documents"):
                 kinds = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-                gr.Markdown(f"Drop files here ({kinds}; up to {settings.max_upload_mb} MB each). They "
-                            f"are saved into `{settings.data_dir}` and indexed at once.")
+                gr.Markdown(f"Drop files here ({kinds}; up to {settings.serve.max_upload_mb} MB each). They "
+                            f"are saved into `{settings.paths.data_dir}` and indexed at once.")
                 upload = gr.File(label="Add documents", file_count="multiple", elem_id="upload",
                                  file_types=sorted(SUPPORTED_EXTENSIONS))
                 with gr.Row():
@@ -111,12 +111,12 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                                           value=False, elem_id="remove-confirm")
                     remove = gr.Button("Remove", variant="stop", elem_id="remove")
             with gr.Tab("Settings", id="settings"):
-                k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages per question")
-                temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05,
+                k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="Passages per question")
+                temperature = gr.Slider(0.0, 2.0, value=settings.generation.temperature, step=0.05,
                                         label="Temperature")
-                max_tokens = gr.Slider(16, 2048, value=settings.max_tokens, step=16,
+                max_tokens = gr.Slider(16, 2048, value=settings.generation.max_tokens, step=16,
                                        label="Maximum answer length (tokens)")
-                model = gr.Dropdown(label=f"Model (the catalogue's, or any .gguf in {settings.models_dir}/)",
+                model = gr.Dropdown(label=f"Model (the catalogue's, or any .gguf in {settings.paths.models_dir}/)",
                                     choices=[(c.label, c.path) for c in choices],
                                     value=page.model_path, elem_id="model")
                 model_status = gr.Markdown(f"Model: `{Path(page.model_path).name}`")
@@ -160,8 +160,8 @@ def serve(
     demo = build_blocks(page)
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
     demo.launch(
-        server_name=host or settings.host,
-        server_port=port or settings.port,
+        server_name=host or settings.serve.host,
+        server_port=port or settings.serve.port,
         theme=THEME,
         css=CSS,
         share=False,
@@ -172,7 +172,7 @@ def serve(
         mcp_server=False,
         enable_monitoring=False,
         footer_links=["api", "settings"],
-        max_file_size=f"{settings.max_upload_mb}mb",
+        max_file_size=f"{settings.serve.max_upload_mb}mb",
         head=SOURCE_PANEL_SCRIPT,
         app_kwargs={"routes": source_routes(page.app)},
         prevent_thread_lock=True,

@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
-from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent
 from rag_app.app import (
     App,
     IndexUnavailableError,
@@ -87,7 +87,7 @@ class ChatPage:
     # ----- watching the data folder --------------------------------------------------------
     def start_watching(self) -> None:
         """Ingest the data folder now and whenever its files change, in a background thread."""
-        self.watch_status = f"Watching `{self.settings.data_dir}` for changes"
+        self.watch_status = f"Watching `{self.settings.paths.data_dir}` for changes"
         self._watcher = threading.Thread(
             target=self.app.watch, name="watch-data-folder", daemon=True, args=(self._watched, self._stop_watch)
         )
@@ -104,7 +104,7 @@ class ChatPage:
                 outcome += f", {len(r.failed)} could not be read"
         else:
             outcome = ""
-        self.watch_status = f"Watching `{self.settings.data_dir}` · updated {when}: {outcome}"
+        self.watch_status = f"Watching `{self.settings.paths.data_dir}` · updated {when}: {outcome}"
 
     def status_line(self) -> str:
         """The index status shown at the top of the page (with the watcher's last update)."""
@@ -128,7 +128,7 @@ class ChatPage:
     def refresh(self) -> tuple[Any, ...]:
         """Outputs of every index-dependent component (status, notice, tables, remove list)."""
         view = self.index_view()
-        notice = EMPTY_HELP.format(data_dir=self.settings.data_dir)
+        notice = EMPTY_HELP.format(data_dir=self.settings.paths.data_dir)
         return (
             view.status,
             gr.update(value=notice, visible=view.empty),
@@ -160,8 +160,8 @@ class ChatPage:
         pieces: list[str] = []
         answer: Answer | None = None
         try:
-            for event in self.app.ask(question, [(str(q), str(a)) for q, a in history], k=int(k),
-                                      temperature=float(temperature), max_tokens=int(max_tokens)):
+            options = AskOptions(k=int(k), temperature=float(temperature), max_tokens=int(max_tokens))
+            for event in self.app.ask(question, [(str(q), str(a)) for q, a in history], options=options):
                 if isinstance(event, (TokenEvent, StatusEvent)):
                     if isinstance(event, TokenEvent):
                         pieces.append(event.text)
@@ -172,7 +172,7 @@ class ChatPage:
                     answer = event.answer
         except IndexUnavailableError:
             chat[-1] = {"role": "assistant",
-                        "content": render_notice(EMPTY_HELP.format(data_dir=self.settings.data_dir))}
+                        "content": render_notice(EMPTY_HELP.format(data_dir=self.settings.paths.data_dir))}
             yield chat, history, ""
             return
         except Exception as exc:  # the page must stay usable; the log has the traceback

@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from rag_app.answer import Answer, Citation, Passage, StatusEvent
+from rag_app.answer import Answer, Citation, Passage, StatusEvent, unit_word
 from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3
@@ -51,7 +51,7 @@ def highlight(text: str, sentence: str, limit: int | None = None) -> str:
 def _where(path: str, page: int | None, heading: str) -> str:
     parts = [f"<b>{_esc(Path(path).name)}</b>"]
     if page:
-        parts.append(f"page {page}")
+        parts.append(f"{unit_word(path)} {page}")
     if heading:
         parts.append(_esc(heading))
     return " · ".join(parts)

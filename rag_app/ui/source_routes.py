@@ -37,7 +37,7 @@ def source_routes(app: App) -> list[APIRoute]:
     """The routes of the source panel over ``app``."""
 
     def check(request: Request) -> None:
-        if not host_allowed(request.headers.get("host", ""), app.settings.host):
+        if not host_allowed(request.headers.get("host", ""), app.settings.serve.host):
             raise HTTPException(status_code=403, detail="Not served to this host name.")
 
     def source_page(request: Request, chunk_id: int, s: str = "", page: int | None = None) -> Response:

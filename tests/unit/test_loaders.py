@@ -282,7 +282,7 @@ def test_html_without_visible_text(tmp_path: Path) -> None:
         load_document(path)
 
 
-@pytest.mark.parametrize("name", ["notes.xyz", "slides.pptx", "old.doc", "README"])
+@pytest.mark.parametrize("name", ["notes.xyz", "archive.zip", "program.exe", "README"])
 def test_unsupported_extension(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text("some text", encoding="utf-8")

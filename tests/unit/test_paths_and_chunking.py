@@ -19,19 +19,18 @@ def test_every_path_setting_expands_home_and_variables(monkeypatch: pytest.Monke
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PAPERS", "papers")
     settings = Settings(data_dir="~/Documents/$PAPERS", index_dir="~/idx", models_dir="$HOME/m")
-    assert settings.data_dir == tmp_path / "Documents" / "papers"
-    assert settings.index_dir == tmp_path / "idx" and settings.models_dir == tmp_path / "m"
+    assert settings.paths.data_dir == tmp_path / "Documents" / "papers"
+    assert settings.paths.index_dir == tmp_path / "idx" and settings.paths.models_dir == tmp_path / "m"
     monkeypatch.setenv("RAG_APP_DATA_DIR", "~/from-env")
-    assert Settings().data_dir == tmp_path / "from-env"
+    assert Settings().paths.data_dir == tmp_path / "from-env"
 
 
 def test_the_models_belong_to_the_installation_wherever_the_command_runs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    beside = Path(rag_app.__file__).resolve().parent.parent / "models"
-    expected = beside if beside.is_dir() else installed_models_dir()
-    assert Settings().models_dir == expected and expected.is_absolute()
+    checkout = Path(rag_app.__file__).resolve().parent.parent  # this is a source checkout
+    assert Settings().paths.models_dir == installed_models_dir() == checkout / "models"
 
 
 def test_a_changed_chunk_setting_is_refused_with_the_rebuild_command(tmp_path: Path) -> None:
@@ -56,6 +55,6 @@ def test_the_settings_file_is_read_when_the_settings_are(monkeypatch: pytest.Mon
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("RAG_APP_CONFIG", str(config))
     settings = Settings()
-    assert settings.top_k == 7 and settings.data_dir == tmp_path / "papers"
+    assert settings.retrieval.top_k == 7 and settings.paths.data_dir == tmp_path / "papers"
     monkeypatch.setenv("RAG_APP_TOP_K", "3")  # the environment wins over the file
-    assert Settings().top_k == 3
+    assert Settings().retrieval.top_k == 3

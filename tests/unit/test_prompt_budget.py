@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rag_app.answer import Passage
+from rag_app.config import GenerationSettings
 from rag_app.generation import build_prompt
-from rag_app.generation.prompt import MAX_HISTORY_TURNS, MIN_PASSAGE_TOKENS
+from rag_app.generation.prompt import MIN_PASSAGE_TOKENS
 
 from fakes import FakeGenerator
 
@@ -46,7 +47,7 @@ def test_the_oldest_history_goes_first_and_a_long_question_is_cut() -> None:
     history = [(f"question {i} " + "x " * 60, f"answer {i}") for i in range(6)]
     prompt = build_prompt(model, "and then?", [passage(1, 20)], history, n_ctx=600, max_tokens=100,
                           max_prompt_tokens=4096)
-    assert prompt.history_used <= MAX_HISTORY_TURNS
+    assert prompt.history_used <= GenerationSettings().history_turns
     assert "question 5" in prompt.text and "question 0" not in prompt.text
     assert len(prompt.tokens) + prompt.max_tokens <= 600
 

@@ -62,7 +62,7 @@ def test_questions_during_a_rebuild_are_answered_from_the_old_index(tmp_path: Pa
         assert app.search("Where do swifts sleep?", k=1)[0].path == "doc4.md"
         embedder.release.set()
         rebuild.join(30)
-        assert not staging_dir(settings.index_dir).exists()
+        assert not staging_dir(settings.paths.index_dir).exists()
         # After the swap the same App reads the new index (cut with the new chunk setting).
         assert app.search("Where do owls hunt?", k=1)[0].path == "doc3.md"
     with App(settings, embedder=FakeEmbedder()) as app:
@@ -82,7 +82,7 @@ def test_an_interrupted_rebuild_keeps_the_old_index_and_the_next_goes_on(tmp_pat
         after = app.info()
         assert (after.documents, after.chunks) == (before.documents, before.chunks)
         assert app.search("Where do storks nest?", k=1)[0].path == "doc0.md"
-    assert staging_dir(settings.index_dir).exists()  # two files were committed there
+    assert staging_dir(settings.paths.index_dir).exists()  # two files were committed there
     with App(settings, embedder=FakeEmbedder()) as app:
         report = app.ingest(rebuild=True)
         assert report.unchanged == 2 and report.added == len(TOPICS) - 2  # it went on from there

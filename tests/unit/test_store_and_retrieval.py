@@ -39,7 +39,7 @@ def index(tmp_path: Path) -> Path:
 
 def search(store: IndexStore, question: str, mode: str = "hybrid") -> list[str]:
     settings = Settings(data_dir=".", index_dir=store.index_dir, top_k=3)
-    return [p.path for p in HybridRetriever(store, EMBEDDER, settings).search(question, mode=mode)]
+    return [p.path for p in HybridRetriever(store, EMBEDDER, settings.retrieval).search(question, mode=mode)]
 
 
 def test_hybrid_search_finds_the_document_by_words_and_by_vector(index: Path) -> None:

@@ -5,7 +5,7 @@ place; a table becomes one ``a | b`` line per row. Headings come from paragraph 
 "Heading N", else the outline level of the paragraph or its style. The core properties give title
 (else the first top-level heading) and author. An OLE file (a password-protected document, or an
 old .doc renamed .docx) and a damaged file are reported with their own reasons. Before any part
-is parsed, the zip's table of contents is checked (`check_zip`): a file whose parts would expand
+is parsed, the zip's table of contents is checked (`archive.check_zip`): a file whose parts would expand
 beyond `MAX_UNZIPPED_BYTES`, or one part beyond `MAX_RATIO` times its compressed size (a zip bomb),
 is refused unread.
 """
@@ -15,11 +15,11 @@ from __future__ import annotations
 import io
 import logging
 import re
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 from rag_app.ingest.document import LoadError, Section
+from rag_app.ingest.loaders.archive import check_zip
 from rag_app.ingest.loaders.common import _SPACES, DOCX_INVALID, DOCX_PROTECTED, Loaded, Metadata, _HeadingPath
 
 log = logging.getLogger(__name__)
@@ -29,35 +29,13 @@ DOCX_EXTENSIONS = frozenset({".docx"})
 _HEADING_STYLE = re.compile(r"^heading\s+([1-9])$", re.IGNORECASE)
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# Decompression bounds: all parts together, and one part's expansion once it is over a megabyte
-# (text and XML compress 5-20x; images barely).
-MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
-MAX_RATIO = 100
-ZIP_BOMB = "its compressed parts would expand to {size:,.0f} MB ({why}): not read, as a zip bomb could be"
-
-
-def check_zip(data: bytes) -> None:
-    """Raise LoadError when the zip in ``data`` would expand beyond the decompression bounds."""
-    try:
-        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise LoadError(DOCX_INVALID) from exc
-    total = sum(e.file_size for e in entries)
-    if total > MAX_UNZIPPED_BYTES:
-        raise LoadError(ZIP_BOMB.format(size=total / 1e6, why=f"over {MAX_UNZIPPED_BYTES // 2**20} MB in all"))
-    for entry in entries:
-        if entry.file_size > 2**20 and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
-            ratio = entry.file_size / max(entry.compress_size, 1)
-            raise LoadError(ZIP_BOMB.format(size=total / 1e6, why=f"{entry.filename} expands {ratio:,.0f} times"))
-
-
 def load_docx(data: bytes) -> Loaded:
     """Paragraphs and tables in body order, split by headings (from paragraph styles)."""
     import docx
 
     if data.startswith(_OLE_MAGIC):
         raise LoadError(DOCX_PROTECTED)
-    check_zip(data)
+    check_zip(data, DOCX_INVALID)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_docx_blocks(document))

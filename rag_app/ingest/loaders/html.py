@@ -10,6 +10,7 @@ elements become line breaks, table rows become ``a | b`` lines and ``<pre>`` kee
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from rag_app.ingest.document import Section
@@ -32,12 +33,14 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 
 def load_html(data: bytes) -> Loaded:
     """Visible text split by h1-h6 headings; scripts, styles and <head> dropped; nothing fetched."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
     from bs4.element import NavigableString, PreformattedString, Tag
 
     declared = _META_CHARSET.search(data[:4096])
     text, encoding = decode_text(data, declared.group(1).decode("ascii") if declared else None)
-    soup = BeautifulSoup(text, _html_parser())
+    with warnings.catch_warnings():  # XHTML (e-book chapters) reads as HTML: the warning says nothing
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(text, _html_parser())
 
     metadata: Metadata = {} if encoding in UNICODE else {"encoding": encoding}
     if soup.title and soup.title.get_text(strip=True):

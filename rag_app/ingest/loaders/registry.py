@@ -8,17 +8,49 @@ once cleaned. To add a format, write a module with its extensions and loader and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from functools import partial
+from pathlib import PurePath
 from typing import NamedTuple
 
+from rag_app.ingest.document import LoadError, Section, UnsupportedFormatError
 from rag_app.ingest.loaders.common import EMPTY_FILE, PDF_NO_TEXT, Loaded
+from rag_app.ingest.loaders.delimited import CSV_EXTENSIONS, load_csv
 from rag_app.ingest.loaders.docx import DOCX_EXTENSIONS, load_docx
+from rag_app.ingest.loaders.epub import EPUB_EXTENSIONS, load_epub
 from rag_app.ingest.loaders.html import HTML_EXTENSIONS, load_html
+from rag_app.ingest.loaders.legacy_office import DOC_EXTENSIONS, PPT_EXTENSIONS, load_doc, load_ppt
+from rag_app.ingest.loaders.mail import EML_EXTENSIONS, load_eml
 from rag_app.ingest.loaders.markdown import MARKDOWN_EXTENSIONS, load_markdown
+from rag_app.ingest.loaders.opendocument import ODF_EXTENSIONS, load_opendocument
+from rag_app.ingest.loaders.outlook import MSG_EXTENSIONS, load_msg
 from rag_app.ingest.loaders.pdf import PDF_EXTENSIONS, load_pdf
+from rag_app.ingest.loaders.pptx import PPTX_EXTENSIONS, load_pptx
+from rag_app.ingest.loaders.rtf import RTF_EXTENSIONS, load_rtf
+from rag_app.ingest.loaders.spreadsheet import XLS_EXTENSIONS, XLSX_EXTENSIONS, load_xls, load_xlsx
 from rag_app.ingest.loaders.text import TEXT_EXTENSIONS, load_text
 
+log = logging.getLogger(__name__)
+
 Loader = Callable[[bytes], Loaded]
+
+
+def read_attachment(name: str, data: bytes) -> list[Section]:
+    """The sections of a file held inside another (an e-mail's attachment), by its extension.
+
+    Raises `UnsupportedFormatError` for a type not read, `LoadError` for one that fails."""
+    suffix = PurePath(name).suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise UnsupportedFormatError(f"unsupported file type {suffix or '(no extension)'}")
+    try:
+        return loader(data)[0]
+    except LoadError:
+        raise
+    except Exception as exc:  # a parser bug or an odd file must not lose the message
+        log.debug("Loader failed on the attachment %s", name, exc_info=True)
+        raise LoadError(f"could not read the {suffix[1:].upper()} file ({type(exc).__name__})") from exc
 
 
 class Format(NamedTuple):
@@ -35,6 +67,17 @@ FORMATS: tuple[Format, ...] = (
     Format(TEXT_EXTENSIONS, load_text),
     Format(HTML_EXTENSIONS, load_html, "no visible text in the HTML page"),
     Format(DOCX_EXTENSIONS, load_docx, "no text in the Word document"),
+    Format(CSV_EXTENSIONS, load_csv, "no cell with text in the table"),
+    Format(EPUB_EXTENSIONS, load_epub, "no text in the e-book's chapters"),
+    Format(ODF_EXTENSIONS, load_opendocument, "no text in the OpenDocument file"),
+    Format(PPTX_EXTENSIONS, load_pptx, "no text on the slides"),
+    Format(XLSX_EXTENSIONS, load_xlsx, "no cell with text in the workbook"),
+    Format(XLS_EXTENSIONS, load_xls, "no cell with text in the workbook"),
+    Format(RTF_EXTENSIONS, load_rtf, "no text in the RTF document"),
+    Format(MSG_EXTENSIONS, partial(load_msg, read_attachment=read_attachment), "no text in the message"),
+    Format(DOC_EXTENSIONS, load_doc, "no text in the Word document"),
+    Format(PPT_EXTENSIONS, load_ppt, "no text on the slides"),
+    Format(EML_EXTENSIONS, partial(load_eml, read_attachment=read_attachment), "no text in the e-mail"),
 )
 
 LOADERS: dict[str, Loader] = {ext: fmt.load for fmt in FORMATS for ext in fmt.extensions}
