@@ -32,6 +32,13 @@ def unit_word(path: str) -> str:
     return "slide" if PurePath(path).suffix.lower() in SLIDE_SUFFIXES else "page"
 
 
+def where_in(path: str, page: int | None, ocr: bool = False) -> str:
+    """A unit as a person reads it in a citation: "page 3", "slide 2", "page 3, OCR"; "" for none."""
+    if not page:
+        return ""
+    return f"{unit_word(path)} {page}" + (", OCR" if ocr else "")
+
+
 @dataclass
 class Passage:
     """A retrieved passage as shown to a person: where it comes from and how it ranked."""
@@ -47,6 +54,7 @@ class Passage:
     dense_rank: int | None = None  # 1-based; None when not in that list
     bm25_rank: int | None = None
     fused_rank: int | None = None
+    ocr: bool = False  # its page was read by OCR: cited as "page 3, OCR"
 
 
 @dataclass

@@ -46,7 +46,12 @@ class PathSettings(_Group):
         "Where the installed models are: by default the installation's models/ (found from any folder)."),
         json_schema_extra={"shown_default": "the installation's models/"})
 
-    @field_validator("data_dir", "index_dir", "models_dir", mode="after")
+    cache_dir: Path = Field(default_factory=lambda: user_cache_dir(), description=(
+        "Where work that is slow to redo is kept (the text OCR read on each scanned page, by its "
+        "content): by default the per-user cache folder (~/.cache/rag_app on Linux)."),
+        json_schema_extra={"shown_default": "the per-user cache folder"})
+
+    @field_validator("data_dir", "index_dir", "models_dir", "cache_dir", mode="after")
     @classmethod
     def _expand(cls, path: Path) -> Path:
         """``~`` and environment variables expanded, once, for every path setting."""
@@ -257,6 +262,13 @@ def settings_table() -> str:
 def expand_path(path: Path | str) -> Path:
     """``path`` with ``~`` and ``$VARIABLES`` expanded."""
     return Path(os.path.expanduser(os.path.expandvars(str(path))))
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder of rag_app (``~/.cache/rag_app`` on Linux, by platformdirs)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("rag_app")
 
 
 def installed_models_dir() -> Path:

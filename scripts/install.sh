@@ -69,6 +69,17 @@ else
   llama_pid=$!
 fi
 
+# OCR of scanned pages and images: Tesseract with its French and English models (Debian packages,
+# as `make test` installs Chromium); without root or sudo, the command to run is printed.
+install_tesseract() {
+  local packages="tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng"
+  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx fra; then return 0; fi
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -q $packages || { apt-get update -q && apt-get install -y -q $packages; }
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo apt-get install -y -q $packages
+  else echo "Scanned pages need: sudo apt install $packages"; return 0; fi
+}
+step "Tesseract OCR, French and English (apt)" install_tesseract
+
 # torch first, pinned: it is the CPU build on disk; any other torch pulls the CUDA packages.
 step "PyTorch 2.13 (CPU build)" $PIP install torch==2.13.0
 step "rag_app and its libraries" $PIP install -e ".[embedding,test]"

@@ -37,6 +37,7 @@ def isolated_from_the_users_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_f
     for key in [k for k in os.environ if k.startswith("RAG_APP_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("RAG_APP_CONFIG", str(tmp_path_factory.getbasetemp() / "no-rag_app.toml"))
+    monkeypatch.setenv("RAG_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,8 @@ class IsolatedSettings(Settings):
 
 def make_settings(data_dir: Path, index_dir: Path, **extra: object) -> Settings:
     """Settings for a test corpus, ignoring any rag_app.toml or RAG_APP_* of the machine."""
-    return IsolatedSettings(data_dir=data_dir, index_dir=index_dir, **{"models_dir": MODELS, **extra})
+    defaults = {"models_dir": MODELS, "cache_dir": Path(index_dir).parent / "cache"}
+    return IsolatedSettings(data_dir=data_dir, index_dir=index_dir, **{**defaults, **extra})
 
 
 @pytest.fixture

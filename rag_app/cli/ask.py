@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent, unit_word
+from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent, where_in
 from rag_app.app import App
 from rag_app.config import Settings
 
@@ -70,7 +70,7 @@ def show_answer(answer: Answer, console: Console) -> None:
     if answer.evidence:
         console.print("[bold]Evidence from your documents[/]")
         for e in answer.evidence:
-            where = e.path + (f", {unit_word(e.path)} {e.page}" if e.page else "")
+            where = e.path + (f", {where_in(e.path, e.page)}" if e.page else "")
             where += f" — {e.heading}" if e.heading else ""
             console.print(f"  [dim]{where}[/]")
             console.print(f"  {e.text}", markup=False, highlight=False)

@@ -29,6 +29,7 @@ from rag_app.retrieval import MODES
 
 STAGES = {
     "files": "Files",
+    "ocr": "Scanned pages read (OCR)",
     "chunks": "Chunks indexed",
     "write": "Writing corpus",
     "load": "Reading files",

@@ -11,12 +11,14 @@ class Section:
     """A run of text with one page number (PDF) and one heading path.
 
     ``page`` is 1-based and set only for paged formats. ``heading`` is the heading path,
-    e.g. ``"Quantization > GGUF"``; empty when the text is not under a heading.
+    e.g. ``"Quantization > GGUF"``; empty when the text is not under a heading. ``ocr``: the
+    text was read from the page's image (a scan, a photo).
     """
 
     text: str
     page: int | None = None
     heading: str = ""
+    ocr: bool = False
 
 
 @dataclass

@@ -240,4 +240,5 @@ def _passage(
         dense_rank=dense_rank,
         bm25_rank=bm25_rank,
         fused_rank=fused_rank,
+        ocr=record.ocr,
     )

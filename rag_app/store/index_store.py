@@ -348,7 +348,8 @@ class IndexStore:
             return []
         marks = ",".join("?" * len(ids))
         rows = self._rows(
-            "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "SELECT c.*, d.path, d.title, d.metadata AS doc_metadata "
+            "FROM chunks c JOIN documents d ON d.id = c.document_id "
             f"WHERE c.id IN ({marks})",
             [int(i) for i in ids],
         )
@@ -358,7 +359,8 @@ class IndexStore:
     def document_chunks(self, path: str) -> list[ChunkRecord]:
         """All chunks of one document, in order."""
         rows = self._rows(
-            "SELECT c.*, d.path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "SELECT c.*, d.path, d.title, d.metadata AS doc_metadata "
+            "FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.path = ? ORDER BY c.ordinal",
             (path,),
         )

@@ -52,6 +52,7 @@ class ChunkRecord:
     heading: str
     char_start: int
     char_end: int
+    ocr: bool = False  # its page was read by OCR (the document's ``ocr_pages`` metadata)
 
 
 @dataclass(frozen=True)
@@ -107,4 +108,15 @@ def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
         heading=row["heading"],
         char_start=row["char_start"],
         char_end=row["char_end"],
+        ocr=row["page"] is not None and str(row["page"]) in _ocr_pages(row),
     )
+
+
+def _ocr_pages(row: sqlite3.Row) -> set[str]:
+    """The pages of the chunk's document read by OCR (its metadata's ``ocr_pages``, "2,3")."""
+    if "doc_metadata" not in row.keys() or '"ocr_pages"' not in row["doc_metadata"]:  # noqa: SIM118 (a Row)
+        return set()
+    try:
+        return set(str(json.loads(row["doc_metadata"]).get("ocr_pages", "")).split(","))
+    except (ValueError, AttributeError):
+        return set()

@@ -36,7 +36,7 @@ EMPTY_HELP = (
     "**Your index holds no documents yet.** Open the **Documents** tab and drop PDF, Markdown, "
     "text, HTML or Word files there, or copy them into `{data_dir}` and run `rag-app ingest`."
 )
-STAGES = {"files": "Reading files", "chunks": "Passages indexed"}
+STAGES = {"files": "Reading files", "ocr": "Scanned pages read (OCR)", "chunks": "Passages indexed"}
 
 
 @dataclass

@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from rag_app.answer import Answer, Citation, Passage, StatusEvent, unit_word
+from rag_app.answer import Answer, Citation, Passage, StatusEvent, where_in
 from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3
@@ -48,10 +48,10 @@ def highlight(text: str, sentence: str, limit: int | None = None) -> str:
     return f"{_esc(before)}<mark>{_esc(marked)}</mark>{_esc(after)}"
 
 
-def _where(path: str, page: int | None, heading: str) -> str:
+def _where(path: str, page: int | None, heading: str, ocr: bool = False) -> str:
     parts = [f"<b>{_esc(Path(path).name)}</b>"]
     if page:
-        parts.append(f"{unit_word(path)} {page}")
+        parts.append(where_in(path, page, ocr))
     if heading:
         parts.append(_esc(heading))
     return " · ".join(parts)
@@ -74,9 +74,10 @@ def _source_item(n: int, chunk_id: int, path: str, page: int | None, heading: st
     # Opens the passage in the source panel beside the chat (the page's script catches the click).
     show = (f'<a class="rag-open" data-chunk="{chunk_id}" href="{html.escape(source_url(chunk_id, sentence))}">'
             "Show in document</a>")
+    where = _where(path, page, heading, bool(passage and passage.ocr))
     return (
         f'<li class="rag-source" value="{n}"><div class="rag-source-head">'
-        f"[{n}] {_where(path, page, heading)} {_score(passage, score)} {show}</div>{quote}"
+        f"[{n}] {where} {_score(passage, score)} {show}</div>{quote}"
         f'<details><summary>Passage</summary><div class="rag-passage">{body}</div></details></li>'
     )
 
