@@ -95,3 +95,10 @@ def test_the_ocr_cache_serves_a_page_again_after_a_rename(tmp_path: Path) -> Non
     assert load_document(tmp_path / "a.png", ocr=first).sections[0].text == \
         load_document(tmp_path / "b.png", ocr=again).sections[0].text
     assert (first.pages_read, again.pages_read, again.pages_cached) == (1, 0, 1)
+
+
+def test_a_small_image_is_enlarged_before_it_is_read(tmp_path: Path) -> None:
+    small = page_image().resize((620, 140), Image.Resampling.LANCZOS)  # a page saved at about 72 dpi
+    (tmp_path / "small.png").write_bytes(png(small))
+    read = set(words(load_document(tmp_path / "small.png").sections[0].text))
+    assert {"héron", "château.", "coûte"} <= read
