@@ -32,5 +32,5 @@ until curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1; do
   fi
   sleep 2
 done
-grep -E '^[A-Z].{57}' "$work/run.log" || true
+sed -n '1,/^Installed/p' "$work/run.log"  # the install's own lines
 printf 'clone to page served: %d s\n' $((SECONDS - started))
