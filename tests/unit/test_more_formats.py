@@ -147,3 +147,26 @@ def test_legacy_word_without_libreoffice_says_what_to_install(tmp_path: Path, mo
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     with pytest.raises(LoadError, match="install LibreOffice"):
         load(tmp_path, "old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+
+
+def test_without_tesseract_a_scan_says_what_to_install_and_text_pages_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fpdf import FPDF
+    from PIL import Image
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="The first page has a text layer about lighthouses.")
+    pdf.add_page()
+    pdf.image(Image.new("L", (600, 800), 200), x=0, y=0, w=210)  # a scanned page
+    both = pdf.output()
+    doc = load(tmp_path, "mixed.pdf", bytes(both))
+    assert [s.page for s in doc.sections] == [1] and "lighthouses" in doc.sections[0].text
+    scan = FPDF()
+    scan.add_page()
+    scan.image(Image.new("L", (600, 800), 200), x=0, y=0, w=210)
+    with pytest.raises(LoadError, match="needs OCR, and Tesseract is not installed"):
+        load(tmp_path, "scan.pdf", bytes(scan.output()))

@@ -64,6 +64,7 @@ def _load(pdfium: Any, data: bytes, ocr: PageReader | None) -> Loaded:
             raise LoadError(PDF_NO_PAGES)
         sections: list[Section] = []
         broken_pages = 0
+        ocr_failure = ""
         for number in range(1, count + 1):
             try:
                 text = _page_text(document, number - 1)
@@ -72,7 +73,10 @@ def _load(pdfium: Any, data: bytes, ocr: PageReader | None) -> Loaded:
                 broken_pages += 1
                 continue
             if len(text.strip()) < OCR_MIN_CHARS and ocr is not None and _has_image(document[number - 1]):
-                scanned = _ocr_page(document, number - 1, ocr)
+                try:
+                    scanned = _ocr_page(document, number - 1, ocr)
+                except LoadError as exc:  # no OCR engine: the pages with text are still read
+                    ocr_failure, scanned = exc.reason, ""
                 if scanned:
                     sections.append(Section(text=scanned, page=number, ocr=True))
                     continue
@@ -82,7 +86,9 @@ def _load(pdfium: Any, data: bytes, ocr: PageReader | None) -> Loaded:
     finally:
         document.close()
     if not sections:
-        raise LoadError(PDF_INVALID if broken_pages == count else PDF_NO_TEXT)
+        raise LoadError(ocr_failure or (PDF_INVALID if broken_pages == count else PDF_NO_TEXT))
+    if ocr_failure:
+        log.warning("Scanned pages left out: the PDF %s", ocr_failure)
     if broken_pages:
         log.warning("%d of %d PDF pages could not be read and were skipped", broken_pages, count)
     return sections, metadata
