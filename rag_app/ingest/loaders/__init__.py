@@ -1,8 +1,10 @@
-"""Read one file into a LoadedDocument: PDF, Markdown, plain text, HTML and DOCX.
+"""Read one file into a LoadedDocument: PDF, images (OCR), Markdown, text, HTML, Office,
+OpenDocument, CSV, EPUB, RTF and e-mail (docs/formats.md).
 
 ``load_document(path)`` picks the loader from the file extension through the registry
-(``registry.LOADERS``); each format has its own module. Every loader returns sections of
-normalized text that keep their page (PDF) or heading path ("Title > Sub"). A file that cannot
+(``registry.FORMAT_OF``, run by ``registry.run_loader``); each format has its own module. Every
+loader returns sections of normalized text that keep their page (PDF pages, slides, image
+frames) or heading path ("Title > Sub"). A file that cannot
 be read raises ``LoadError`` with a reason a person understands; an unknown extension raises
 ``UnsupportedFormatError``.
 """

@@ -93,14 +93,13 @@ def attachment_sections(name: str, payload: bytes, subject: str,
         found = read_attachment(name, payload)
     except LoadError as exc:
         return f"Attachment: {name} (not read: {exc.reason})", []
-    label = PurePath(name).name
-    return f"Attachment: {name}", [Section(s.text, s.page, " > ".join(h for h in (subject, label, s.heading) if h))
-                                   for s in found]
+    return f"Attachment: {name}", [_under(s, subject, PurePath(name).name) for s in found]
 
 
-def _under(section: Section, subject: str) -> Section:
-    heading = " > ".join(h for h in (subject, section.heading) if h)
-    return Section(section.text, section.page, heading)
+def _under(section: Section, *labels: str) -> Section:
+    """``section`` with ``labels`` (the subject, an attachment's name) put before its heading."""
+    heading = " > ".join(h for h in (*labels, section.heading) if h)
+    return Section(section.text, section.page, heading, section.ocr)
 
 
 def _text(part: Message) -> str:

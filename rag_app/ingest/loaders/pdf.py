@@ -130,7 +130,7 @@ def _ocr_page(document: Any, index: int, ocr: PageReader) -> str:
         image = page.render(scale=OCR_DPI / 72, grayscale=True).to_pil()
     finally:
         page.close()
-    return ocr.read(image.convert("L")).text
+    return ocr.read(image).text
 
 
 def page_text_as_read(raw: str) -> str:
