@@ -35,6 +35,7 @@ from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import Generator
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
+from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
 from rag_app.ingest.pipeline import ingest as run_ingest
 from rag_app.ingest.report import IngestReport, ProgressCallback
@@ -277,7 +278,8 @@ class App:
             record = self._chunk(chunk_id)
             passage = record.text if record.path == path and record.page == page else ""
         try:
-            return pdf_pages.render_page(file, page, passage, sentence if passage else "")
+            return pdf_pages.render_page(file, page, passage, sentence if passage else "",
+                                         PageReader(ocr_cache(self.settings.paths.cache_dir)))
         except pdf_pages.PdfPageError as exc:
             raise SourceError(str(exc)) from exc
 

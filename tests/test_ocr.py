@@ -1,56 +1,24 @@
 """OCR with the real Tesseract (make install puts it in): French accents kept, a page turned
-sideways read upright, a scanned PDF and an image ingested and cited as OCR, the cache reused."""
+sideways read upright, a scanned PDF and an image ingested, cited as OCR and highlighted on the
+page image, the cache reused."""
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from rag_app.app import App
 from rag_app.ingest.loaders import load_document
 from rag_app.ingest.ocr import PageReader, tesseract_available
 
 from conftest import make_settings
-
-LINES = ["Le héron cendré niche à l'été près de l'étang.",
-         "Où sont les œufs ? Déjà éclos, à côté du château.",
-         "Ça coûte très cher : cinquante-sept euros."]
+from scans import LINES, page_image, png, scanned_pdf
 
 if not tesseract_available():
     pytest.fail("Tesseract is not installed: run `make install` (sudo apt install tesseract-ocr "
                 "tesseract-ocr-fra tesseract-ocr-eng)", pytrace=False)
-
-
-def page_image(lines: list[str] = LINES) -> Image.Image:
-    """Lines of French text on a white page, as a 300 dpi scan of them would look."""
-    import matplotlib
-
-    font = ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), 42)
-    image = Image.new("L", (2480, 160 + 120 * len(lines)), 255)
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((150, 120 + i * 120), line, fill=0, font=font)
-    return image
-
-
-def png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-def scanned_pdf(image: Image.Image) -> bytes:
-    """A PDF whose one page is only that image (no text layer), as a scanner writes it."""
-    from fpdf import FPDF
-
-    pdf = FPDF(unit="pt", format=(595, 842))
-    pdf.add_page()
-    pdf.image(image, x=0, y=0, w=595)
-    return bytes(pdf.output())
 
 
 def words(text: str) -> list[str]:
@@ -83,7 +51,16 @@ def test_a_scanned_pdf_is_ingested_searchable_and_cited_as_ocr(tmp_path: Path, e
         report = app.ingest(progress=lambda stage, done, total: seen.append((stage, done)))
         assert not report.failed and ("ocr", 1) in seen  # the progress shows the page read by OCR
         best = app.search("Où niche le héron cendré ?", k=1)[0]
-    assert best.path == "compte-rendu.pdf" and best.page == 1 and best.ocr and "héron" in best.text
+        assert best.path == "compte-rendu.pdf" and best.page == 1 and best.ocr and "héron" in best.text
+        # The source panel highlights the passage on the scanned page, on the words OCR read
+        # (found again in the OCR cache), and the sentence more strongly.
+        second_line = [line for line in best.text.splitlines() if line.strip()][1]  # as OCR read it
+        _, highlights = app.page_image("compte-rendu.pdf", 1, chunk_id=best.chunk_id, sentence=second_line)
+    text_bottom = 842 * 1.5 * (160 + 120 * len(LINES)) / 2480 * 595 / 842  # the image's lines, in pixels
+    assert highlights.found and all(0 < top < bottom < text_bottom for _, top, _, bottom in highlights.passage)
+    assert 0 < len(highlights.sentence) < len(highlights.passage)
+    sentence_top = min(top for _, top, _, _ in highlights.sentence)
+    assert sentence_top > min(top for _, top, _, _ in highlights.passage)  # the second line, not the first
 
 
 def test_the_ocr_cache_serves_a_page_again_after_a_rename(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import DEMO_DATA, ROOT, make_settings
 from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
+from scans import page_image, scanned_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -45,11 +46,15 @@ UPLOAD_TEXT = (
 UPLOAD_QUESTION = "How many megawatts of electric power does the Zorblax reactor on Quenta produce?"
 
 
+SCAN_NAME = "compte-rendu-scanne.pdf"  # a scanned page (no text layer) beside the demo corpus
+
+
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    index_dir: Path
 
 
 def _free_port() -> int:
@@ -60,12 +65,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Server]:
-    """`rag-app serve` over a fresh index of a copy of the demo corpus."""
+    """`rag-app serve` over a fresh index of a copy of the demo corpus and a scanned page."""
     from rag_app.ingest.pipeline import ingest
 
     root = tmp_path_factory.mktemp("ui")
     data, index = root / "data", root / "index"
     shutil.copytree(DEMO_DATA, data)
+    (data / SCAN_NAME).write_bytes(scanned_pdf(page_image()))
     ingest(make_settings(data, index), embedder=embedder)
     port = _free_port()
     env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
@@ -92,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Serve
             if time.monotonic() > deadline:
                 pytest.fail("rag-app serve did not answer in time")
             time.sleep(1)
-        yield Server(url, process, data)
+        yield Server(url, process, data, index)
     finally:
         process.terminate()
         try:
@@ -154,7 +160,7 @@ def last_answer(page):
 
 def test_answer_streams_and_cites_the_right_file(page) -> None:
     status = page.inner_text("#index-status")
-    assert "8 documents" in status and "multilingual-e5-small" in status
+    assert "9 documents" in status and "multilingual-e5-small" in status
     ask(page, FACT.question, expect_stream=True)
     shot(page, "1-answer")
     answer = last_answer(page)
@@ -202,6 +208,21 @@ def test_a_citation_opens_its_pdf_page_highlighted_and_the_pages_can_be_turned(p
     frame.locator("nav a.back").click()
     frame.locator(f"#page-image[data-page='{FACT.page}']").wait_for()
     assert frame.locator("nav a.file").get_attribute("href").startswith("/rag/file/how_llms_work.pdf")
+
+
+def test_a_scanned_page_shows_its_ocr_passage_highlighted_on_the_page_image(page, server: Server) -> None:
+    from rag_app.store import IndexStore
+
+    with IndexStore.open(server.index_dir, create=False) as store:
+        (chunk,) = store.document_chunks(SCAN_NAME)
+    page.goto(f"{server.url}rag/source/{chunk.id}")
+    where = page.locator("#where")
+    assert SCAN_NAME in where.inner_text() and "page 1 of 1" in where.inner_text()
+    image = page.locator("#page-image")
+    assert image.get_attribute("data-highlighted") == "true"  # located on the words OCR read
+    image.evaluate("img => img.complete || new Promise(done => img.onload = done)")
+    assert image.evaluate("img => img.naturalWidth") > 500
+    shot(page, "1d-source-scanned-pdf")
 
 
 def test_a_markdown_source_opens_in_its_section_with_the_passage_marked(page) -> None:
@@ -260,7 +281,7 @@ def test_uploaded_file_is_indexed_and_cited(page, server: Server, tmp_path: Path
     )
     assert (server.data_dir / UPLOAD_NAME).read_text(encoding="utf-8") == UPLOAD_TEXT
     page.wait_for_function(f"() => document.querySelector('#documents').innerText.includes('{UPLOAD_NAME}')")
-    assert "9 documents" in page.inner_text("#index-status")
+    assert "10 documents" in page.inner_text("#index-status")
     shot(page, "3-uploaded")
 
     # The same name again is refused rather than overwritten.

@@ -10,8 +10,8 @@ both under load on 2 cores) and a fifth of the memory (270 MB against 1.26 GB).
 One call reads words with their boxes (``image_to_data``); a page read with low confidence is
 tried again after Tesseract's orientation detection turns it upright (a page scanned sideways or
 upside down). A page's result is cached under the SHA-256 of its pixels and the engine, as
-JSON in the index folder (``ocr-cache/``): a re-ingest, a rename or a rebuild never reads a page
-twice.
+JSON in the user cache (`ocr_cache`): a re-ingest, a rename or a rebuild never reads a page
+twice, and the source viewer finds the words' boxes there to highlight a passage.
 """
 
 from __future__ import annotations
@@ -68,6 +68,12 @@ class OcrPage:
         data = json.loads(text)
         words = [OcrWord(w["text"], tuple(w["box"]), float(w["confidence"])) for w in data["words"]]
         return cls(data["text"], words, int(data["rotation"]))
+
+
+def ocr_cache(cache_dir: Path) -> Path:
+    """The OCR cache's folder in the user cache ``cache_dir`` (shared by ingestion and the
+    source viewer, which finds a page's words there again)."""
+    return cache_dir / "ocr"
 
 
 def tesseract_available() -> bool:

@@ -29,7 +29,7 @@ from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError
 from rag_app.ingest.loaders import load_bytes
-from rag_app.ingest.ocr import PageReader
+from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
 from rag_app.ingest.scan import SourceFile, read_stable, scan
 from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError
@@ -189,7 +189,7 @@ class _Batches:
         self.committed = 0  # chunks committed by this run
         self._chunker: Chunker | None = None  # made on first use: an unchanged folder loads no model
         # Scanned pages and images: read once, then from the cache, whatever index or name.
-        self.ocr = PageReader(settings.paths.cache_dir / "ocr",
+        self.ocr = PageReader(ocr_cache(settings.paths.cache_dir),
                               on_page=(lambda n: progress("ocr", n, 0)) if progress else None)
 
     def take(self, source: SourceFile, record: DocumentRecord | None, failure: tuple[str, int, float] | None) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import format_files as ff
 import pytest
 
 from rag_app.ingest.document import LoadError
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS, load_document
 from rag_app.ingest.loaders.tables import table_lines
 
+import format_files as ff
 from broken_files import truncated
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from rag_app.ingest.document import LoadError, Section
 from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_PAGES, PDF_NO_TEXT, Loaded, Metadata
+from rag_app.ingest.loaders.pdf_tables import may_hold_table, page_words, table_rows
 from rag_app.ingest.ocr import PageReader
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ OCR_DPI = 300
 
 
 def load_pdf(data: bytes, ocr: PageReader | None = None) -> Loaded:
-    """One section per page with text, with its 1-based page number.
+    """One section per page with text, with its 1-based page number; a page holding a table
+    has a second section with the table's rows as "row / column: value" lines (`pdf_tables`).
 
     Text comes from PDFium (pypdfium2): 14x faster than pypdf on the FinanceBench filings, with
     the same words in the same order (docs/evaluation.md). A page without a text layer (under
@@ -67,7 +69,7 @@ def _load(pdfium: Any, data: bytes, ocr: PageReader | None) -> Loaded:
         ocr_failure = ""
         for number in range(1, count + 1):
             try:
-                text = _page_text(document, number - 1)
+                text, table = _page_text(document, number - 1)
             except pdfium.PdfiumError:
                 log.debug("No text from page %d", number, exc_info=True)
                 broken_pages += 1
@@ -82,6 +84,8 @@ def _load(pdfium: Any, data: bytes, ocr: PageReader | None) -> Loaded:
                     continue
             if text.strip():
                 sections.append(Section(text=text, page=number))
+            if table:
+                sections.append(Section(text="\n".join(table), page=number))
         metadata = _pdf_metadata(document)
     finally:
         document.close()
@@ -101,17 +105,20 @@ _LIGATURES = str.maketrans(
 )
 
 
-def _page_text(document: Any, index: int) -> str:
+def _page_text(document: Any, index: int) -> tuple[str, list[str]]:
+    """The page's text as read, and its tables' rows ("row / column: value", `pdf_tables`)
+    when the text looks like it holds one."""
     page = document[index]
     try:
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
+            table = table_rows(page_words(textpage)) if may_hold_table(text) else []
         finally:
             textpage.close()
     finally:
         page.close()
-    return page_text_as_read(text)
+    return page_text_as_read(text), table
 
 
 def _has_image(page: Any) -> bool:
