@@ -116,7 +116,7 @@ class SourceView:
     sentence: str = ""
     page: int | None = None  # the PDF page shown
     pages: int | None = None  # the PDF's page count
-    passage_page: int | None = None  # the page the passage is on
+    passage_page: int | None = None  # the page (a PDF's, a slide's) the passage is on
     changed: bool = False  # the file changed since it was indexed: the highlight may be off
 
     @property
@@ -253,7 +253,7 @@ class App:
                               shown, _page_count(file), record.page, changed)
         context = section_context(file, record.char_start, record.text, sentence)
         return SourceView(record.path, record.title, context.heading or record.heading, context, chunk_id,
-                          record.text, sentence, changed=changed)
+                          record.text, sentence, passage_page=record.page, changed=changed)
 
     def document_source(self, path: str, page: int | None = None) -> SourceView:
         """An indexed document without a passage: page ``page`` (default 1) of a PDF, or the

@@ -9,9 +9,11 @@ links stay on this server (``/rag/…``).
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from rag_app.answer import where_in
 from rag_app.app import SourceView
 
 SOURCE_ROUTE = "/rag/source"
@@ -31,6 +33,7 @@ img.rag-page { width: 100%; border: 1px solid #e5e7eb; box-shadow: 0 1px 3px rgb
 mark.passage { background: #fef08a; color: inherit; }
 mark.sentence { background: #fdba74; color: inherit; outline: 1px solid #c2410c; }
 .note { font-size: 0.85em; color: #92400e; background: #fffbeb; padding: 0.3em 0.5em; border-radius: 4px; }
+.skipped { color: #6b7280; font-size: 0.85em; margin: 0.3em 0; }
 .passage-text { font-size: 0.9em; color: #374151; border-left: 3px solid #fde047; padding-left: 0.5em; }
 """
 
@@ -56,6 +59,8 @@ def render_source_page(view: SourceView, highlighted: bool | None = None) -> str
     where = [f"<b>{esc(Path(view.path).name)}</b>"]
     if view.is_pdf:
         where.append(f"page {view.page} of {view.pages}")
+    elif view.passage_page:  # a slide, an image's page
+        where.append(esc(where_in(view.path, view.passage_page)))
     if view.heading:
         where.append(f'<span class="heading">{esc(view.heading)}</span>')
     notes = []
@@ -133,8 +138,34 @@ def _section_body(view: SourceView) -> str:
             c, d = inner
             middle = (f'{esc(text[a:c])}<mark class="sentence" id="sentence">{esc(text[c:d])}</mark>'
                       f"{esc(text[d:b])}")
-        marked = f'{esc(text[:a])}<mark class="passage" id="passage">{middle}</mark>{esc(text[b:])}'
+        start, end, above, below = _window(text, a, b)
+        marked = (_skipped(above) + f'{esc(text[start:a])}<mark class="passage" id="passage">{middle}</mark>'
+                  f"{esc(text[b:end])}" + _skipped(below))
     link = (f'<nav><a class="file" href="{esc(file_url(view.path))}" target="_blank" rel="noopener">'
             "Open the file</a></nav>")
     script = '<script>document.getElementById("passage")?.scrollIntoView({block: "center"});</script>'
     return f'{link}<div class="section" id="section">{marked}</div>{script}'
+
+
+# A section longer than this many lines (a sheet of a thousand rows) is shown as the passage with
+# `CONTEXT_LINES` lines either side.
+LONG_SECTION_LINES = 80
+CONTEXT_LINES = 20
+
+
+def _window(text: str, a: int, b: int) -> tuple[int, int, int, int]:
+    """What to show of ``text`` around the passage ``text[a:b]``: the offsets (start, end) and
+    the number of lines left out above and below. All of it, unless the section has more than
+    `LONG_SECTION_LINES` lines: then `CONTEXT_LINES` whole lines either side of the passage."""
+    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]  # where each line starts
+    if len(starts) <= LONG_SECTION_LINES:
+        return 0, len(text), 0, 0
+    first = bisect_right(starts, a) - 1
+    last = bisect_right(starts, max(b - 1, a)) - 1
+    low, high = max(0, first - CONTEXT_LINES), min(len(starts), last + CONTEXT_LINES + 1)
+    return starts[low], starts[high] if high < len(starts) else len(text), low, len(starts) - high
+
+
+def _skipped(lines: int) -> str:
+    """Lines a window leaves out, said in a line ("⋯ 240 more lines ⋯"); nothing for none."""
+    return f'<div class="skipped">⋯ {lines} more line{"s" if lines != 1 else ""} ⋯</div>' if lines else ""

@@ -86,3 +86,35 @@ def test_files_are_given_out_only_from_the_data_folder_and_only_when_indexed(app
             app.source(linked[0].id)
     with pytest.raises(SourceError, match="no longer in the index"):
         app.source(10**9)
+
+
+def test_a_slide_is_shown_with_its_number_and_title_and_a_long_sheet_around_the_cited_rows(tmp_path) -> None:  # noqa: ANN001
+    import openpyxl
+
+    from rag_app.ui.source_view import CONTEXT_LINES, render_source_page
+
+    from format_files import pptx_bytes
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "herons.pptx").write_bytes(pptx_bytes())
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Relevés"
+    sheet.append(["Site", "Nids"])
+    for n in range(1, 401):
+        sheet.append([f"Site {n}", n * 3])
+    book.save(data / "releves.xlsx")
+    with App(make_settings(data, tmp_path / "index"), embedder=FakeEmbedder(), generator=FakeGenerator(),
+             create=True) as app:
+        app.ingest()
+        slide = next(c for c in app.store.document_chunks("herons.pptx") if "Nests" in c.text)
+        html_page = render_source_page(app.source(slide.id))
+        assert "slide 2" in html_page and "Counts per year" in html_page and '<mark class="passage"' in html_page
+        row = next(c for c in app.store.document_chunks("releves.xlsx") if "Site: Site 200;" in c.text)
+        view = app.source(row.id)
+        html_page = render_source_page(view)
+    assert view.heading == "Relevés" and '<mark class="passage"' in html_page
+    shown_rows = html_page.count("Site: Site ")
+    assert shown_rows < 400 and shown_rows >= row.text.count("Site: Site ") + CONTEXT_LINES
+    assert "more lines ⋯" in html_page  # what is left out is said
