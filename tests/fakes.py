@@ -51,6 +51,10 @@ class FakeEmbedder:
             progress(len(texts), len(texts))
         return vectors
 
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors, as `encode` gives them."""
+        return self.encode(texts)
+
     def encode_query(self, text: str) -> np.ndarray:
         """The question's vector."""
         return self._vector(text)

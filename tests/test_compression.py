@@ -11,7 +11,7 @@ from rag_app.grounding.evidence import PassageSentences, compress_passages, sent
 class FakeEmbedder:
     """Every text gets the same unit vector: scores then come from the words alone."""
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
         return np.full((len(texts), 4), 0.5, dtype=np.float32)
 
 

@@ -47,7 +47,8 @@ def test_default_embedder_is_e5_built_by_make_install(embedder: Embedder) -> Non
 
 
 def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: Embedder, tmp_path: Path) -> None:
-    """`make install` exported the query encoder; it gives PyTorch's vectors, long texts cut alike."""
+    """`make install` exported the query encoder; it gives PyTorch's vectors, long texts cut alike,
+    for questions and for batches of sentences."""
     import json
     import shutil
 
@@ -62,6 +63,11 @@ def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: 
     by_onnx = np.array([embedder.encode_query(q) for q in questions])
     by_torch = np.array([embedder._encode([q], "query: ")[0] for q in questions])  # type: ignore[attr-defined]
     assert (by_onnx * by_torch).sum(axis=1).min() > 0.9999
+
+    # The sentences checked at question time, in one padded batch, get `encode`'s passage vectors.
+    sentences = [*TEXTS, "Court.", "Une phrase un peu plus longue que les autres, avec des accents : été, château."]
+    by_batch = embedder.encode_sentences(sentences)
+    assert (by_batch * embedder.encode(sentences)).sum(axis=1).min() > 0.9999
 
     # An altered export is not used: questions go back to PyTorch.
     copy = tmp_path / "e5"
@@ -120,6 +126,9 @@ class FixedEmbedder:
 
     def encode(self, texts, progress=None) -> np.ndarray:
         return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    def encode_sentences(self, texts) -> np.ndarray:
+        return self.encode(texts)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

@@ -60,6 +60,11 @@ class Embedder(Protocol):
         """Vectors for passages ``texts`` (``len(texts) x dimension``); ``progress(done, total)`` per batch."""
         ...
 
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors for a few sentences at question time (the same vectors as `encode`,
+        within float tolerance), by the lightest way the embedder has."""
+        ...
+
     def encode_query(self, text: str) -> np.ndarray:
         """One vector for a question."""
         ...

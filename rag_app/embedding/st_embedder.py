@@ -127,6 +127,17 @@ class SentenceTransformerEmbedder:
                 progress(done, len(texts))
         return out
 
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors for the few sentences checked at question time, by ONNX Runtime when
+        the model has an export (PyTorch is then never loaded for a question), else as
+        `encode` does."""
+        encoder = self._query_encoder
+        if encoder is None:
+            return self.encode(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return encoder.encode_batch([self._passage_prompt + text for text in texts])
+
     def encode_query(self, text: str) -> np.ndarray:
         """One normalized vector for a question (by ONNX Runtime when the model has an export:
         the same vector, sooner; see `rag_app.embedding.onnx_query`)."""

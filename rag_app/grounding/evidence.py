@@ -42,7 +42,7 @@ class PassageSentences:
                     sentences.append(sentence)
                     owner.append(i)
                     position.append(j)
-        vectors = embedder.encode(sentences) if sentences else np.zeros((0, 1), dtype=np.float32)
+        vectors = embedder.encode_sentences(sentences) if sentences else np.zeros((0, 1), dtype=np.float32)
         return cls(list(passages), sentences, owner, vectors, position,
                    [normalized(f"{p.heading} {p.text}") for p in passages])
 

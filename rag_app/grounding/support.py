@@ -101,7 +101,7 @@ def verify(answer: str, index: PassageSentences, embedder: Embedder, valid: int,
             sentences.append(sentence)
     text = " ".join(sentences)
     plain = [strip_citations(s) for s in sentences]
-    vectors = embedder.encode(plain) if plain else np.zeros((0, 1), dtype=np.float32)
+    vectors = embedder.encode_sentences(plain) if plain else np.zeros((0, 1), dtype=np.float32)
     verdicts: list[SentenceVerdict] = []
     supporting: dict[int, None] = {}
     best_support: dict[int, tuple[float, str]] = {}
