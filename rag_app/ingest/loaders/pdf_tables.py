@@ -176,6 +176,8 @@ def _table_end(lines: list[list[Run]], start: int) -> int:
 
 
 def _rows(above: list[list[Run]], body: list[list[Run]]) -> list[str]:
+    """The lines of one table: ``body`` its lines from the first figure row to the last,
+    ``above`` the lines over it where its column headers may stand."""
     figures = [run for line in body for run in line if run.is_figure and _figures(line) >= 2]
     columns = _columns(figures)
     if not columns:
@@ -222,6 +224,7 @@ def _columns(figures: list[Run]) -> list[tuple[float, float]]:
 
 
 def _column_of(run: Run, columns: list[tuple[float, float]]) -> int | None:
+    """The column whose right edge the figure ``run`` ends on (None: it is in no column)."""
     best = min(range(len(columns)), key=lambda i: abs(columns[i][1] - run.right))
     return best if abs(columns[best][1] - run.right) <= COLUMN_TOLERANCE else None
 
