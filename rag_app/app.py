@@ -38,7 +38,7 @@ from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
 from rag_app.ingest.pipeline import ingest as run_ingest
-from rag_app.ingest.report import IngestReport, ProgressCallback
+from rag_app.ingest.report import INGEST_STAGES, IngestReport, ProgressCallback
 from rag_app.llm.choices import ModelChoice, model_choices
 from rag_app.llm.files import ModelNotFoundError
 from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, ModelsOverview
@@ -51,6 +51,7 @@ from rag_app.watch import watch as run_watch
 from rag_app.workspace import UploadError, inside, remove_file, save_upload
 
 __all__ = [
+    "INGEST_STAGES",
     "SUPPORTED_EXTENSIONS",
     "App",
     "DocumentInfo",

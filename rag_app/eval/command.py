@@ -22,15 +22,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from rag_app.app import INGEST_STAGES
 from rag_app.config import Settings
 from rag_app.eval.runner import EvalOptions, EvalResult, run_eval
 from rag_app.eval.runner import Progress as ProgressCallback
 from rag_app.retrieval import MODES
 
-STAGES = {
-    "files": "Files",
-    "ocr": "Scanned pages read (OCR)",
-    "chunks": "Chunks indexed",
+STAGES = INGEST_STAGES | {
     "write": "Writing corpus",
     "load": "Reading files",
     "embed": "Embedding chunks",

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# (stage, done, total): ("files", files looked at, files found) and ("chunks", chunks committed
-# so far, 0): the number of chunks is not known before the files are read.
+# (stage, done, total): ("files", files looked at, files found), ("ocr", pages read by OCR so
+# far, 0) and ("chunks", chunks committed so far, 0): those counts are not known before the
+# files are read.
 ProgressCallback = Callable[[str, int, int], None]
+# How each stage is named to a person (the chat page's and the command line's progress).
+INGEST_STAGES = {"files": "Reading files", "ocr": "Scanned pages read (OCR)", "chunks": "Passages indexed"}
 
 
 @dataclass

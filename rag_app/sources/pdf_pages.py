@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag_app.ingest.loaders.pdf import OCR_DPI, OCR_MIN_CHARS, PDFIUM_LOCK
+from rag_app.ingest.document import LoadError
+from rag_app.ingest.loaders.pdf import OCR_MIN_CHARS, PDFIUM_LOCK, ocr_image
 from rag_app.ingest.ocr import OcrPage, PageReader
 from rag_app.sources.locate import find_span
 
@@ -111,9 +112,10 @@ def _render(path: Path, page: int, passage: str, sentence: str,
         finally:
             textpage.close()
         image = pdf_page.render(scale=SCALE).to_pil().convert("RGBA")
-        if not highlights.found and passage.strip() and ocr is not None and len(text.strip()) < OCR_MIN_CHARS:
-            scan = pdf_page.render(scale=OCR_DPI / 72, grayscale=True).to_pil()
-            highlights = _ocr_highlights(scan, passage, sentence, ocr, image.size)
+        scanned = not highlights.found and passage.strip() and ocr is not None and len(text.strip()) < OCR_MIN_CHARS
+        scan = ocr_image(pdf_page) if scanned else None
+    if scan is not None and ocr is not None:  # read outside the PDFium lock (Tesseract, on a cache miss)
+        highlights = _ocr_highlights(scan, passage, sentence, ocr, image.size)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for rect in highlights.passage:
@@ -137,8 +139,6 @@ def _ocr_highlights(scan: Any, passage: str, sentence: str, ocr: PageReader,
     """The passage and sentence located in the OCR of page image ``scan`` (rendered as ingestion
     rendered it, so the cache has it), as rectangles of the read words on an image of ``size``.
     Empty when the page cannot be read (no Tesseract)."""
-    from rag_app.ingest.document import LoadError
-
     try:
         read = ocr.read(scan)
     except LoadError:

@@ -19,6 +19,7 @@ import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
 from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent
 from rag_app.app import (
+    INGEST_STAGES,
     App,
     IndexUnavailableError,
     IngestError,
@@ -36,7 +37,6 @@ EMPTY_HELP = (
     "**Your index holds no documents yet.** Open the **Documents** tab and drop PDF, Markdown, "
     "text, HTML or Word files there, or copy them into `{data_dir}` and run `rag-app ingest`."
 )
-STAGES = {"files": "Reading files", "ocr": "Scanned pages read (OCR)", "chunks": "Passages indexed"}
 
 
 @dataclass
@@ -189,9 +189,9 @@ class ChatPage:
     def _ingest(self, progress: gr.Progress) -> IngestReport:
         def report(stage: str, done: int, total: int) -> None:
             if total:
-                progress((done, total), desc=STAGES.get(stage, stage))
+                progress((done, total), desc=INGEST_STAGES.get(stage, stage))
             else:
-                progress(None, desc=f"{STAGES.get(stage, stage)}: {done}")
+                progress(None, desc=f"{INGEST_STAGES.get(stage, stage)}: {done}")
 
         with self._ingest_lock:  # waits for the folder watcher's or a command-line ingest
             return self.app.ingest(progress=report, wait=True)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_app.ingest.document import LoadError, Section
 from rag_app.ingest.loaders.common import PDF_ENCRYPTED, PDF_INVALID, PDF_NO_PAGES, PDF_NO_TEXT, Loaded, Metadata
 from rag_app.ingest.loaders.pdf_tables import may_hold_table, page_words, table_rows
 from rag_app.ingest.ocr import PageReader
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +134,19 @@ def _has_image(page: Any) -> bool:
 
 
 def _ocr_page(document: Any, index: int, ocr: PageReader) -> str:
-    """The OCR'd text of page ``index``, rendered upright (its /Rotate applied) in grey."""
+    """The OCR'd text of page ``index``."""
     page = document[index]
     try:
-        image = page.render(scale=OCR_DPI / 72, grayscale=True).to_pil()
+        image = ocr_image(page)
     finally:
         page.close()
     return ocr.read(image).text
+
+
+def ocr_image(page: Any) -> Image:
+    """A PDFium page as OCR reads it: upright (its /Rotate applied), in grey, at `OCR_DPI`. The
+    source viewer renders a scanned page the same way, so its pixels find the OCR cache entry."""
+    return page.render(scale=OCR_DPI / 72, grayscale=True).to_pil()
 
 
 def page_text_as_read(raw: str) -> str:
