@@ -22,6 +22,9 @@ class AskOptions:
     k: int | None = None  # passages the answer is written from (retrieval.top_k)
     temperature: float | None = None  # generation.temperature
     max_tokens: int | None = None  # generation.max_tokens
+    # The conversation the question belongs to (a chat tab, an API client): what the model
+    # read for it is kept for its next question and its drafts. "": none in particular.
+    conversation: str = ""
 
 
 SLIDE_SUFFIXES = frozenset({".pptx", ".ppt", ".odp"})
@@ -102,6 +105,8 @@ class Timings:
     total_ms: float = 0.0
     tokens_per_s: float | None = None
     generated_tokens: int = 0
+    prompt_tokens: int = 0  # what the model read before writing
+    cached_tokens: int = 0  # of those, the tokens it had read already (a draft, an earlier turn)
 
 
 @dataclass
@@ -166,10 +171,19 @@ class StatusEvent:
 
 
 @dataclass
+class SourcesEvent:
+    """The passages found and the best evidence sentences, sent as soon as retrieval ends,
+    before the model reads (the gate is open; a refusal comes in its `AnswerEvent`)."""
+
+    passages: list[Passage]
+    evidence: list[Evidence]
+
+
+@dataclass
 class AnswerEvent:
     """The last event of a question: the verified answer."""
 
     answer: Answer
 
 
-Event = StatusEvent | TokenEvent | AnswerEvent
+Event = SourcesEvent | StatusEvent | TokenEvent | AnswerEvent

@@ -1,12 +1,13 @@
 """The answer pipeline: question (+ history) -> retrieval -> gate -> generation -> verification.
 
-`AnswerPipeline.ask` yields `StatusEvent`s and `TokenEvent`s while the model reads and writes,
-then one `AnswerEvent` with the verified `Answer` (citations, evidence, sentence verdicts,
-timings). The CLI, the chat page and the evaluation all use it. Sources are data in the `Answer`,
-never glued into its text.
+`AnswerPipeline.ask` yields a `SourcesEvent` as soon as the passages are found, `StatusEvent`s
+and `TokenEvent`s while the model reads and writes, then one `AnswerEvent` with the verified
+`Answer` (citations, evidence, sentence verdicts, timings). The CLI, the chat page and the
+evaluation all use it. Sources are data in the `Answer`, never glued into its text.
 
 Retrieval runs before the model lock is taken, so questions are searched while another
-question is being generated; generation itself is one request at a time.
+question is being generated; generation itself is one request at a time. `AnswerPipeline.prefill`
+does for a question being typed what `ask` would, up to the model reading its prompt.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from rag_app.answer import (
     Evidence,
     History,
     Passage,
+    SourcesEvent,
     StatusEvent,
     Timings,
     TokenEvent,
 )
 from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import GenerationStats, Generator, LlamaGenerator
+from rag_app.generation import GenerationStats, Generator, LlamaGenerator, PrefillResult
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
 from rag_app.grounding.gate import GateDecision, GateThresholds, gate
@@ -139,9 +141,9 @@ class AnswerPipeline:
         *,
         options: AskOptions = AskOptions(),
     ) -> Iterator[Event]:
-        """Answer ``question``: a `StatusEvent` before the model reads the passages, `TokenEvent`s
-        as it writes, a `StatusEvent` while the reply is checked, then one `AnswerEvent`
-        (a refusal by the gate comes alone).
+        """Answer ``question``: a `SourcesEvent` (the passages and evidence found), a `StatusEvent`
+        before the model reads the passages, `TokenEvent`s as it writes, a `StatusEvent` while
+        the reply is checked, then one `AnswerEvent` (a refusal by the gate comes alone).
 
         ``history`` is the earlier (question, answer) pairs of the conversation, oldest first.
         Three stages: `_find` (retrieval, the gate, the evidence), the model's reply, `_decide`.
@@ -149,27 +151,51 @@ class AnswerPipeline:
         started = time.perf_counter()
         history = [(str(q), str(a)) for q, a in history]
         question = question if isinstance(question, str) else str(question)
+        with self.generator.priority():  # a draft's prefill gives the CPU and the model way
+            yield from self._ask(question, history, options, started)
+
+    def _ask(self, question: str, history: History, options: AskOptions, started: float) -> Iterator[Event]:
         found = self._find(question, history, options.k, started)
         if found.answer is not None:  # an empty question, or the gate closed
             yield AnswerEvent(found.answer)
             return
 
-        assert found.sentences is not None  # set whenever the gate is open
-        shown = found.passages  # what the model reads: whole passages, or their best sentences
-        if self.settings.generation.prompt_sentences:
-            shown = compress_passages(found.sentences, found.scores, self.settings.generation.prompt_sentences)
+        yield SourcesEvent(found.passages, found.evidence)
+        shown = self._shown(found)
         yield StatusEvent("reading", len(shown), self.generator.model_name)
         generation = self.generator.stream(question, shown, history, language=found.language,
-                                           temperature=options.temperature, max_tokens=options.max_tokens)
+                                           temperature=options.temperature, max_tokens=options.max_tokens,
+                                           conversation=options.conversation)
         pieces: list[str] = []
         for piece in generation:
             if not pieces:
                 found.timings.first_token_ms = _ms(started)
             pieces.append(piece)
             yield TokenEvent(piece)
+        found.timings.prompt_tokens = generation.stats.prompt_tokens
+        found.timings.cached_tokens = generation.stats.cached_tokens
         valid = generation.prompt.passages_used if generation.prompt else 0
         yield StatusEvent("checking", valid, self.generator.model_name)
         yield AnswerEvent(self._decide(question, "".join(pieces).strip(), found, generation.stats, valid, started))
+
+    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions()) -> PrefillResult:
+        """For a question still being typed: find its passages as `ask` would and have the model
+        read the prompt, so that asking it (or a question sharing its passages) in the same
+        ``options.conversation`` reads only what changed. Nothing is read when the gate is
+        closed or the draft is empty; gives way to any question (`Generator.prefill`)."""
+        history = [(str(q), str(a)) for q, a in history]
+        found = self._find(draft, history, options.k, time.perf_counter())
+        if found.answer is not None:
+            return PrefillResult()
+        return self.generator.prefill(draft, self._shown(found), history, language=found.language,
+                                      max_tokens=options.max_tokens, conversation=options.conversation)
+
+    def _shown(self, found: _Found) -> list[Passage]:
+        """What the model reads of the passages found: whole, or their best sentences."""
+        assert found.sentences is not None  # set whenever the gate is open
+        if self.settings.generation.prompt_sentences:
+            return compress_passages(found.sentences, found.scores, self.settings.generation.prompt_sentences)
+        return found.passages
 
     def _find(self, question: str, history: History, k: int | None, started: float) -> _Found:
         """Retrieval, the gate and the evidence; with an `Answer` already when there is nothing to

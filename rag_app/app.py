@@ -33,7 +33,7 @@ from rag_app.answer import Answer, AskOptions, Event, History, Passage
 from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import Generator
+from rag_app.generation import Generator, PrefillResult
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
@@ -65,6 +65,7 @@ __all__ = [
     "ModelChoice",
     "ModelNotFoundError",
     "ModelsOverview",
+    "PrefillResult",
     "SourceError",
     "SourceView",
     "UploadError",
@@ -190,6 +191,10 @@ class App:
     def answer(self, question: str, history: History = (), *, options: AskOptions = AskOptions()) -> Answer:
         """The verified answer to ``question`` (no streaming)."""
         return self.pipeline.answer(question, history, options=options)
+
+    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions()) -> PrefillResult:
+        """Have the model read ahead for a question still being typed (`AnswerPipeline.prefill`)."""
+        return self.pipeline.prefill(draft, history, options=options)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from rag_app.answer import History, Passage
 from rag_app.embedding import Calibration
 from rag_app.embedding.base import ProgressCallback
-from rag_app.generation import Generation, Prompt, build_prompt
+from rag_app.generation import Generation, PrefillResult, Prompt, build_prompt
 from rag_app.llm.files import ModelNotFoundError
 
 FAKE_CALIBRATION = Calibration(gate_dense_high=0.8, gate_dense_low=0.3, support_score=0.45, multilingual=True)
@@ -80,6 +81,7 @@ class FakeGenerator:
         self._model_path = model_path
         self.calls = 0
         self.prompts: list[Prompt] = []
+        self.prefills: list[str] = []
         self.loaded = False
         self._ids: dict[str, int] = {}
         self._words: list[str] = []
@@ -123,7 +125,8 @@ class FakeGenerator:
 
     # ----- Generator ----------------------------------------------------------------------------
     def stream(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
-               temperature: float | None = None, max_tokens: int | None = None) -> Generation:
+               temperature: float | None = None, max_tokens: int | None = None,
+               conversation: str = "") -> Generation:
         self.calls += 1
         prompt = build_prompt(self, question, passages, history, language=language, n_ctx=self.n_ctx,
                               max_tokens=max_tokens or 256, max_prompt_tokens=self.n_ctx)
@@ -136,6 +139,15 @@ class FakeGenerator:
         generation.stats.refusal_start = self.refusal_start
         generation.pieces = iter([word if n == 0 else f" {word}" for n, word in enumerate(words)])
         return generation
+
+    def prefill(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
+                max_tokens: int | None = None, conversation: str = "") -> PrefillResult:
+        """Counts the drafts (``prefills``, their questions) and reads nothing."""
+        self.prefills.append(question)
+        return PrefillResult()
+
+    def priority(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def judge_support(self, passage: str, question: str, answer: str) -> float:
         return 0.9

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag_app.answer import Answer, AnswerEvent, AskOptions, Passage, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, AskOptions, Passage, SourcesEvent, StatusEvent, TokenEvent
 from rag_app.answer_pipeline import AnswerPipeline, is_follow_up, retrieval_query
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
@@ -73,9 +73,10 @@ def test_answer_cites_right_file_and_page(pipeline: AnswerPipeline, fact) -> Non
     events = list(pipeline.ask(fact.question, options=AskOptions(max_tokens=SHORT)))
     answer = events[-1].answer
     assert isinstance(events[-1], AnswerEvent)
-    # The wait is shown: reading, then the reply as it is written, then checking.
-    assert isinstance(events[0], StatusEvent) and events[0].stage == "reading" and events[0].passages
-    assert all(isinstance(e, TokenEvent) for e in events[1:-2])
+    # The wait is shown: the passages found, reading, then the reply as it is written, then checking.
+    assert isinstance(events[0], SourcesEvent) and events[0].passages == answer.passages
+    assert isinstance(events[1], StatusEvent) and events[1].stage == "reading" and events[1].passages
+    assert all(isinstance(e, TokenEvent) for e in events[2:-2])
     assert isinstance(events[-2], StatusEvent) and events[-2].stage == "checking"
     assert not answer.refused, answer.answer
     assert answer.citations, "an answer is never shown without its sources"
@@ -87,7 +88,7 @@ def test_answer_cites_right_file_and_page(pipeline: AnswerPipeline, fact) -> Non
     # The evidence always comes with its source, and the best evidence is from the right place.
     assert answer.evidence and all(e.path for e in answer.evidence)
     assert any(_matches(e.path, e.page, fact) for e in answer.evidence)
-    assert "".join(e.text for e in events[1:-2]).strip() == answer.raw_answer
+    assert "".join(e.text for e in events[2:-2]).strip() == answer.raw_answer
     t = answer.timings
     assert t.retrieval_ms > 0 and t.total_ms >= t.retrieval_ms and t.first_token_ms is not None
 

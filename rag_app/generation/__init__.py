@@ -1,8 +1,10 @@
 """Text generation: the `Generator` protocol (base.py), the prompt within the model's context
-window (prompt.py) and the llama.cpp implementation (llama.py)."""
+window (prompt.py), what the model has read kept for the next prompt (context_cache.py) and the
+llama.cpp implementation (llama.py)."""
 
-from rag_app.generation.base import Generation, GenerationStats, Generator
+from rag_app.generation.base import Generation, GenerationStats, Generator, PrefillResult
 from rag_app.generation.llama import LlamaGenerator
 from rag_app.generation.prompt import Prompt, PromptModel, build_prompt
 
-__all__ = ["Generation", "GenerationStats", "Generator", "LlamaGenerator", "Prompt", "PromptModel", "build_prompt"]
+__all__ = ["Generation", "GenerationStats", "Generator", "LlamaGenerator", "PrefillResult", "Prompt",
+           "PromptModel", "build_prompt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,7 @@ class GenerationStats:
     """What one generation cost."""
 
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt's tokens, those already read (a prefill, an earlier turn)
     generated_tokens: int = 0
     first_token_s: float | None = None  # seconds from start to the first token
     generation_s: float = 0.0  # seconds from the first token to the last
@@ -33,6 +35,17 @@ class GenerationStats:
         if self.generated_tokens < 2 or self.generation_s <= 0:
             return None
         return (self.generated_tokens - 1) / self.generation_s
+
+
+@dataclass
+class PrefillResult:
+    """What `Generator.prefill` did: of the draft's ``prompt_tokens``, ``reused`` were read
+    already and ``read`` were read now; ``complete`` is False when it gave way to a question."""
+
+    prompt_tokens: int = 0
+    reused: int = 0
+    read: int = 0
+    complete: bool = True
 
 
 @dataclass
@@ -81,9 +94,31 @@ class Generator(Protocol):
         language: str = ENGLISH,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        conversation: str = "",
     ) -> Generation:
         """The reply to ``question`` over the numbered ``passages``, written as it is iterated
-        (`Generation`); ``None``: the generation settings."""
+        (`Generation`); ``None``: the generation settings. What the model read is kept for the
+        next question of ``conversation``."""
+        ...
+
+    def prefill(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: History = (),
+        *,
+        language: str = ENGLISH,
+        max_tokens: int | None = None,
+        conversation: str = "",
+    ) -> PrefillResult:
+        """Read ahead the prompt `stream` would read for this draft of a question, so that the
+        question, when asked in ``conversation``, finds what it shares read; gives way to a
+        question at once (`PrefillResult.complete` False)."""
+        ...
+
+    def priority(self) -> AbstractContextManager[None]:
+        """A block in which a question is being answered: prefills stop at their next piece and
+        start none (retrieval and the reply get the CPU)."""
         ...
 
     def judge_support(self, passage: str, question: str, answer: str) -> float:

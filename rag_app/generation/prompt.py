@@ -8,7 +8,7 @@ generator, or a fake in the tests), which tokenizes and renders a prompt its own
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -61,6 +61,10 @@ class Prompt:
     max_tokens: int  # answer tokens allowed; len(tokens) + max_tokens <= n_ctx
     stop: list[str] = field(default_factory=list)
     chat: bool = True  # built with the model's chat template
+    # Token offsets where the parts another prompt may share end (the instructions, each
+    # passage, each earlier turn), increasing; the model reads the prompt part by part
+    # (`reading_stops`), so a part read for one prompt is reused as is by the next.
+    segments: list[int] = field(default_factory=list)
 
 
 class PromptModel(Protocol):
@@ -77,6 +81,47 @@ class PromptModel(Protocol):
     def render(self, question: str, blocks: list[str], history: list[tuple[str, str]], language: str) -> Prompt:
         """The whole prompt for ``question`` over passage ``blocks`` and ``history``, tokenized."""
         ...
+
+
+def segment_ends(tokenize: Callable[[str], list[int]], text: str, tokens: list[int], marks: list[int]) -> list[int]:
+    """The token offsets in ``tokens`` (``text`` tokenized by ``tokenize``) of the character
+    offsets ``marks``: each is the length of ``text[:mark]`` in tokens, or, where the tokens
+    merge across the mark, of the longest prefix both tokenizations share. Increasing, and
+    short of the last token (which the model reads when it starts to write)."""
+    ends: list[int] = []
+    for mark in sorted(set(marks)):
+        n = common_prefix(tokenize(text[:mark]), tokens)
+        if 0 < n < len(tokens) - 1 and (not ends or n > ends[-1]):
+            ends.append(n)
+    return ends
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many first tokens ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def reading_stops(prompt_tokens: int, segments: Sequence[int], batch: int) -> list[int]:
+    """Where reading a prompt of ``prompt_tokens`` stops between two model calls: every segment
+    end, and every ``batch`` tokens from the start of each segment, up to the last token but one.
+
+    The same prompt is always read in the same pieces, so what the model computed for a piece
+    does not depend on what was in its context before (prefix reuse stays deterministic).
+    """
+    stops: list[int] = []
+    start = 0
+    for end in [*segments, prompt_tokens - 1]:
+        if end <= start:
+            continue
+        stops.extend(range(start + batch, end, batch))
+        stops.append(end)
+        start = end
+    return stops
 
 
 def instructions(language: str) -> str:

@@ -127,6 +127,12 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
         for trigger in (question.submit, send.click):
             trigger(page.respond, ask_inputs, ask_outputs, concurrency_limit=CHAT_CONCURRENCY,
                     concurrency_id="chat", show_progress="hidden")
+        # While the question is typed, the model reads ahead (ChatPage.prefill): every keystroke
+        # starts a handler at once, so that the newest draft makes the older ones give way.
+        if settings.serve.read_ahead:
+            question.input(page.prefill, [question, history, k, max_tokens], None,
+                           concurrency_limit=CHAT_CONCURRENCY, concurrency_id="draft", show_progress="hidden",
+                           trigger_mode="multiple", api_visibility="private")
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], queue=False)
 
         upload.upload(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],

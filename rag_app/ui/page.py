@@ -8,7 +8,9 @@ components in `layout`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
-from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, AskOptions, SourcesEvent, StatusEvent, TokenEvent
 from rag_app.app import (
     INGEST_STAGES,
     App,
@@ -37,6 +39,13 @@ EMPTY_HELP = (
     "**Your index holds no documents yet.** Open the **Documents** tab and drop PDF, Markdown, "
     "text, HTML or Word files there, or copy them into `{data_dir}` and run `rag-app ingest`."
 )
+
+
+# A draft is read ahead (`ChatPage.prefill`) when it ends a word, or after this pause in typing,
+# once it holds this many words.
+DRAFT_PAUSE_S = 0.35
+DRAFT_MIN_WORDS = 2
+_WORD_END = re.compile(r"[\s,;:.?!»)]$")
 
 
 @dataclass
@@ -61,6 +70,8 @@ class ChatPage:
         self.watch_status = ""  # what the folder watcher last did ("" when not watching)
         self._stop_watch = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._drafts: dict[str, int] = {}  # the latest draft of each tab, by number
+        self._draft_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> ChatPage:
@@ -138,6 +149,27 @@ class ChatPage:
         )
 
     # ----- chat ---------------------------------------------------------------------------
+    def prefill(self, draft: str, history: list[list[str]] | None, k: float, max_tokens: float,
+                request: gr.Request | None = None) -> None:
+        """While a question is typed: when the draft ends a word or the typing pauses, find its
+        passages and have the model read them (`App.prefill`), so that Enter leaves little to read.
+        A newer draft of the same tab, or any question, makes it give way; it never shows an error."""
+        tab = _tab(request)
+        with self._draft_lock:
+            number = self._drafts[tab] = self._drafts.get(tab, 0) + 1
+        if not _WORD_END.search(draft or ""):
+            time.sleep(DRAFT_PAUSE_S)
+            if self._drafts.get(tab) != number:
+                return
+        draft = (draft or "").strip()
+        if len(draft.split()) < DRAFT_MIN_WORDS:
+            return
+        turns = [(str(q), str(a)) for q, a in history or []]
+        try:
+            self.app.prefill(draft, turns, options=AskOptions(k=int(k), max_tokens=int(max_tokens), conversation=tab))
+        except Exception:  # a draft is only a head start: the question itself reports any error
+            log.debug("Prefill failed", exc_info=True)
+
     def respond(
         self,
         question: str,
@@ -146,8 +178,10 @@ class ChatPage:
         k: float,
         temperature: float,
         max_tokens: float,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], list[list[str]], str]]:
-        """Stream the answer to ``question`` into the chat; ``history`` holds earlier turns."""
+        """Stream the answer to ``question`` into the chat; ``history`` holds earlier turns. The
+        passages found show under the answer as soon as retrieval ends."""
         question = (question or "").strip()
         chat = list(chat or [])
         history = [list(turn) for turn in history or []]
@@ -159,17 +193,24 @@ class ChatPage:
         yield chat, history, ""
         pieces: list[str] = []
         answer: Answer | None = None
+        status: StatusEvent | None = None
+        sources: SourcesEvent | None = None
+        tab = _tab(request)
         try:
-            options = AskOptions(k=int(k), temperature=float(temperature), max_tokens=int(max_tokens))
+            options = AskOptions(k=int(k), temperature=float(temperature), max_tokens=int(max_tokens),
+                                 conversation=tab)
             for event in self.app.ask(question, [(str(q), str(a)) for q, a in history], options=options):
-                if isinstance(event, (TokenEvent, StatusEvent)):
-                    if isinstance(event, TokenEvent):
-                        pieces.append(event.text)
-                    status = event if isinstance(event, StatusEvent) else None
-                    chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces), status)}
-                    yield chat, history, ""
-                elif isinstance(event, AnswerEvent):
+                if isinstance(event, AnswerEvent):
                     answer = event.answer
+                    continue
+                if isinstance(event, TokenEvent):
+                    pieces.append(event.text)
+                elif isinstance(event, StatusEvent):
+                    status = event
+                else:
+                    sources = event
+                chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces), status, sources)}
+                yield chat, history, ""
         except IndexUnavailableError:
             chat[-1] = {"role": "assistant",
                         "content": render_notice(EMPTY_HELP.format(data_dir=self.settings.paths.data_dir))}
@@ -261,3 +302,8 @@ class ChatPage:
             return f"⚠ {exc} The previous model `{Path(self.model_path).name}` is still in use."
         self.model_path = path
         return f"Model: `{Path(path).name}` (loaded; used for every open tab)"
+
+
+def _tab(request: gr.Request | None) -> str:
+    """The browser tab a request comes from (Gradio's session), "" outside a browser."""
+    return (request.session_hash or "") if request is not None else ""

@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from rag_app.answer import Answer, Citation, Passage, StatusEvent, where_in
+from rag_app.answer import Answer, Citation, Evidence, Passage, SourcesEvent, StatusEvent, where_in
 from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3
@@ -111,17 +111,21 @@ def _confidence(answer: Answer) -> str:
 
 def _closest(answer: Answer) -> str:
     """The passages that came closest to a refused question."""
-    if not answer.passages:
+    return _passage_list("Closest passages (not enough to answer)", answer.passages, answer.evidence)
+
+
+def _passage_list(title: str, passages: list[Passage], found: list[Evidence]) -> str:
+    """The first passages (`REFUSAL_PASSAGES`), numbered, each with its best evidence sentence."""
+    if not passages:
         return ""
     evidence: dict[int, str] = {}
-    for item in answer.evidence:
+    for item in found:
         evidence.setdefault(item.chunk_id, item.text)
     items = "".join(
         _source_item(n, p.chunk_id, p.path, p.page, p.heading, p.text, p.score, p, evidence.get(p.chunk_id, ""))
-        for n, p in enumerate(answer.passages[:REFUSAL_PASSAGES], start=1)
+        for n, p in enumerate(passages[:REFUSAL_PASSAGES], start=1)
     )
-    return (f'<div class="rag-sources"><div class="rag-sources-title">Closest passages '
-            f"(not enough to answer)</div><ol>{items}</ol></div>")
+    return f'<div class="rag-sources"><div class="rag-sources-title">{title}</div><ol>{items}</ol></div>'
 
 
 def _body(answer: Answer) -> str:
@@ -152,6 +156,8 @@ def _timings(answer: Answer) -> str:
     parts = [f"retrieval {t.retrieval_ms:.0f} ms"]
     if t.first_token_ms is not None:
         parts.append(f"first token {t.first_token_ms / 1000:.1f} s")
+    if t.cached_tokens:
+        parts.append(f"{t.cached_tokens} of {t.prompt_tokens} prompt tokens read ahead")
     if t.tokens_per_s:
         parts.append(f"{t.tokens_per_s:.1f} tokens/s")
     parts.append(f"total {t.total_ms / 1000:.1f} s")
@@ -166,17 +172,20 @@ def render_answer(answer: Answer) -> str:
     return f'<div class="rag-answer">{_body(answer)}{_sources(answer)}{_timings(answer)}</div>'
 
 
-def render_streaming(text: str, status: StatusEvent | None = None) -> str:
-    """The answer as it streams in (not verified yet), with what the app is doing meanwhile."""
+def render_streaming(text: str, status: StatusEvent | None = None, sources: SourcesEvent | None = None) -> str:
+    """The answer as it streams in (not verified yet), with what the app is doing meanwhile and,
+    under it, the passages found (shown as soon as retrieval ends)."""
+    found = _passage_list("Found in your documents (the answer is checked against them next)",
+                          sources.passages, sources.evidence) if sources is not None else ""
     if status is not None and status.stage == "checking":
         return (f'<div class="rag-streaming">{_esc(text)}</div>'
-                '<div class="rag-pending">Checking the reply against your documents…</div>')
+                f'<div class="rag-pending">Checking the reply against your documents…</div>{found}')
     if text:
-        return f'<div class="rag-streaming">{_esc(text)} ▌</div>'
+        return f'<div class="rag-streaming">{_esc(text)} ▌</div>{found}'
     if status is not None and status.stage == "reading":
         return (f'<div class="rag-pending">{_esc(status.model)} is reading {status.passages} '
-                "passages from your documents (on a laptop CPU this takes a few seconds)…</div>")
-    return '<div class="rag-pending">Searching your documents…</div>'
+                f"passages from your documents (on a laptop CPU this takes a few seconds)…</div>{found}")
+    return f'<div class="rag-pending">Searching your documents…</div>{found}'
 
 
 def render_notice(markdown: str) -> str:

@@ -3,11 +3,13 @@ answers (verified, refused, unverified), uploads, removal, model switching."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from rag_app.answer import Answer, AnswerEvent, StatusEvent, TokenEvent
+from rag_app.answer import Answer, AnswerEvent, SourcesEvent, StatusEvent, TokenEvent
 from rag_app.app import App
 from rag_app.ui.page import ChatPage
 
@@ -57,7 +59,10 @@ def test_info_and_search_describe_and_rank_the_index(app: App) -> None:
 
 def test_a_supported_reply_is_streamed_then_verified_with_its_source(app: App) -> None:
     events = list(app.ask("Where do white storks nest?"))
-    assert isinstance(events[0], StatusEvent) and events[0].stage == "reading"
+    # The passages found come first, before the model reads them.
+    assert isinstance(events[0], SourcesEvent) and events[0].passages[0].path == "storks.md"
+    assert events[0].evidence and "church towers" in events[0].evidence[0].text
+    assert isinstance(events[1], StatusEvent) and events[1].stage == "reading"
     assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == SUPPORTED
     answer = events[-1].answer if isinstance(events[-1], AnswerEvent) else None
     assert answer is not None and answer.verified and not answer.refused
@@ -84,8 +89,13 @@ def test_the_page_streams_an_answer_and_shows_its_sources(app: App) -> None:
              for chat, history, question in page.respond("Where do white storks nest?", [], [], 5, 0.0, 128)]
     shown = [html for html, _, _ in steps]
     _, history, question = steps[-1]
-    assert "Searching your documents" in shown[0] and "fake-model is reading" in shown[1]
-    assert any("rag-streaming" in html and "church" in html for html in shown)
+    assert "Searching your documents" in shown[0] and "Found in your documents" not in shown[0]
+    # The passages found show as soon as retrieval ends, before the model reads and writes.
+    assert "Found in your documents" in shown[1] and "storks.md" in shown[1] and "rag-streaming" not in shown[1]
+    assert "fake-model is reading" in shown[2] and "Found in your documents" in shown[2]
+    streaming = [html for html in shown if "rag-streaming" in html]
+    assert streaming and all("Found in your documents" in html for html in streaming)
+    assert any("church" in html for html in streaming)
     assert "storks.md" in shown[-1] and "Sources" in shown[-1] and question == ""
     assert history == [["Where do white storks nest?", SUPPORTED]]
     assert list(page.respond("   ", [], [], 5, 0.0, 128)) == [([], [], "")]
@@ -121,3 +131,23 @@ def test_upload_remove_and_model_switch_through_the_page(app: App, tmp_path: Pat
     other = tmp_path / "other.gguf"
     other.write_bytes(b"GGUF")
     assert "loaded" in page.switch_model(str(other)) and app.pipeline.generator.model_path == other
+
+
+def test_the_page_reads_ahead_a_draft_at_the_end_of_a_word_and_only_the_newest(app: App) -> None:
+    page = ChatPage(app)
+    generator = app.pipeline.generator
+    assert isinstance(generator, FakeGenerator)
+    page.prefill("Where do white storks ", [], 5, 128)  # a word has just ended: read ahead at once
+    assert generator.prefills == ["Where do white storks"]
+    page.prefill("Where", [], 5, 128)  # one word is not a question yet
+    page.prefill("Zzzz qqqq", [], 5, 128)  # the gate is closed: nothing for the model to read
+    assert generator.prefills == ["Where do white storks"]
+    # In the middle of a word, a draft waits for a pause; a newer keystroke supersedes it.
+    threads = [threading.Thread(target=page.prefill, args=(draft, [], 5, 128))
+               for draft in ("Where do white storks n", "Where do white storks nest")]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert generator.prefills == ["Where do white storks", "Where do white storks nest"]
