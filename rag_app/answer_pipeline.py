@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +37,13 @@ from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, LlamaGenerator, PrefillResult
 from rag_app.grounding.decision import decision_for
-from rag_app.grounding.evidence import PassageSentences, compress_passages, evidence, sentence_scores
+from rag_app.grounding.evidence import (
+    PassageSentences,
+    SentenceVectors,
+    compress_passages,
+    evidence,
+    sentence_scores,
+)
 from rag_app.grounding.gate import GateDecision, GateThresholds, gate
 from rag_app.grounding.missing import explain
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
@@ -131,6 +137,7 @@ class AnswerPipeline:
         self._own_store = store is None
         self.store = store if store is not None else open_index(settings, self.embedder)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
+        self._sentence_vectors = SentenceVectors()  # the passages' sentences, embedded once
         self.generator: Generator = generator or LlamaGenerator(settings.generation, settings.paths.models_dir)
 
     # ----- public ------------------------------------------------------------------------
@@ -178,17 +185,21 @@ class AnswerPipeline:
         yield StatusEvent("checking", valid, self.generator.model_name)
         yield AnswerEvent(self._decide(question, "".join(pieces).strip(), found, generation.stats, valid, started))
 
-    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions()) -> PrefillResult:
+    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions(),
+                stop: Callable[[], bool] = lambda: False) -> PrefillResult:
         """For a question still being typed: find its passages as `ask` would and have the model
         read the prompt, so that asking it (or a question sharing its passages) in the same
         ``options.conversation`` reads only what changed. Nothing is read when the gate is
-        closed or the draft is empty; gives way to any question (`Generator.prefill`)."""
+        closed or the draft is empty; gives way to any question, and when ``stop()`` turns true
+        (`Generator.prefill`)."""
+        if stop():
+            return PrefillResult(complete=False)
         history = [(str(q), str(a)) for q, a in history]
         found = self._find(draft, history, options.k, time.perf_counter())
         if found.answer is not None:
             return PrefillResult()
         return self.generator.prefill(draft, self._shown(found), history, language=found.language,
-                                      max_tokens=options.max_tokens, conversation=options.conversation)
+                                      max_tokens=options.max_tokens, conversation=options.conversation, stop=stop)
 
     def _shown(self, found: _Found) -> list[Passage]:
         """What the model reads of the passages found: whole, or their best sentences."""
@@ -213,7 +224,7 @@ class AnswerPipeline:
         gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration, self.settings.grounding))
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if gated.open else "closed",
                  gated.reason, gated.dense, gated.coverage)
-        sentences = PassageSentences.build(passages, self.embedder)
+        sentences = PassageSentences.build(passages, self.embedder, self._sentence_vectors)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
         found = _Found(language, timings, passages, gated, sentences, scores,

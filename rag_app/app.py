@@ -192,9 +192,11 @@ class App:
         """The verified answer to ``question`` (no streaming)."""
         return self.pipeline.answer(question, history, options=options)
 
-    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions()) -> PrefillResult:
-        """Have the model read ahead for a question still being typed (`AnswerPipeline.prefill`)."""
-        return self.pipeline.prefill(draft, history, options=options)
+    def prefill(self, draft: str, history: History = (), *, options: AskOptions = AskOptions(),
+                stop: Callable[[], bool] = lambda: False) -> PrefillResult:
+        """Have the model read ahead for a question still being typed, until ``stop()`` (a newer
+        draft) or a question (`AnswerPipeline.prefill`)."""
+        return self.pipeline.prefill(draft, history, options=options, stop=stop)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model)."""

@@ -141,7 +141,8 @@ class FakeGenerator:
         return generation
 
     def prefill(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
-                max_tokens: int | None = None, conversation: str = "") -> PrefillResult:
+                max_tokens: int | None = None, conversation: str = "",
+                stop: Callable[[], bool] = lambda: False) -> PrefillResult:
         """Counts the drafts (``prefills``, their questions) and reads nothing."""
         self.prefills.append(question)
         return PrefillResult()

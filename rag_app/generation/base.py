@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,10 +110,12 @@ class Generator(Protocol):
         language: str = ENGLISH,
         max_tokens: int | None = None,
         conversation: str = "",
+        stop: Callable[[], bool] = lambda: False,
     ) -> PrefillResult:
         """Read ahead the prompt `stream` would read for this draft of a question, so that the
         question, when asked in ``conversation``, finds what it shares read; gives way to a
-        question at once (`PrefillResult.complete` False)."""
+        question, or when ``stop()`` turns true, at its next piece (`PrefillResult.complete`
+        False)."""
         ...
 
     def priority(self) -> AbstractContextManager[None]:

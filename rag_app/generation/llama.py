@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -85,9 +85,8 @@ class LlamaGenerator:
         self._formatter = None
         self._refusal: set[int] | None = None
         self._cache: ContextCache | None = None
-        self._waiting = 0  # questions waiting for the lock: a prefill stops for them
-        self._drafts: dict[str, int] = {}  # the latest draft of each conversation, by number
-        self._counter = threading.Lock()  # guards the two above
+        self._waiting = 0  # questions being answered: a prefill stops for them
+        self._counter = threading.Lock()  # guards it
 
     # ----- model -------------------------------------------------------------------------
     @property
@@ -317,18 +316,17 @@ class LlamaGenerator:
         language: str = ENGLISH,
         max_tokens: int | None = None,
         conversation: str = "",
+        stop: Callable[[], bool] = lambda: False,
     ) -> PrefillResult:
         """Read the prompt of a question being typed (all of it but its last token), so that the
         question, when asked, finds it read. Stops early, keeping the pieces read, as soon as a
-        question waits for the model or a newer draft of the same ``conversation`` comes."""
-        with self._counter:
-            draft = self._drafts[conversation] = self._drafts.get(conversation, 0) + 1
-            if self._waiting:
-                return PrefillResult(complete=False)
+        question waits for the model (`priority`) or ``stop()`` (a newer draft) says so."""
 
         def superseded() -> bool:
-            return bool(self._waiting) or self._drafts.get(conversation) != draft
+            return bool(self._waiting) or stop()
 
+        if superseded():
+            return PrefillResult(complete=False)
         with self._lock:
             if superseded():
                 return PrefillResult(complete=False)
@@ -336,7 +334,8 @@ class LlamaGenerator:
             read = self.cache.read(prompt.tokens, reading_stops(len(prompt.tokens), prompt.segments, READ_BATCH),
                                    superseded)
             self.cache.save(conversation)
-        log.debug("Prefill: %d tokens reused, %d read of %d", read.reused, read.read, len(prompt.tokens))
+        log.info("Prefill: %d tokens reused, %d read of %d%s", read.reused, read.read, len(prompt.tokens),
+                 "" if read.complete else " (gave way)")
         return PrefillResult(len(prompt.tokens), read.reused, read.read, read.complete)
 
     @contextmanager
@@ -353,6 +352,7 @@ class LlamaGenerator:
     def _stream(self, generation: Generation, question: str, passages: Sequence[Passage], history: History,
                 language: str, temperature: float | None, max_tokens: int | None,
                 conversation: str) -> Iterator[str]:
+        asked = time.perf_counter()
         with self.priority():
             self._lock.acquire()
         try:
@@ -361,6 +361,8 @@ class LlamaGenerator:
             generation.prompt = prompt
             read = self.cache.read(prompt.tokens, reading_stops(len(prompt.tokens), prompt.segments, READ_BATCH))
             generation.stats.cached_tokens = read.reused
+            log.info("Question: %d of %d prompt tokens read ahead; lock after %.2f s", read.reused,
+                     len(prompt.tokens), started - asked)
             yield from self._generate(prompt, temperature, generation.stats, started)
             self.cache.save(conversation)
         finally:

@@ -127,12 +127,15 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
         for trigger in (question.submit, send.click):
             trigger(page.respond, ask_inputs, ask_outputs, concurrency_limit=CHAT_CONCURRENCY,
                     concurrency_id="chat", show_progress="hidden")
-        # While the question is typed, the model reads ahead (ChatPage.prefill): every keystroke
-        # starts a handler at once, so that the newest draft makes the older ones give way.
+        # While the question is typed, the model reads ahead (ChatPage.prefill). Each keystroke
+        # notes the newest draft at once (outside the queue), which stops the reading of an older
+        # one; the reading itself is queued, each tab's newest draft only (always_last).
         if settings.serve.read_ahead:
-            question.input(page.prefill, [question, history, k, max_tokens], None,
+            question.input(page.note_draft, question, None, queue=False, show_progress="hidden",
+                           api_visibility="private")
+            question.input(page.prefill, [question, history, k, max_tokens], None, trigger_mode="always_last",
                            concurrency_limit=CHAT_CONCURRENCY, concurrency_id="draft", show_progress="hidden",
-                           trigger_mode="multiple", api_visibility="private")
+                           api_visibility="private")
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], queue=False)
 
         upload.upload(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],

@@ -70,7 +70,7 @@ class ChatPage:
         self.watch_status = ""  # what the folder watcher last did ("" when not watching)
         self._stop_watch = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._drafts: dict[str, int] = {}  # the latest draft of each tab, by number
+        self._drafts: dict[str, tuple[int, str]] = {}  # the newest draft of each tab, and its number
         self._draft_lock = threading.Lock()
 
     @classmethod
@@ -149,24 +149,42 @@ class ChatPage:
         )
 
     # ----- chat ---------------------------------------------------------------------------
+    def note_draft(self, draft: str, request: gr.Request | None = None) -> None:
+        """Every keystroke, outside the queue: the tab's newest draft, so that the model stops
+        reading an older one."""
+        self._note(_tab(request), draft or "")
+
+    def _note(self, tab: str, draft: str) -> int:
+        """The number of ``tab``'s newest draft, after noting ``draft`` (a new one if it differs)."""
+        with self._draft_lock:
+            number, latest = self._drafts.get(tab, (0, ""))
+            if draft != latest:
+                number += 1
+                self._drafts[tab] = (number, draft)
+            return number
+
     def prefill(self, draft: str, history: list[list[str]] | None, k: float, max_tokens: float,
                 request: gr.Request | None = None) -> None:
         """While a question is typed: when the draft ends a word or the typing pauses, find its
         passages and have the model read them (`App.prefill`), so that Enter leaves little to read.
         A newer draft of the same tab, or any question, makes it give way; it never shows an error."""
         tab = _tab(request)
-        with self._draft_lock:
-            number = self._drafts[tab] = self._drafts.get(tab, 0) + 1
+        number = self._note(tab, draft or "")
+
+        def superseded() -> bool:
+            return self._drafts.get(tab, (0, ""))[0] != number
+
         if not _WORD_END.search(draft or ""):
             time.sleep(DRAFT_PAUSE_S)
-            if self._drafts.get(tab) != number:
+            if superseded():
                 return
         draft = (draft or "").strip()
         if len(draft.split()) < DRAFT_MIN_WORDS:
             return
         turns = [(str(q), str(a)) for q, a in history or []]
+        options = AskOptions(k=int(k), max_tokens=int(max_tokens), conversation=tab)
         try:
-            self.app.prefill(draft, turns, options=AskOptions(k=int(k), max_tokens=int(max_tokens), conversation=tab))
+            self.app.prefill(draft, turns, options=options, stop=superseded)
         except Exception:  # a draft is only a head start: the question itself reports any error
             log.debug("Prefill failed", exc_info=True)
 
@@ -196,6 +214,7 @@ class ChatPage:
         status: StatusEvent | None = None
         sources: SourcesEvent | None = None
         tab = _tab(request)
+        self._note(tab, "")  # the tab's drafts are over: a prefill of one stops
         try:
             options = AskOptions(k=int(k), temperature=float(temperature), max_tokens=int(max_tokens),
                                  conversation=tab)
