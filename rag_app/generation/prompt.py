@@ -108,7 +108,8 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 def reading_stops(prompt_tokens: int, segments: Sequence[int], batch: int) -> list[int]:
     """Where reading a prompt of ``prompt_tokens`` stops between two model calls: every segment
-    end, and every ``batch`` tokens from the start of each segment, up to the last token but one.
+    end, and inside a segment longer than ``batch`` tokens, the ends of equal pieces of at most
+    ``batch`` (small pieces read slower), up to the last token but one.
 
     The same prompt is always read in the same pieces, so what the model computed for a piece
     does not depend on what was in its context before (prefix reuse stays deterministic).
@@ -118,8 +119,8 @@ def reading_stops(prompt_tokens: int, segments: Sequence[int], batch: int) -> li
     for end in [*segments, prompt_tokens - 1]:
         if end <= start:
             continue
-        stops.extend(range(start + batch, end, batch))
-        stops.append(end)
+        pieces = -(-(end - start) // batch)
+        stops.extend(start + round(i * (end - start) / pieces) for i in range(1, pieces + 1))
         start = end
     return stops
 
