@@ -98,7 +98,7 @@ def raw_generation(
 
 class DecisionClock:
     """Seconds spent on the verified decision's own work: reading each token's log-probability
-    (`_TokenRecorder`), computing the signals, explaining a refusal (a few FTS look-ups) and the
+    (`TokenRecorder`), computing the signals, explaining a refusal (a few FTS look-ups) and the
     logistic regression. Installed by wrapping those functions for the run."""
 
     def __init__(self) -> None:
@@ -120,11 +120,11 @@ class DecisionClock:
 def install_decision_clock() -> DecisionClock:
     """Time the decision's parts (see `DecisionClock`) from now on, in this process."""
     import rag_app.answer_pipeline as answer_pipeline
-    from rag_app.generation import llama
+    from rag_app.generation import token_record
     from rag_app.grounding.decision import DecisionModel
 
     clock = DecisionClock()
-    clock.wrap(llama._TokenRecorder, "__call__")
+    clock.wrap(token_record.TokenRecorder, "__call__")
     clock.wrap(answer_pipeline, "answer_signals")
     clock.wrap(answer_pipeline.AnswerPipeline, "why_not")
     clock.wrap(DecisionModel, "probability")

@@ -23,18 +23,15 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-import numpy.typing as npt
-
 from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult
-from rag_app.generation.context_cache import ContextCache
+from rag_app.generation.context_cache import ContextCache, ReadResult
 from rag_app.generation.prompt import (
     COMPLETION_STOPS,
     LABELS,
@@ -44,6 +41,7 @@ from rag_app.generation.prompt import (
     reading_stops,
     segment_ends,
 )
+from rag_app.generation.token_record import REFUSAL_OPENINGS, TokenRecorder, first_tokens, last_logits, stopping
 from rag_app.llm.files import ModelNotFoundError, resolve_llm
 from rag_app.text import ENGLISH
 
@@ -58,17 +56,11 @@ JUDGE_PROMPT = (
     "Does the passage itself state this answer to this exact question? Reply with one word: yes or no."
 )
 
-# How the answer models open a refusal ("It is not in the documents.", "Ce n'est pas dans les
-# documents.", "Les passages ne …" is left out: "Les" opens answers as often): the probability of
-# these first tokens at the first answer step is a signal of the decision (grounding/decision.py).
 # A prompt is read in pieces of at most this many tokens (`prompt.reading_stops`): a prefill
 # gives way to a question within one piece (at most about 1.7 s on two cores, most parts are
 # shorter). Measured on four demo prompts of 372-399 tokens, reading in pieces costs 3-13% over
 # one batch (part boundaries); pieces of 64 cost 8-45%, as the short ends of parts read slowly.
 READ_BATCH = 128
-
-REFUSAL_OPENINGS = ("It", "Not", "None", "No", "Sorry", "Unfortunately", "There", "I",
-                    "Ce", "Cela", "Il", "Aucun", "Aucune", "Pas", "Rien", "Je", "Malheureusement", "Désolé")
 
 
 class LlamaGenerator:
@@ -277,16 +269,16 @@ class LlamaGenerator:
             self.cache.forget_live()
             llm.reset()
             llm.eval(tokens)
-            logits = _last_logits(llm)
-            yes = max(float(logits[t]) for t in _first_tokens(llm, ("yes", "Yes", " yes", " Yes")))
-            no = max(float(logits[t]) for t in _first_tokens(llm, ("no", "No", " no", " No")))
+            logits = last_logits(llm)
+            yes = max(float(logits[t]) for t in first_tokens(llm, ("yes", "Yes", " yes", " Yes")))
+            no = max(float(logits[t]) for t in first_tokens(llm, ("no", "No", " no", " No")))
         return 1.0 / (1.0 + math.exp(no - yes))
 
     # ----- generation --------------------------------------------------------------------
     def _refusal_ids(self) -> set[int]:
         """The first token of each way the answer models open a refusal (`REFUSAL_OPENINGS`)."""
         if self._refusal is None:
-            self._refusal = _first_tokens(self.llm, REFUSAL_OPENINGS)
+            self._refusal = first_tokens(self.llm, REFUSAL_OPENINGS)
         return self._refusal
 
     def stream(
@@ -331,13 +323,21 @@ class LlamaGenerator:
         with self._lock:
             if superseded():
                 return PrefillResult(complete=False)
-            prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
-            read = self.cache.read(prompt.tokens, reading_stops(len(prompt.tokens), prompt.segments, READ_BATCH),
-                                   superseded)
+            prompt, read = self._read_prompt(question, passages, history, language, max_tokens, superseded)
             self.cache.save(conversation)
         log.info("Prefill: %d tokens reused, %d read of %d%s", read.reused, read.read, len(prompt.tokens),
                  "" if read.complete else " (gave way)")
         return PrefillResult(len(prompt.tokens), read.reused, read.read, read.complete)
+
+    def _read_prompt(self, question: str, passages: Sequence[Passage], history: History, language: str,
+                     max_tokens: int | None, should_stop: Callable[[], bool] = lambda: False
+                     ) -> tuple[Prompt, ReadResult]:
+        """Build the prompt and bring the context to all of it but its last token, reusing what
+        it holds (`ContextCache.read`; ``should_stop`` may end the reading early). Holds no lock:
+        the caller has the model's."""
+        prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
+        stops = reading_stops(len(prompt.tokens), prompt.segments, READ_BATCH)
+        return prompt, self.cache.read(prompt.tokens, stops, should_stop)
 
     @contextmanager
     def priority(self) -> Iterator[None]:
@@ -358,11 +358,10 @@ class LlamaGenerator:
             self._lock.acquire()
         try:
             started = time.perf_counter()
-            prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
+            prompt, read = self._read_prompt(question, passages, history, language, max_tokens)
             generation.prompt = prompt
-            read = self.cache.read(prompt.tokens, reading_stops(len(prompt.tokens), prompt.segments, READ_BATCH))
             generation.stats.cached_tokens = read.reused
-            log.info("Question: %d of %d prompt tokens read ahead; lock after %.2f s", read.reused,
+            log.info("Question: %d of %d prompt tokens read ahead; waited %.2f s for the model", read.reused,
                      len(prompt.tokens), started - asked)
             yield from self._generate(prompt, temperature, generation.stats, started)
             self.cache.save(conversation)
@@ -376,7 +375,7 @@ class LlamaGenerator:
         so llama-cpp-python reads that token alone (its prefix match) and starts writing."""
         stats.prompt_tokens = len(prompt.tokens)
         temperature = self.settings.temperature if temperature is None else temperature
-        counter = _TokenRecorder(self.llm, self._refusal_ids())
+        counter = TokenRecorder(self.llm, self._refusal_ids())
         first = last = None
         chunks = cast(Iterator[Any], self.llm.create_completion(  # stream=True: an iterator of chunks
             prompt.tokens,
@@ -386,7 +385,7 @@ class LlamaGenerator:
             repeat_penalty=self.model.repeat_penalty,
             stop=prompt.stop or None,
             stream=True,
-            stopping_criteria=_stopping([counter]),
+            stopping_criteria=stopping([counter]),
         ))
         for chunk in chunks:
             text = chunk["choices"][0]["text"]
@@ -406,18 +405,6 @@ class LlamaGenerator:
             stats.generation_s = last - first
 
 
-def _first_tokens(llm: Llama, words: Sequence[str]) -> set[int]:
-    """The first token of each of ``words`` in the model's vocabulary."""
-    return {llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
-
-
-def _last_logits(llm: Llama) -> np.ndarray:
-    """The logits of the last token evaluated (llama.cpp keeps them without ``logits_all``)."""
-    import llama_cpp
-
-    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
-
-
 def _inert(text: str) -> str:
     """User and document text with chat-template markers (``<|im_end|>``, ``<end_of_turn>``) broken up.
 
@@ -426,46 +413,6 @@ def _inert(text: str) -> str:
     """
     return text.replace("<|", "< |").replace("<start_of_turn>", "< start_of_turn>").replace(
         "<end_of_turn>", "< end_of_turn>")
-
-
-class _TokenRecorder:
-    """Called by llama.cpp once per new token (a stopping criterion that never stops).
-
-    It counts the tokens and reads, from the logits the sampler has just used, the model's own
-    log-probability of each token (the raw distribution, before temperature and penalties): the
-    token sampled from one call's logits is the last input token of the next call, so each
-    token is recorded one call later (the last one, usually the end-of-turn token, is not).
-    At the first call it also sums the probability of the tokens in ``refusal_ids``.
-    """
-
-    def __init__(self, llm: Llama, refusal_ids: Iterable[int]) -> None:
-        self.llm = llm
-        self.refusal_ids = np.asarray(sorted(refusal_ids), dtype=np.int64)
-        self.count = 0
-        self.logprobs: list[tuple[str, float]] = []
-        self.refusal_start: float | None = None
-        self._previous: tuple[np.ndarray, float] | None = None
-
-    def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
-        if self._previous is not None:
-            token = int(input_ids[-1])
-            previous, norm = self._previous
-            self.logprobs.append((self.llm.detokenize([token]).decode("utf-8", errors="ignore"),
-                                  float(previous[token]) - norm))
-        current = np.array(_last_logits(self.llm), dtype=np.float32)  # a copy: llama.cpp reuses it
-        top = float(current.max())  # log-sum-exp in float32 (half a millisecond a token)
-        norm = top + math.log(float(np.exp(current - top).sum(dtype=np.float64)))
-        if self.count == 0 and self.refusal_ids.size:
-            self.refusal_start = float(np.exp(current[self.refusal_ids].astype(np.float64) - norm).sum())
-        self._previous = (current, norm)
-        self.count += 1
-        return False
-
-
-def _stopping(criteria: list[_TokenRecorder]):  # noqa: ANN202
-    from llama_cpp import StoppingCriteriaList
-
-    return StoppingCriteriaList(criteria)
 
 
 def _chat_formatter(llm: Llama):  # noqa: ANN202
