@@ -6,7 +6,7 @@ These types are the contract between `rag_app.answer_pipeline` (which builds the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -187,3 +187,6 @@ class AnswerEvent:
 
 
 Event = SourcesEvent | StatusEvent | TokenEvent | AnswerEvent
+# The events of one answer, as `App.ask` gives them. A reader that stops early (its client left)
+# closes the stream, which frees the answer model at once.
+EventStream = Generator[Event, None, None]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +24,7 @@ from rag_app.answer import (
     Answer,
     AnswerEvent,
     AskOptions,
-    Event,
+    EventStream,
     Evidence,
     History,
     Passage,
@@ -147,7 +147,7 @@ class AnswerPipeline:
         history: History = (),
         *,
         options: AskOptions = AskOptions(),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """Answer ``question``: a `SourcesEvent` (the passages and evidence found), a `StatusEvent`
         before the model reads the passages, `TokenEvent`s as it writes, a `StatusEvent` while
         the reply is checked, then one `AnswerEvent` (a refusal by the gate comes alone).
@@ -161,7 +161,8 @@ class AnswerPipeline:
         with self.generator.priority():  # a draft's prefill gives the CPU and the model way
             yield from self._ask(question, history, options, started)
 
-    def _ask(self, question: str, history: History, options: AskOptions, started: float) -> Iterator[Event]:
+    def _ask(self, question: str, history: History, options: AskOptions, started: float
+             ) -> EventStream:
         found = self._find(question, history, options.k, started)
         if found.answer is not None:  # an empty question, or the gate closed
             yield AnswerEvent(found.answer)
@@ -174,11 +175,14 @@ class AnswerPipeline:
                                            temperature=options.temperature, max_tokens=options.max_tokens,
                                            conversation=options.conversation)
         pieces: list[str] = []
-        for piece in generation:
-            if not pieces:
-                found.timings.first_token_ms = _ms(started)
-            pieces.append(piece)
-            yield TokenEvent(piece)
+        try:
+            for piece in generation:
+                if not pieces:
+                    found.timings.first_token_ms = _ms(started)
+                pieces.append(piece)
+                yield TokenEvent(piece)
+        finally:  # a reader that leaves (closes these events) frees the model at once
+            generation.close()
         found.timings.prompt_tokens = generation.stats.prompt_tokens
         found.timings.cached_tokens = generation.stats.cached_tokens
         valid = generation.prompt.passages_used if generation.prompt else 0

@@ -22,14 +22,14 @@ here with the types a view shows, so that views import from this module only:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from rag_app import model_admin
-from rag_app.answer import Answer, AskOptions, Event, History, Passage
+from rag_app.answer import Answer, AskOptions, EventStream, History, Passage
 from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
@@ -184,8 +184,9 @@ class App:
         history: History = (),
         *,
         options: AskOptions = AskOptions(),
-    ) -> Iterator[Event]:
-        """The events of answering ``question`` (see `AnswerPipeline.ask`); the last is the answer."""
+    ) -> EventStream:
+        """The events of answering ``question`` (see `AnswerPipeline.ask`); the last is the answer.
+        A view that stops reading early (its client left) closes them, which frees the model."""
         return self.pipeline.ask(question, history, options=options)
 
     def answer(self, question: str, history: History = (), *, options: AskOptions = AskOptions()) -> Answer:

@@ -42,6 +42,8 @@ class PathSettings(_Group):
     data_dir: Path = _field(Path("data"), "The folder of your documents (~ and $VARIABLES expanded; "
                             "relative to the folder the command runs in).")
     index_dir: Path = _field(Path("indexes"), "Where the index is kept (one SQLite database).")
+    collections_dir: Path = _field(Path("collections"), "Where the other collections are registered, "
+                                   "one folder each (`rag-app collections`); `default` is data_dir.")
     models_dir: Path = Field(default_factory=lambda: installed_models_dir(), description=(
         "Where the installed models are: by default the installation's models/ (found from any folder)."),
         json_schema_extra={"shown_default": "the installation's models/"})
@@ -51,7 +53,7 @@ class PathSettings(_Group):
         "content): by default the per-user cache folder (~/.cache/rag_app on Linux)."),
         json_schema_extra={"shown_default": "the per-user cache folder"})
 
-    @field_validator("data_dir", "index_dir", "models_dir", "cache_dir", mode="after")
+    @field_validator("data_dir", "index_dir", "collections_dir", "models_dir", "cache_dir", mode="after")
     @classmethod
     def _expand(cls, path: Path) -> Path:
         """``~`` and environment variables expanded, once, for every path setting."""
@@ -133,13 +135,24 @@ class GroundingSettings(_Group):
 
 
 class ServeSettings(_Group):
-    """The chat page."""
+    """The chat page and the API (docs/api.md)."""
 
     host: str = _field("127.0.0.1", "Address the chat page listens on.")
     port: int = _field(7860, "Port of the chat page.")
     max_upload_mb: int = _field(50, "Largest file the chat page accepts.", ge=1)
     read_ahead: bool = _field(True, "While a question is typed, find its passages and have the model "
                               "read them, so the answer starts sooner after Enter (uses the CPU meanwhile).")
+    keys_file: Path = _field(Path("api-keys.json"), "The API keys (`rag-app keys`), stored hashed. With no "
+                             "key, the server answers on loopback only.")
+    api_queue: int = _field(16, "Questions the API keeps waiting for the model; one more is answered "
+                            "429 (retry later).", ge=1)
+    max_request_kb: int = _field(256, "Largest API request body, uploads aside (max_upload_mb).", ge=1)
+    max_question_chars: int = _field(4000, "Longest question the API accepts.", ge=16)
+
+    @field_validator("keys_file", mode="after")
+    @classmethod
+    def _expand(cls, path: Path) -> Path:
+        return expand_path(path)
 
 
 GROUPS: dict[str, type[_Group]] = {

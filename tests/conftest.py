@@ -7,8 +7,15 @@ the ``RAG_APP_*`` variables of the machine running it: a test that needs one set
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,9 +65,29 @@ class IsolatedSettings(Settings):
         return (init_settings,)
 
 
+# Three small documents the fast tests over fake models ask about, and a reply they support.
+DOCUMENTS = {
+    "herons.md": "# Herons\n\nGrey herons hunt fish in shallow water. Herons nest in colonies called heronries.\n",
+    "storks.md": "# Storks\n\nWhite storks nest on church towers. Storks migrate to Africa in winter.\n",
+    "pasta.md": "# Pasta\n\nCook the pasta in salted boiling water for ten minutes, then drain it.\n",
+}
+SUPPORTED = "White storks nest on church towers [1]."
+
+
+def folder(tmp_path: Path) -> Path:
+    """``tmp_path``/data holding the three small `DOCUMENTS` (herons, storks, pasta)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, text in DOCUMENTS.items():
+        (data / name).write_text(text, encoding="utf-8")
+    return data
+
+
 def make_settings(data_dir: Path, index_dir: Path, **extra: object) -> Settings:
     """Settings for a test corpus, ignoring any rag_app.toml or RAG_APP_* of the machine."""
-    defaults = {"models_dir": MODELS, "cache_dir": Path(index_dir).parent / "cache"}
+    parent = Path(index_dir).parent
+    defaults = {"models_dir": MODELS, "cache_dir": parent / "cache", "collections_dir": parent / "collections",
+                "keys_file": parent / "api-keys.json"}
     return IsolatedSettings(data_dir=data_dir, index_dir=index_dir, **{**defaults, **extra})
 
 
@@ -92,3 +119,53 @@ def assert_consistent(index_dir: Path) -> int:
         assert store.vector_ids().tolist() == chunk_ids
         assert store.fts_count() == len(chunk_ids)
         return len(chunk_ids)
+
+
+START_TIMEOUT_S = 240
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(root: Path, data: Path, index: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`rag-app serve` in a subprocess on a free loopback port over ``data`` and ``index``, run in
+    ``root`` (its collections/ and api-keys.json are there), with the default models and no
+    settings of this machine; yields its URL (ending in "/") and the process, once it answers."""
+    port = free_port()
+    env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
+    env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
+    env["RAG_APP_MODELS_DIR"] = str(ROOT / "models")  # the default model `make install` put there
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until the end
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),
+         "--index-dir", str(index), "--data-dir", str(data)],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"rag-app serve exited: {(root / 'serve.log').read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("rag-app serve did not answer in time")
+            time.sleep(1)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -83,6 +83,7 @@ class FakeGenerator:
         self.prompts: list[Prompt] = []
         self.prefills: list[str] = []
         self.loaded = False
+        self.writing = 0  # replies being written now (the model held, as `LlamaGenerator`'s lock)
         self._ids: dict[str, int] = {}
         self._words: list[str] = []
 
@@ -137,8 +138,17 @@ class FakeGenerator:
         generation.stats.generated_tokens = len(words)
         generation.stats.token_logprobs = [(w if n == 0 else f" {w}", self.logprob) for n, w in enumerate(words)]
         generation.stats.refusal_start = self.refusal_start
-        generation.pieces = iter([word if n == 0 else f" {word}" for n, word in enumerate(words)])
+        generation.pieces = self._write(generation, [word if n == 0 else f" {word}" for n, word in enumerate(words)])
         return generation
+
+    def _write(self, generation: Generation, pieces: list[str]) -> Iterator[str]:
+        """The pieces, holding the model while they are read, and referring to ``generation``
+        as `LlamaGenerator`'s do (a cycle only `Generation.close` breaks at once)."""
+        self.writing += 1
+        try:
+            yield from pieces
+        finally:
+            self.writing -= 1
 
     def prefill(self, question: str, passages: Sequence[Passage], history: History = (), *, language: str = "en",
                 max_tokens: int | None = None, conversation: str = "",

@@ -10,11 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import DEMO_DATA, ROOT, make_settings
+from conftest import DEMO_DATA, ROOT, make_settings, serve_process
 from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
 from scans import page_image, scanned_pdf
 
@@ -34,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
-START_TIMEOUT_S = 240
 ANSWER_TIMEOUT_MS = 300_000
 FACT = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 2)
 UPLOAD_NAME = "zorblax_reactor.md"
@@ -57,12 +52,6 @@ class Server:
     index_dir: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Server]:
     """`rag-app serve` over a fresh index of a copy of the demo corpus and a scanned page."""
@@ -73,39 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Serve
     shutil.copytree(DEMO_DATA, data)
     (data / SCAN_NAME).write_bytes(scanned_pdf(page_image()))
     ingest(make_settings(data, index), embedder=embedder)
-    port = _free_port()
-    env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
-    env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
-    env["RAG_APP_MODELS_DIR"] = str(ROOT / "models")  # the default model `make install` put there
-    log = open(root / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until the fixture ends
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),
-         "--index-dir", str(index), "--data-dir", str(data)],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"rag-app serve exited: {(root / 'serve.log').read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("rag-app serve did not answer in time")
-            time.sleep(1)
+    with serve_process(root, data, index) as (url, process):
         yield Server(url, process, data, index)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

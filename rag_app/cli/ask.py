@@ -6,37 +6,57 @@ Kept out of main.py so that the command there stays a thin wrapper; the consoles
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Iterator
 
 from rich.console import Console
 from rich.table import Table
 
-from rag_app.answer import Answer, AnswerEvent, AskOptions, StatusEvent, TokenEvent, where_in
-from rag_app.app import App
+from rag_app.answer import Answer, AnswerEvent, AskOptions, Event, StatusEvent, TokenEvent, where_in
+from rag_app.cli.remote import ServerGone, remote_ask, running_server
 from rag_app.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def ask_command(
-    settings: Settings, question: str, *, k: int | None, as_json: bool, console: Console
+    settings: Settings, question: str, *, k: int | None, as_json: bool, console: Console, local: bool = False
 ) -> Answer:
     """Answer ``question``: stream tokens (unless ``as_json``), then print the verified answer.
 
-    Raises `IndexUnavailableError` / `ModelNotFoundError` with a message for the user.
+    A running `rag-app serve` of the same index answers it (`rag_app.cli.remote`), unless
+    ``local``; without one, or when it does not answer, the models are loaded here. Raises
+    `IndexUnavailableError` / `ModelNotFoundError` / `RemoteError` with a message for the user.
     """
-    final: Answer | None = None
+    server = None if local else running_server(settings)
+    if server is not None:
+        try:
+            return show_events(remote_ask(server, question, k), as_json=as_json, console=console)
+        except ServerGone as exc:  # nothing shown yet
+            log.info("The server at %s did not answer (%s); answering here", server.url, exc)
+    from rag_app.app import App  # PyTorch and the models: only when no server answers
+
     with App(settings) as rag:
-        streamed = False
-        for event in rag.ask(question, options=AskOptions(k=k)):
-            if isinstance(event, StatusEvent) and event.stage == "reading" and not as_json:
-                console.print(f"[dim]{event.model} is reading {event.passages} passages…[/]")
-            elif isinstance(event, TokenEvent) and not as_json:
-                if not streamed:
-                    console.print("[dim]Model reply (being checked):[/]")
-                    streamed = True
-                console.file.write(event.text)
-                console.file.flush()
-            elif isinstance(event, AnswerEvent):
-                final = event.answer
+        return show_events(rag.ask(question, options=AskOptions(k=k)), as_json=as_json, console=console)
+
+
+def show_events(events: Iterator[Event], *, as_json: bool, console: Console) -> Answer:
+    """Print the events of an answer as they come (the reply streamed, unless ``as_json``),
+    then the answer; returns it."""
+    final: Answer | None = None
+    streamed = False
+    for event in events:
+        if isinstance(event, StatusEvent) and event.stage == "reading" and not as_json:
+            console.print(f"[dim]{event.model} is reading {event.passages} passages…[/]")
+        elif isinstance(event, TokenEvent) and not as_json:
+            if not streamed:
+                console.print("[dim]Model reply (being checked):[/]")
+                streamed = True
+            console.file.write(event.text)
+            console.file.flush()
+        elif isinstance(event, AnswerEvent):
+            final = event.answer
     assert final is not None
     if as_json:
         sys.stdout.write(json.dumps(final.to_json(), ensure_ascii=False) + "\n")

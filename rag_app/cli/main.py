@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from rag_app.cli.access import collections_app, keys_app
 from rag_app.cli.models import models_app
 from rag_app.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from rag_app.answer import Passage
     from rag_app.app import IngestReport
 
 app = typer.Typer(
@@ -27,12 +29,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_app, name="models")
+app.add_typer(collections_app, name="collections")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of documents.")]
 IndexDirOpt = Annotated[Optional[Path], typer.Option("--index-dir", help="Index folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+LocalOpt = Annotated[bool, typer.Option("--local", help="Load the models here even when a `rag-app serve` "
+                                        "of this index is running (by default it answers).")]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="The collection to use "
+                                                      "(`rag-app collections list`; default: data_dir).")]
 
 
 @app.callback()
@@ -58,16 +66,26 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(collection: str | None = None, **overrides: Any) -> Settings:
+    """The settings, with ``overrides``; for a named ``collection``, its data and index folders."""
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except Exception as exc:  # pydantic ValidationError names the field
         raise fail(f"Invalid settings: {exc}") from exc
+    if collection and collection != "default":
+        from rag_app.library import CollectionError, Library
+
+        try:
+            return Library(settings).settings_for(collection)
+        except CollectionError as exc:
+            raise fail(str(exc)) from exc
+    return settings
 
 
 @app.command()
 def ingest(
     data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
     index_dir: IndexDirOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the index from scratch.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file fails.")] = False,
@@ -83,7 +101,7 @@ def ingest(
     from rag_app.app import App, IndexUnavailableError, IngestError, ModelNotFoundError
     from rag_app.eval.command import progress_bar, stage_callback
 
-    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+    settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
     with progress_bar(err_console, disable=as_json or not err_console.is_terminal) as bar:
         try:
             with App(settings) as rag:
@@ -116,11 +134,11 @@ def _print_report(report: IngestReport) -> None:
 
 
 @app.command()
-def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
+def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None, collection: CollectionOpt = None) -> None:
     """Keep the index in step with the data folder: ingest now, then whenever files change."""
     from rag_app.app import App, IngestError, ModelNotFoundError, WatchEvent
 
-    settings = _settings(data_dir=data_dir, index_dir=index_dir)
+    settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
 
     def show(event: WatchEvent) -> None:
         if event.changed:
@@ -139,11 +157,11 @@ def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None) -> None:
 
 
 @app.command()
-def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
+def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds."""
     from rag_app.app import App, IndexUnavailableError
 
-    settings = _settings(index_dir=index_dir)
+    settings = _settings(collection, index_dir=index_dir)
     try:
         with App(settings) as rag:
             index = rag.info()
@@ -182,20 +200,24 @@ def info(index_dir: IndexDirOpt = None, as_json: JsonOpt = False) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
     k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 5,
     as_json: JsonOpt = False,
+    local: LocalOpt = False,
 ) -> None:
     """Show the passages that hybrid retrieval finds for a query."""
     from dataclasses import asdict
 
     from rag_app.app import App, IndexUnavailableError, ModelNotFoundError
 
-    settings = _settings(index_dir=index_dir)
-    with App(settings) as rag:
-        try:
-            passages = rag.search(query, k=k)
-        except (IndexUnavailableError, ModelNotFoundError, ValueError) as exc:  # ValueError: an empty query
-            raise fail(str(exc)) from exc
+    settings = _settings(collection, index_dir=index_dir)
+    passages = None if local else _search_on_server(settings, query, k)
+    if passages is None:
+        with App(settings) as rag:
+            try:
+                passages = rag.search(query, k=k)
+            except (IndexUnavailableError, ModelNotFoundError, ValueError) as exc:  # ValueError: an empty query
+                raise fail(str(exc)) from exc
     if as_json:
         print_json([asdict(p) for p in passages])
         return
@@ -209,6 +231,21 @@ def search(
         console.print()
 
 
+def _search_on_server(settings: Settings, query: str, k: int) -> list[Passage] | None:
+    """The passages a running server of the same index finds (None: no server answered)."""
+    from rag_app.cli.remote import RemoteError, ServerGone, remote_search, running_server
+
+    server = running_server(settings)
+    if server is None:
+        return None
+    try:
+        return remote_search(server, query, k)
+    except ServerGone:
+        return None
+    except RemoteError as exc:
+        raise fail(str(exc)) from exc
+
+
 # Further commands (ask, eval, serve) are added below this line.
 
 
@@ -216,17 +253,20 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
     index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Catalogue id or GGUF file.")] = None,
     k: Annotated[Optional[int], typer.Option("-k", help="Number of passages.")] = None,
     as_json: JsonOpt = False,
+    local: LocalOpt = False,
 ) -> None:
-    """Answer a question from your documents, with the file and page of every source."""
+    """Answer a question from your documents, with the file and page of every source (through a
+    running `rag-app serve` of the same index when there is one, unless --local or --model)."""
     from rag_app.app import IndexUnavailableError, ModelNotFoundError
     from rag_app.cli.ask import ask_command
 
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = _settings(collection, index_dir=index_dir, model=model)
     try:
-        ask_command(settings, question, k=k, as_json=as_json, console=console)
+        ask_command(settings, question, k=k, as_json=as_json, console=console, local=local or model is not None)
     except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
         raise fail(str(exc)) from exc
 
@@ -241,12 +281,13 @@ def show(
                                                 "this PNG file.")] = None,
     index_dir: IndexDirOpt = None,
     data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Show a passage in its page or section (or a page of a document), as the chat page's source panel does."""
     from rag_app.app import App, IndexUnavailableError, SourceError
     from rag_app.cli.show import show_command
 
-    settings = _settings(index_dir=index_dir, data_dir=data_dir)
+    settings = _settings(collection, index_dir=index_dir, data_dir=data_dir)
     try:
         with App(settings) as rag:
             show_command(rag, target, sentence=sentence, png=png, console=console)
@@ -300,19 +341,21 @@ def serve(
 ) -> None:
     """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
     from rag_app.app import IndexUnavailableError, ModelNotFoundError
+    from rag_app.keys import ApiKeyError
+    from rag_app.server import ServeRefusedError
 
     settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
     console.print("Loading the index and the models…")
     try:
-        from rag_app.ui import serve as run_server
+        from rag_app.server import serve as run_server
 
         server, page = run_server(settings, watch_folder=watch_folder)
-    except (IndexUnavailableError, ModelNotFoundError) as exc:
+    except (IndexUnavailableError, ModelNotFoundError, ServeRefusedError, ApiKeyError) as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:
         raise fail(f"Cannot listen on {settings.serve.host}:{settings.serve.port} ({exc}). Is another "
                    "server running there? Pass --port with another number.") from exc
-    console.print(f"Chat page: [bold]{server.local_url}[/] (Ctrl+C to stop)")
+    console.print(f"Chat page: [bold]{server.local_url}[/] · API: [bold]{server.local_url}v1[/] (Ctrl+C to stop)")
     try:
         server.block_thread()
     finally:

@@ -63,6 +63,14 @@ class Generation:
     def __iter__(self) -> Iterator[str]:
         return self.pieces
 
+    def close(self) -> None:
+        """Stop writing now and free the model (a generator's ``close``). A reader that stops
+        early must call it: the pieces' generator refers to this object, so without it the
+        model would be freed only when the garbage collector finds the cycle."""
+        close = getattr(self.pieces, "close", None)
+        if close is not None:
+            close()
+
 
 class Generator(Protocol):
     """A model that answers from numbered passages (`LlamaGenerator`; a fake in the tests)."""

@@ -23,8 +23,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -377,7 +377,7 @@ class LlamaGenerator:
         temperature = self.settings.temperature if temperature is None else temperature
         counter = TokenRecorder(self.llm, self._refusal_ids())
         first = last = None
-        chunks = cast(Iterator[Any], self.llm.create_completion(  # stream=True: an iterator of chunks
+        chunks = cast(Generator[Any, None, None], self.llm.create_completion(  # stream=True: chunks
             prompt.tokens,
             max_tokens=prompt.max_tokens,
             temperature=temperature,
@@ -387,17 +387,18 @@ class LlamaGenerator:
             stream=True,
             stopping_criteria=stopping([counter]),
         ))
-        for chunk in chunks:
-            text = chunk["choices"][0]["text"]
-            if not text:
-                continue
-            now = time.perf_counter()
-            if first is None:
-                first = now
-                stats.first_token_s = now - started
-            last = now
-            stats.generated_tokens = counter.count
-            yield text
+        with closing(chunks):  # a reader that leaves stops llama.cpp at this token
+            for chunk in chunks:
+                text = chunk["choices"][0]["text"]
+                if not text:
+                    continue
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                    stats.first_token_s = now - started
+                last = now
+                stats.generated_tokens = counter.count
+                yield text
         stats.generated_tokens = counter.count
         stats.token_logprobs = counter.logprobs
         stats.refusal_start = counter.refusal_start

@@ -1,4 +1,5 @@
-"""The chat page's layout: Gradio components wired to a `ChatPage`'s handlers, and the server.
+"""The chat page's layout: Gradio components wired to a `ChatPage`'s handlers (served by
+`rag_app.server`).
 
 Offline: analytics off, system fonts only, no CDN; listens on 127.0.0.1 unless told otherwise.
 Questions from several tabs run at once (`CHAT_CONCURRENCY`; the model itself answers one at a
@@ -12,9 +13,7 @@ from pathlib import Path
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
 from rag_app.app import SUPPORTED_EXTENSIONS
-from rag_app.config import Settings
 from rag_app.ui.page import ChatPage
-from rag_app.ui.source_routes import source_routes
 
 CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock
 # The source panel: a frame that shows /rag/source/… pages (ui/source_routes.py) beside the chat.
@@ -152,39 +151,3 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
         if page.watch_status:  # the watcher updates the index behind the page's back
             gr.Timer(WATCH_REFRESH_S).tick(page.status_line, None, status, queue=False, show_progress="hidden")
     return demo
-
-
-def serve(
-    settings: Settings, *, host: str | None = None, port: int | None = None, watch_folder: bool = False
-) -> tuple[gr.Blocks, ChatPage]:
-    """Open the index of ``settings`` and start serving the chat page on ``host``:``port``;
-    with ``watch_folder``, keep the index in step with the data folder meanwhile.
-
-    Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
-    `ChatPage.close` afterwards.
-    """
-    page = ChatPage.open(settings)
-    if watch_folder:
-        page.start_watching()
-    demo = build_blocks(page)
-    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
-    demo.launch(
-        server_name=host or settings.serve.host,
-        server_port=port or settings.serve.port,
-        theme=THEME,
-        css=CSS,
-        share=False,
-        inbrowser=False,
-        show_error=True,
-        ssr_mode=False,
-        pwa=False,
-        mcp_server=False,
-        enable_monitoring=False,
-        footer_links=["api", "settings"],
-        max_file_size=f"{settings.serve.max_upload_mb}mb",
-        head=SOURCE_PANEL_SCRIPT,
-        app_kwargs={"routes": source_routes(page.app)},
-        prevent_thread_lock=True,
-        quiet=True,
-    )
-    return demo, page

@@ -7,6 +7,7 @@ components in `layout`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ from rag_app.app import (
     WatchEvent,
 )
 from rag_app.config import Settings
+from rag_app.library import Library
 from rag_app.ui.render import render_answer, render_notice, render_streaming
 
 log = logging.getLogger(__name__)
@@ -72,28 +74,38 @@ class ChatPage:
         self._watcher: threading.Thread | None = None
         self._drafts: dict[str, tuple[int, str]] = {}  # the newest draft of each tab, and its number
         self._draft_lock = threading.Lock()
+        self.library: Library | None = None  # the collections behind the page's server, if it opened them
+        self.resources = contextlib.ExitStack()  # what the server holds while the page is served
 
     @classmethod
-    def open(cls, settings: Settings) -> ChatPage:
-        """The page over the index of ``settings`` (created empty if it does not exist yet).
+    def open(cls, settings: Settings, library: Library | None = None) -> ChatPage:
+        """The page over the default collection of ``library`` (by default a library of
+        ``settings`` of its own); its index is created empty if it does not exist yet.
 
         Raises `IndexUnavailableError` (built with another embedder, unreadable) and
         `ModelNotFoundError` before anything is served.
         """
-        app = App(settings, create=True)
+        library = library or Library(settings, create=True)
+        app = library.app()
         try:
             _ = app.store, app.pipeline
         except BaseException:
-            app.close()
+            library.close()
             raise
-        return cls(app)
+        page = cls(app)
+        page.library = library
+        return page
 
     def close(self) -> None:
-        """Stop watching the data folder and close the index."""
+        """Stop watching the data folder, let go of `resources`, and close the index (every
+        collection's, when the page opened the library)."""
         self._stop_watch.set()
         if self._watcher is not None:
             self._watcher.join(timeout=30)
+        self.resources.close()
         self.app.close()
+        if self.library is not None:
+            self.library.close()
 
     # ----- watching the data folder --------------------------------------------------------
     def start_watching(self) -> None:

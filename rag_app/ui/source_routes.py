@@ -4,8 +4,9 @@ and the original files.
 They are registered with the FastAPI app Gradio creates (`launch(app_kwargs={"routes": …})`), so
 they are served by the same server, on the same port, before Gradio's own routes. What they give
 out goes through `App`, which only hands over indexed documents inside the data folder. They
-answer only requests addressed to this server's own host name: a web page elsewhere cannot read
-them through a rebinding DNS name.
+answer only requests addressed to this server's own host name (a web page elsewhere cannot read
+them through a rebinding DNS name), and only to this machine or to a person logged in to the
+page (off loopback) with a key that may read the page's collection.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 
 from rag_app.app import App, SourceError
+from rag_app.keys import KeyStore, is_loopback
+from rag_app.library import DEFAULT
 from rag_app.ui.source_view import DOCUMENT_ROUTE, FILE_ROUTE, PAGE_ROUTE, SOURCE_ROUTE, render_source_page
 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -33,12 +36,34 @@ def host_allowed(host_header: str, listen_host: str) -> bool:
     return name in LOCAL_NAMES or name == listen_host
 
 
-def source_routes(app: App) -> list[APIRoute]:
-    """The routes of the source panel over ``app``."""
+def page_user(request: Request) -> str | None:
+    """The name a person logged in to the chat page with (Gradio's login cookie), if any."""
+    server = request.app
+    cookie_id = getattr(server, "cookie_id", "")
+    token = (request.cookies.get(f"access-token-{cookie_id}")
+             or request.cookies.get(f"access-token-unsecure-{cookie_id}"))
+    user = getattr(server, "tokens", {}).get(token) if token else None
+    return str(user) if user else None
+
+
+def may_see_sources(request: Request, keys: KeyStore) -> bool:
+    """True when ``request`` may read the page's documents: it comes from this machine, or from
+    a person logged in with a key that may read the default collection (the page's)."""
+    if is_loopback(request.client.host if request.client else ""):
+        return True
+    user = page_user(request)
+    return user is not None and any(k.name == user and k.may_read(DEFAULT) for k in keys.stored())
+
+
+def source_routes(app: App, keys: KeyStore) -> list[APIRoute]:
+    """The routes of the source panel over ``app`` (the default collection's), for this
+    machine and for people logged in with a key that may read it."""
 
     def check(request: Request) -> None:
         if not host_allowed(request.headers.get("host", ""), app.settings.serve.host):
             raise HTTPException(status_code=403, detail="Not served to this host name.")
+        if not may_see_sources(request, keys):
+            raise HTTPException(status_code=404, detail="Not found.")
 
     def source_page(request: Request, chunk_id: int, s: str = "", page: int | None = None) -> Response:
         check(request)

@@ -3,6 +3,7 @@ answers (verified, refused, unverified), uploads, removal, model switching."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -13,23 +14,8 @@ from rag_app.answer import Answer, AnswerEvent, SourcesEvent, StatusEvent, Token
 from rag_app.app import App
 from rag_app.ui.page import ChatPage
 
-from conftest import make_settings
+from conftest import DOCUMENTS, SUPPORTED, folder, make_settings
 from fakes import FakeEmbedder, FakeGenerator
-
-DOCUMENTS = {
-    "herons.md": "# Herons\n\nGrey herons hunt fish in shallow water. Herons nest in colonies called heronries.\n",
-    "storks.md": "# Storks\n\nWhite storks nest on church towers. Storks migrate to Africa in winter.\n",
-    "pasta.md": "# Pasta\n\nCook the pasta in salted boiling water for ten minutes, then drain it.\n",
-}
-SUPPORTED = "White storks nest on church towers [1]."
-
-
-def folder(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, text in DOCUMENTS.items():
-        (data / name).write_text(text, encoding="utf-8")
-    return data
 
 
 def answer_with(tmp_path: Path, generator: FakeGenerator, question: str) -> Answer:
@@ -67,6 +53,20 @@ def test_a_supported_reply_is_streamed_then_verified_with_its_source(app: App) -
     answer = events[-1].answer if isinstance(events[-1], AnswerEvent) else None
     assert answer is not None and answer.verified and not answer.refused
     assert [c.path for c in answer.citations] == ["storks.md"] and "church towers" in answer.answer
+
+
+def test_a_reader_that_leaves_mid_answer_frees_the_model_at_once(app: App) -> None:
+    generator = app.pipeline.generator
+    assert isinstance(generator, FakeGenerator)
+    gc.disable()  # freed by closing the events, not by the garbage collector some time later
+    try:
+        events = app.ask("Where do white storks nest?")
+        next(e for e in events if isinstance(e, TokenEvent))
+        assert generator.writing == 1
+        events.close()  # what a view does when its client leaves
+        assert generator.writing == 0
+    finally:
+        gc.enable()
 
 
 def test_a_question_the_documents_cannot_answer_is_refused_without_asking_the_model(tmp_path: Path) -> None:

@@ -15,13 +15,13 @@ LAYERS = [
     {"llm", "embedding", "store"},
     {"ingest", "retrieval", "generation", "grounding", "sources", "workspace"},
     {"answer_pipeline", "watch"},
-    {"app", "model_admin"},
+    {"app", "model_admin", "library", "keys", "running"},
     {"eval"},
-    {"ui", "cli"},
+    {"ui", "cli", "api", "server"},
 ]
-VIEWS = {"ui", "cli"}
+VIEWS = {"ui", "cli", "api", "server"}
 # What the views may import besides `rag_app.app`: plain data, settings, and their own modules.
-VIEW_ALLOWED = {"app", "answer", "config", "ui", "cli", "eval"}
+VIEW_ALLOWED = {"app", "library", "keys", "running", "answer", "config", "ui", "cli", "eval", "api", "server"}
 
 
 def unit(module: str) -> str:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rag_app.app import App
+from rag_app.keys import KeyStore
 from rag_app.ui.source_routes import host_allowed, source_routes
 
 from conftest import DEMO_DATA, make_settings
@@ -23,9 +24,11 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     with App(make_settings(root / "data", root / "index"), embedder=FakeEmbedder(), generator=FakeGenerator(),
              create=True) as app:
         app.ingest()
-        server = FastAPI(routes=source_routes(app))
+        keys = KeyStore(app.settings.serve.keys_file)
+        server = FastAPI(routes=source_routes(app, keys))
         server.state.app = app
-        yield TestClient(server, base_url="http://127.0.0.1:7860")
+        server.state.keys = keys
+        yield TestClient(server, base_url="http://127.0.0.1:7860", client=("127.0.0.1", 40000))
 
 
 def chunk_id(client: TestClient, path: str, words: str) -> int:
@@ -68,3 +71,16 @@ def test_host_names_that_reach_this_server() -> None:
     assert host_allowed("[::1]:7860", "127.0.0.1") and host_allowed("laptop.lan:7860", "laptop.lan")
     assert not host_allowed("evil.example:7860", "127.0.0.1") and not host_allowed("", "127.0.0.1")
     assert host_allowed("anything:7860", "0.0.0.0")  # listening everywhere was asked for
+
+
+def test_off_this_machine_the_sources_need_a_login_with_a_key_for_the_page(client: TestClient) -> None:
+    passage = chunk_id(client, "how_llms_work.pdf", "Q4_K_M")
+    elsewhere = TestClient(client.app, base_url="http://127.0.0.1:7860", client=("192.0.2.7", 40000))
+    keys: KeyStore = client.app.state.keys  # type: ignore[attr-defined]
+    keys.add("cook", ["recipes"])
+    try:
+        for route in (f"/rag/source/{passage}", "/rag/file/how_llms_work.pdf", "/rag/document/how_llms_work.pdf"):
+            assert elsewhere.get(route).status_code == 404
+            assert client.get(route).status_code == 200  # this machine itself
+    finally:
+        keys.remove("cook")
