@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api eval demo-docs clean
 
 install: $(STAMP)
 
@@ -80,6 +80,11 @@ bench-scale: install
 FORMATS ?= ../shared/formats-corpus
 bench-formats: install
 	$(PY) -m benchmarks.bench_formats $(FORMATS)
+
+# The API: `rag-app ask` through a running server against the API and --local, then 8 clients
+# asking for 2 minutes (errors, answers the same as alone, queue wait p95, memory).
+bench-api: install
+	$(PY) -m benchmarks.bench_api $(CORPUS)
 
 # The first `make run` of a new user: a clean clone until the chat page answers (COLD=1: empty
 # pip and wheel caches). Target: 5 minutes with warm caches.

@@ -13,18 +13,25 @@ collections' own.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rag_app.app import App
 from rag_app.config import Settings, expand_path
-from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import Generator
-from rag_app.generation.llama import LlamaGenerator
+
+if TYPE_CHECKING:  # imported when first used, so that listing collections stays quick
+    from rag_app.app import App
+    from rag_app.embedding import Embedder
+    from rag_app.generation import Generator
+    from rag_app.watch import WatchEvent
+
+log = logging.getLogger(__name__)
 
 DEFAULT = "default"
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -151,6 +158,8 @@ class Library:
 
     def app(self, name: str | None = None) -> App:
         """The `App` of collection ``name`` (opened once). Raises `UnknownCollectionError`."""
+        from rag_app.app import App
+
         name = name or DEFAULT
         with self._lock:
             if name not in self._apps:
@@ -162,6 +171,8 @@ class Library:
     def embedder(self) -> Embedder:
         """The embedder every collection retrieves with."""
         if self._embedder is None:
+            from rag_app.embedding import embedder_from_settings
+
             self._embedder = embedder_from_settings(self.settings)
         return self._embedder
 
@@ -169,8 +180,32 @@ class Library:
     def generator(self) -> Generator:
         """The answer model every collection answers with."""
         if self._generator is None:
+            from rag_app.generation.llama import LlamaGenerator
+
             self._generator = LlamaGenerator(self.settings.generation, self.settings.paths.models_dir)
         return self._generator
+
+    def watch(self, on_event: Callable[[str, WatchEvent], None], stop: threading.Event) -> None:
+        """Keep every collection's index in step with its data folder (`App.watch`, one thread
+        each) until ``stop`` is set; ``on_event(name, event)`` tells what each watcher did. A
+        collection that cannot be opened or watched is reported as an event with its error and
+        leaves the others running."""
+
+        from rag_app.watch import WatchEvent
+
+        def follow(name: str) -> None:
+            try:
+                self.app(name).watch(lambda event: on_event(name, event), stop)
+            except Exception as exc:  # this collection only; the message says what to do
+                log.warning("Watching collection %s stopped: %s", name, exc)
+                on_event(name, WatchEvent(error=str(exc)))
+
+        threads = [threading.Thread(target=follow, args=(name,), name=f"watch-{name}", daemon=True)
+                   for name in self.names()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def close(self) -> None:
         """Close every collection's index."""

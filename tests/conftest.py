@@ -140,6 +140,7 @@ def serve_process(root: Path, data: Path, index: Path) -> Iterator[tuple[str, su
     env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
     env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
     env["RAG_APP_MODELS_DIR"] = str(ROOT / "models")  # the default model `make install` put there
+    env["RAG_APP_CACHE_DIR"] = str(root / "cache")  # where it tells the command line it runs
     log = open(root / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until the end
     process = subprocess.Popen(
         [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),

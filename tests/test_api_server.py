@@ -4,7 +4,10 @@ free loopback port, the real bundled models, a private copy of the demo corpus).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 
 from rag_app.keys import KeyStore
 
-from conftest import DEMO_DATA, make_settings, serve_process
+from conftest import DEMO_DATA, ROOT, make_settings, serve_process
 from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
 
 FACT = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 1)  # GPT-2's vocabulary
@@ -112,3 +115,24 @@ def test_keys_once_one_exists(server: Server) -> None:
         assert response.status_code == 200 and json.loads(response.text)["data"]
     finally:
         keys.remove("editor")
+
+
+def _ask_json(server: Server, *flags: str, models: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_APP_")}
+    env.update(RAG_APP_CONFIG=str(server.root / "no-config.toml"), RAG_APP_CACHE_DIR=str(server.root / "cache"),
+               RAG_APP_MODELS_DIR=str(models))
+    done = subprocess.run([sys.executable, "-m", "rag_app.cli", "ask", FACT.question, "--json", "--index-dir",
+                           str(server.root / "index"), *flags], cwd=server.root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    del answer["timings"]
+    return answer
+
+
+def test_ask_on_the_command_line_goes_through_the_running_server(server: Server, tmp_path: Path) -> None:
+    # No model where the command looks: only the server can have answered.
+    through_server = _ask_json(server, models=tmp_path / "no-models")
+    assert through_server["citations"] and any(c["path"] == FACT.file for c in through_server["citations"])
+    # In-process (--local, the models loaded here), the same answer, printed the same.
+    assert _ask_json(server, "--local", models=ROOT / "models") == through_server

@@ -135,19 +135,41 @@ def _print_report(report: IngestReport) -> None:
 
 @app.command()
 def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None, collection: CollectionOpt = None) -> None:
-    """Keep the index in step with the data folder: ingest now, then whenever files change."""
+    """Keep the index in step with the data folder: ingest now, then whenever files change
+    (every collection's, when there are several and none is named)."""
+    import threading
+
     from rag_app.app import App, IngestError, ModelNotFoundError, WatchEvent
+    from rag_app.library import CollectionError, Library
 
     settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
+    library = Library(settings)
+    try:
+        every = collection is None and data_dir is None and index_dir is None and len(library.names()) > 1
+    except CollectionError as exc:
+        raise fail(str(exc)) from exc
 
-    def show(event: WatchEvent) -> None:
+    def show(event: WatchEvent, name: str = "") -> None:
+        label = f"[bold]{name}[/] " if name else ""
         if event.changed:
-            console.print(f"[dim]{datetime.now():%H:%M:%S}[/] changed: {', '.join(event.changed)}")
+            console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {label}changed: {', '.join(event.changed)}")
         if event.error:
-            err_console.print(f"[red]{event.error}[/]")
+            err_console.print(f"{label}[red]{event.error}[/]")
         elif event.report is not None:
+            if label:
+                console.print(label.strip() + ":")
             _print_report(event.report)
 
+    if every:
+        console.print(f"Watching the collections {', '.join(library.names())} (Ctrl+C to stop)…")
+        stop = threading.Event()
+        try:
+            library.watch(lambda name, event: show(event, name), stop)
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            library.close()
+        return
     console.print(f"Watching {settings.paths.data_dir} (Ctrl+C to stop)…")
     try:
         with App(settings) as rag:
@@ -208,11 +230,11 @@ def search(
     """Show the passages that hybrid retrieval finds for a query."""
     from dataclasses import asdict
 
-    from rag_app.app import App, IndexUnavailableError, ModelNotFoundError
-
     settings = _settings(collection, index_dir=index_dir)
     passages = None if local else _search_on_server(settings, query, k)
     if passages is None:
+        from rag_app.app import App, IndexUnavailableError, ModelNotFoundError
+
         with App(settings) as rag:
             try:
                 passages = rag.search(query, k=k)
@@ -261,13 +283,12 @@ def ask(
 ) -> None:
     """Answer a question from your documents, with the file and page of every source (through a
     running `rag-app serve` of the same index when there is one, unless --local or --model)."""
-    from rag_app.app import IndexUnavailableError, ModelNotFoundError
-    from rag_app.cli.ask import ask_command
+    from rag_app.cli.ask import ask_command  # rag_app.app (PyTorch, the models) only if no server answers
 
     settings = _settings(collection, index_dir=index_dir, model=model)
     try:
         ask_command(settings, question, k=k, as_json=as_json, console=console, local=local or model is not None)
-    except (IndexUnavailableError, ModelNotFoundError, RuntimeError) as exc:
+    except RuntimeError as exc:  # IndexUnavailableError, ModelNotFoundError, RemoteError: the message says why
         raise fail(str(exc)) from exc
 
 

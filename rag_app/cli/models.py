@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from rag_app.app import App, ModelAdminError, ModelNotFoundError
 from rag_app.config import load_settings
 
 models_app = typer.Typer(help="List, install and choose the answer model and the embedder.", no_args_is_help=True)
@@ -28,6 +27,8 @@ def _fail(message: str) -> typer.Exit:
 @models_app.command("list")
 def list_models(models_dir: ModelsDirOpt = None) -> None:
     """Known models (installed or not, size, path) and any other GGUF in the models folder."""
+    from rag_app.app import App  # the models: only when used
+
     found = App(load_settings(models_dir=models_dir)).models_overview()
     table = Table()
     for column in ("", "id", "model", "size", "licence", "installed at"):
@@ -57,6 +58,8 @@ def install(
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Install an answer model (downloaded, joined, SHA-256 checked) or an embedder (built, checked)."""
+    from rag_app.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
+
     app = App(load_settings(models_dir=models_dir))
     try:
         if model_id is None:
@@ -78,6 +81,8 @@ def use(
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Answer with this model, or retrieve with this embedder, from now on (saved in rag_app.toml)."""
+    from rag_app.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
+
     try:
         choice = App(load_settings(models_dir=models_dir)).use_model(model)
     except (ModelAdminError, ModelNotFoundError) as exc:

@@ -32,6 +32,7 @@ from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult
 from rag_app.generation.context_cache import ContextCache, ReadResult
+from rag_app.generation.fair_lock import FairLock
 from rag_app.generation.prompt import (
     COMPLETION_STOPS,
     LABELS,
@@ -73,7 +74,7 @@ class LlamaGenerator:
         self.settings = settings
         self.models_dir = models_dir
         self.model = resolve_llm(str(model) if model else settings.model, models_dir)
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # questions take the model in the order they came
         self._llm: Llama | None = None
         self._formatter = None
         self._refusal: set[int] | None = None

@@ -8,6 +8,7 @@ components in `layout`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
@@ -32,7 +33,7 @@ from rag_app.app import (
     WatchEvent,
 )
 from rag_app.config import Settings
-from rag_app.library import Library
+from rag_app.library import DEFAULT, Library
 from rag_app.ui.render import render_answer, render_notice, render_streaming
 
 log = logging.getLogger(__name__)
@@ -109,12 +110,24 @@ class ChatPage:
 
     # ----- watching the data folder --------------------------------------------------------
     def start_watching(self) -> None:
-        """Ingest the data folder now and whenever its files change, in a background thread."""
+        """Ingest the data folder now and whenever its files change, in a background thread
+        (every collection's folder, when the page's server opened them all)."""
         self.watch_status = f"Watching `{self.settings.paths.data_dir}` for changes"
-        self._watcher = threading.Thread(
-            target=self.app.watch, name="watch-data-folder", daemon=True, args=(self._watched, self._stop_watch)
-        )
+        if self.library is not None:
+            follow = functools.partial(self.library.watch, self._watched_in, self._stop_watch)
+        else:
+            follow = functools.partial(self.app.watch, self._watched, self._stop_watch)
+        self._watcher = threading.Thread(target=follow, name="watch-data-folders", daemon=True)
         self._watcher.start()
+
+    def _watched_in(self, collection: str, event: WatchEvent) -> None:
+        if collection == DEFAULT:  # the page shows the default collection; the others are logged
+            self._watched(event)
+        elif event.error:
+            log.warning("Collection %s: %s", collection, event.error)
+        elif event.report is not None:
+            log.info("Collection %s: %d added, %d updated, %d removed", collection, event.report.added,
+                     event.report.updated, event.report.removed)
 
     def _watched(self, event: WatchEvent) -> None:
         when = datetime.now().strftime("%H:%M:%S")

@@ -4,6 +4,9 @@ sources, streams, search, documents, collections, keys, and every error in OpenA
 from __future__ import annotations
 
 import json
+import os
+import queue
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from rag_app.api import api_routes
 from rag_app.api.routes import Api
 from rag_app.keys import KeyStore
 from rag_app.library import CollectionError, Library, UnknownCollectionError
+from rag_app.running import announce, find
+from rag_app.watch import WatchEvent
 
 from conftest import SUPPORTED, folder, make_settings
 from fakes import FakeEmbedder, FakeGenerator
@@ -192,3 +197,43 @@ def test_collections_are_checked_and_independent(library: Library, tmp_path: Pat
     with pytest.raises(UnknownCollectionError):
         library.app("recipes")
     assert library.app().search("storks", k=1)[0].path == "storks.md"  # the default is untouched
+
+
+def test_the_command_lines_token_opens_every_collection_from_this_machine_only(library: Library) -> None:
+    KeyStore(library.settings.serve.keys_file).add("editor", ["recipes"])
+    routes = FastAPI(routes=api_routes(library, local_token="rag-local-secret"))
+    local = TestClient(routes, client=LOOPBACK, headers={"Authorization": "Bearer rag-local-secret"})
+    assert [m["id"] for m in local.get("/v1/models").json()["data"]] == ["rag_app/default", "rag_app/recipes"]
+    elsewhere = TestClient(routes, client=ELSEWHERE, headers={"Authorization": "Bearer rag-local-secret"})
+    assert elsewhere.get("/v1/models").status_code == 401
+
+
+def test_a_running_server_is_found_by_its_index_while_it_runs(tmp_path: Path) -> None:
+    cache, index = tmp_path / "cache", tmp_path / "index"
+    with announce(cache, {"default": index}, "http://127.0.0.1:1234/", "rag-local-x"):
+        found = find(cache, index)
+        assert found is not None and (found.url, found.collection, found.token) == (
+            "http://127.0.0.1:1234/", "default", "rag-local-x")
+        assert find(cache, tmp_path / "another-index") is None
+        announcement = next((cache / "servers").iterdir())
+        assert announcement.stat().st_mode & 0o777 == 0o600
+        announcement.write_text(announcement.read_text().replace(str(os.getpid()), "999999999"))
+        assert find(cache, index) is None  # its process is gone
+    assert find(cache, index) is None and not list((cache / "servers").iterdir())
+
+
+def test_every_collection_is_watched_and_reported_by_name(library: Library) -> None:
+    events: queue.Queue[tuple[str, WatchEvent]] = queue.Queue()
+    stop = threading.Event()
+    watcher = threading.Thread(target=library.watch, args=(lambda name, event: events.put((name, event)), stop))
+    watcher.start()
+    try:
+        first = {events.get(timeout=30)[0], events.get(timeout=30)[0]}  # each ingests once at the start
+        assert first == {"default", "recipes"}
+        (library.get("recipes").data_dir / "soup.md").write_text("# Soup\n\nSimmer for an hour.\n", encoding="utf-8")
+        name, event = events.get(timeout=30)
+        assert name == "recipes" and event.report is not None and event.report.added == 1
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
