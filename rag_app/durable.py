@@ -1,4 +1,5 @@
-"""File operations shared by the index and the model installers: durable renames and swaps, hashes."""
+"""File operations shared by the index, the model installers and the small state files (keys,
+collections, running servers): durable renames and swaps, whole-file writes, hashes."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_whole(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` so that it appears whole or not at all (a temporary file
+    renamed over it), created with permissions ``mode`` (0o600: for its owner only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 _RENAME_EXCHANGE = 2  # renameat2 flag (Linux 3.15+)

@@ -15,11 +15,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from rag_app.durable import write_whole
 
 PREFIX = "rag-"
 
@@ -65,11 +66,12 @@ class KeyStore:
             raise ApiKeyError(f"The keys file {self.path} is unreadable ({exc}). Fix it, or delete it and add "
                             "the keys again with `rag-app keys add`.") from exc
 
-    def find(self, token: str) -> ApiKey | None:
-        """The key whose token is ``token``, or None (every stored hash compared in constant time)."""
+    def find(self, token: str, keys: list[ApiKey] | None = None) -> ApiKey | None:
+        """The key whose token is ``token`` among ``keys`` (default: the stored ones), or None;
+        every hash is compared, in constant time."""
         digest = hash_key(token)
         found = None
-        for key in self.stored():
+        for key in self.stored() if keys is None else keys:
             if hmac.compare_digest(key.sha256, digest):
                 found = key
         return found
@@ -98,12 +100,7 @@ class KeyStore:
         return next(k for k in keys if k.name == name)
 
     def _write(self, keys: list[ApiKey]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump([asdict(k) for k in keys], out, indent=1)
-        temporary.replace(self.path)
+        write_whole(self.path, json.dumps([asdict(k) for k in keys], indent=1), mode=0o600)
 
 
 def is_loopback(host: str | None) -> bool:

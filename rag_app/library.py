@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_app.config import Settings, expand_path
+from rag_app.durable import write_whole
 
 if TYPE_CHECKING:  # imported when first used, so that listing collections stays quick
     from rag_app.app import App
@@ -121,11 +122,7 @@ class Library:
             raise CollectionError(f"{data_dir} is not a folder. Create it (or name the folder your documents "
                                   "are in) and add the collection again.")
         folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        text = f"# rag_app collection '{name}'\ndata_dir = {_toml_string(str(data_dir))}\n"
-        temporary = folder / (REGISTRATION + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(folder / REGISTRATION)  # appears whole, or not at all
+        write_whole(folder / REGISTRATION, f"# rag_app collection '{name}'\ndata_dir = {_toml_string(str(data_dir))}\n")
         return self._read(folder)
 
     def remove(self, name: str) -> Collection:

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag_app.durable import write_whole
+
 log = logging.getLogger(__name__)
 
 
@@ -65,12 +67,7 @@ def announce(cache_dir: Path, indexes: Mapping[str, Path], url: str, token: str)
     try:
         for name, index_dir in indexes.items():
             path = _announcement(cache_dir, index_dir)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(RunningServer(url, name, token, os.getpid())), handle)
-            os.replace(temporary, path)
+            write_whole(path, json.dumps(asdict(RunningServer(url, name, token, os.getpid()))), mode=0o600)
             written.append(path)
     except OSError as exc:
         log.warning("Could not announce the server to the command line (%s)", exc)

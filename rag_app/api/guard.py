@@ -57,10 +57,10 @@ class Guard:
         and not loopback) or 429 (too many wrong keys)."""
         client = request.client.host if request.client else ""
         try:
-            keys_exist = bool(self.keys.stored())
+            keys = self.keys.stored()
         except ApiKeyError as exc:
             raise ApiError(503, str(exc), "keys_file_unreadable") from exc
-        if not keys_exist:
+        if not keys:
             if is_loopback(client):
                 return Caller(None)
             raise ApiError(403, "This server has no API keys, so it answers only on this machine. Add one "
@@ -73,7 +73,7 @@ class Guard:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "Send your API key as 'Authorization: Bearer KEY' (`rag-app keys add` creates "
                            "one).", "missing_api_key")
-        key = self.keys.find(token.strip())
+        key = self.keys.find(token.strip(), keys)
         if key is None:
             self._fail(client)
             raise ApiError(401, "This API key is not valid.", "invalid_api_key")
@@ -103,17 +103,26 @@ class Admission:
         self.count = 0
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def admit(self) -> Iterator[None]:
-        """Hold a place while the block runs; raises `ApiError` 429 when every place is taken."""
+    def take(self) -> None:
+        """Take a place (give it back with `give_back`); raises `ApiError` 429 when every place
+        is taken."""
         with self._lock:
             if self.count >= self.limit:
                 wait = SECONDS_PER_WAITING_ANSWER * self.count
                 raise ApiError(429, f"{self.count} questions are waiting for the answer model; try again in "
                                f"{wait} s.", "queue_full", headers={"Retry-After": str(wait)})
             self.count += 1
+
+    def give_back(self) -> None:
+        """Free a place taken with `take`."""
+        with self._lock:
+            self.count -= 1
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold a place while the block runs (`take`, then `give_back`)."""
+        self.take()
         try:
             yield
         finally:
-            with self._lock:
-                self.count -= 1
+            self.give_back()

@@ -89,17 +89,23 @@ def app_errors() -> Iterator[None]:
 
 
 class ClosingStream(StreamingResponse):
-    """A streaming response that closes its body when the response ends in any way: Starlette
-    leaves the body's generator suspended when the client leaves, and ours holds the model."""
+    """A streaming response that, however it ends (done, the client gone, never started),
+    closes its body and then runs ``cleanup`` once: Starlette leaves the body's generator
+    suspended when the client leaves, and an answer holds the model and a place in the queue."""
+
+    def __init__(self, content: AsyncIterator[str], cleanup: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.cleanup = cleanup
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            body = self.body_iterator
-            if hasattr(body, "aclose"):
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                body = self.body_iterator
+                if hasattr(body, "aclose"):
                     await body.aclose()
+                await self.cleanup()
 
 
 class Api:
@@ -116,10 +122,11 @@ class Api:
         """The collection a request names: ``rag_app/<name>`` or a collection's own name; any
         other model name (a client's fixed default) means ``default``. One the caller may not
         read is a 404 like one that does not exist."""
+        names = self.library.names()
         name = requested.removeprefix(shapes.MODEL_PREFIX) if requested else DEFAULT
-        if not requested.startswith(shapes.MODEL_PREFIX) and name not in self.library.names():
+        if not requested.startswith(shapes.MODEL_PREFIX) and name not in names:
             name = DEFAULT
-        if name not in self.library.names() or not caller.may_read(name):
+        if name not in names or not caller.may_read(name):
             raise ApiError(404, f"The model '{requested}' does not exist (GET /v1/models lists yours).",
                            "model_not_found", "model")
         return name
@@ -176,23 +183,27 @@ class Api:
             with self.admission.admit():
                 answer = await run_in_threadpool(_answer, app, question, history, options)
             return JSONResponse(shapes.completion(answer, name, base))
-        places = self.admission.admit()
-        places.__enter__()  # held by the stream until it ends (or the client leaves)
+        self.admission.take()  # held by the stream until it ends (or the client leaves)
         events = app.ask(question, history, options=options)
         try:  # retrieval's errors are the response's status; later ones end the stream
             with app_errors():
                 first = await run_in_threadpool(next, events, None)
         except BaseException:
             await run_in_threadpool(events.close)
-            places.__exit__(None, None, None)
+            self.admission.give_back()
             raise
-        return ClosingStream(self._stream(first, events, request, name, base, places),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+        async def cleanup() -> None:  # the model and the queue's place, freed
+            await run_in_threadpool(events.close)
+            self.admission.give_back()
+
+        return ClosingStream(self._stream(first, events, request, name, base), cleanup,
+                             media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def _stream(self, first: Event | None, events: EventStream, request: Request, name: str,
-                      base: str, places: contextlib.AbstractContextManager[None]) -> AsyncIterator[str]:
-        """Server-sent events of one answer. A client that leaves stops the answer at its next
-        token: the events' generator is closed, which frees the model."""
+                      base: str) -> AsyncIterator[str]:
+        """Server-sent events of one answer. The response (`ClosingStream`) closes ``events``
+        when it ends, the client gone included, which frees the model at once."""
         cid = shapes.completion_id()
         written = False
         try:
@@ -224,10 +235,6 @@ class Api:
         except Exception:
             log.exception("The API failed while streaming an answer")
             yield _sse(ApiError(500, "The server failed while answering; its log says why.", "internal_error").body())
-        finally:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(events.close)
-            places.__exit__(None, None, None)
 
     async def search(self, request: Request) -> Response:
         caller = self.guard.caller(request)

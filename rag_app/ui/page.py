@@ -104,9 +104,10 @@ class ChatPage:
         if self._watcher is not None:
             self._watcher.join(timeout=30)
         self.resources.close()
-        self.app.close()
         if self.library is not None:
-            self.library.close()
+            self.library.close()  # the page's app among them
+        else:
+            self.app.close()
 
     # ----- watching the data folder --------------------------------------------------------
     def start_watching(self) -> None:
