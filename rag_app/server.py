@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
+from starlette.middleware import Middleware
 
 from rag_app.api import api_routes
+from rag_app.api.guard import Guard, LoginLimit
 from rag_app.config import Settings
 from rag_app.keys import KeyStore, is_loopback
-from rag_app.library import DEFAULT, Library
+from rag_app.library import Library
 from rag_app.running import announce, new_token
 from rag_app.ui.layout import CHAT_CONCURRENCY, CSS, SOURCE_PANEL_SCRIPT, THEME, build_blocks
 from rag_app.ui.page import ChatPage
@@ -26,12 +28,12 @@ class ServeRefusedError(ValueError):
 
 
 def page_login(keys: KeyStore) -> Callable[[str, str], bool]:
-    """Gradio's login check for the page off loopback: the name of a key that may read the
-    default collection (the page's), and the key itself."""
+    """Gradio's login check for the page off loopback: a key's name and the key itself (the
+    page then shows that key's collections only)."""
 
     def check(name: str, token: str) -> bool:
         key = keys.find(token)
-        return key is not None and key.name == name and key.may_read(DEFAULT)
+        return key is not None and key.name == name
 
     return check
 
@@ -39,9 +41,9 @@ def page_login(keys: KeyStore) -> Callable[[str, str], bool]:
 def serve(
     settings: Settings, *, host: str | None = None, port: int | None = None, watch_folder: bool = False
 ) -> tuple[gr.Blocks, ChatPage]:
-    """Open the collections of ``settings`` and start serving the chat page (over ``default``)
-    and the API (over every collection) on ``host``:``port``; with ``watch_folder``, keep the
-    default index in step with its data folder meanwhile.
+    """Open the collections of ``settings`` and start serving the chat page and the API over
+    them on ``host``:``port``; with ``watch_folder``, keep every index in step with its data
+    folder meanwhile.
 
     Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
     `ChatPage.close` afterwards. While it runs, `rag-app ask` and `search` find it by their
@@ -55,8 +57,9 @@ def serve(
                                 "first: `rag-app keys add NAME --collections default` (people then log in "
                                 "with the key's name and the key).")
     library = Library(settings, create=True)
-    page = ChatPage.open(settings, library)
+    page = ChatPage.open(settings, library, keys=None if is_loopback(host) else keys)
     local_token = new_token()
+    guard = Guard(keys, local_token)  # one count of wrong keys per client: the API's and the page's login
     if watch_folder:
         page.start_watching()
     demo = build_blocks(page)
@@ -76,7 +79,8 @@ def serve(
         footer_links=["api", "settings"],
         max_file_size=f"{settings.serve.max_upload_mb}mb",
         head=SOURCE_PANEL_SCRIPT,
-        app_kwargs={"routes": source_routes(page.app, keys) + api_routes(library, local_token)},
+        app_kwargs={"routes": source_routes(library, keys) + api_routes(library, guard),
+                    "middleware": [Middleware(LoginLimit, guard=guard)]},
         auth=None if is_loopback(host) else page_login(keys),
         auth_message="Log in with the name of your API key and the key itself (`rag-app keys add`).",
         prevent_thread_lock=True,

@@ -122,6 +122,11 @@ def assert_consistent(index_dir: Path) -> int:
 
 
 START_TIMEOUT_S = 240
+CHROMIUM = os.environ.get("RAG_APP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -132,10 +137,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(root: Path, data: Path, index: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`rag-app serve` in a subprocess on a free loopback port over ``data`` and ``index``, run in
-    ``root`` (its collections/ and api-keys.json are there), with the default models and no
-    settings of this machine; yields its URL (ending in "/") and the process, once it answers."""
+def serve_process(root: Path, data: Path, index: Path,
+                  host: str = "127.0.0.1") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`rag-app serve` in a subprocess on a free port of ``host`` over ``data`` and ``index``, run
+    in ``root`` (its collections/ and api-keys.json are there), with the default models and no
+    settings of this machine; yields its loopback URL (ending in "/") and the process, once it
+    answers."""
     port = free_port()
     env = dict(os.environ, RAG_APP_CONFIG=str(root / "no-config.toml"))
     env = {k: v for k, v in env.items() if not k.startswith("RAG_APP_") or k == "RAG_APP_CONFIG"}
@@ -143,7 +150,7 @@ def serve_process(root: Path, data: Path, index: Path) -> Iterator[tuple[str, su
     env["RAG_APP_CACHE_DIR"] = str(root / "cache")  # where it tells the command line it runs
     log = open(root / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until the end
     process = subprocess.Popen(
-        [sys.executable, "-m", "rag_app.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "rag_app.cli", "serve", "--host", host, "--port", str(port),
          "--index-dir", str(index), "--data-dir", str(data)],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -170,3 +177,16 @@ def serve_process(root: Path, data: Path, index: Path) -> Iterator[tuple[str, su
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium, driven by Playwright; never a downloaded one."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"No Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

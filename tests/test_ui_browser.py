@@ -8,7 +8,6 @@ pointed at /usr/bin/chromium (install it with `make browser` or `apt-get install
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -24,11 +23,6 @@ from scans import page_image, scanned_pdf
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("RAG_APP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 ANSWER_TIMEOUT_MS = 300_000
 FACT = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 2)
@@ -64,19 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Serve
     ingest(make_settings(data, index), embedder=embedder)
     with serve_process(root, data, index) as (url, process):
         yield Server(url, process, data, index)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium; never a downloaded one."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"No Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium).")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

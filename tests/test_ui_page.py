@@ -32,7 +32,8 @@ def _last(chat: list[dict]) -> str:
 
 
 def test_empty_index_says_how_to_add_documents(empty_page: ChatPage) -> None:
-    status, notice, documents, failures, _ = empty_page.refresh()
+    status, notice, documents, failures, _, where = empty_page.refresh()
+    assert str(empty_page.settings.paths.data_dir) in where  # where uploads go
     assert "**0** documents" in status
     assert notice["visible"] is True and "Documents" in notice["value"]
     assert documents == [] and failures == []
@@ -46,7 +47,7 @@ def test_upload_is_saved_indexed_and_answerable_then_removed(empty_page: ChatPag
     upload.write_text("# Quenta\n\nThe moon Quenta has an orbital period of 41 days.\n", encoding="utf-8")
     broken = tmp_path / "upload" / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 truncated")
-    message, kept, status, notice, documents, failures, _ = empty_page.add_files(
+    message, kept, status, notice, documents, failures, *_ = empty_page.add_files(
         [str(upload), str(broken)], False)
     assert "Index updated" in message and "broken.pdf" in message and kept is None
     assert (empty_page.settings.paths.data_dir / "Quenta moon.md").is_file()

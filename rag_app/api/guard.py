@@ -6,7 +6,7 @@
   same as one that does not exist, so its name does not leak. The server's own token for this
   user's command line (`rag_app.running`) counts as a key to everything, from loopback only.
 - A client that sends wrong keys is refused with 429 after `MAX_FAILURES` in `FAILURE_WINDOW_S`
-  seconds, per client address.
+  seconds, per client address; wrong logins to the chat page count the same (`LoginLimit`).
 - `Admission` bounds the questions waiting for the one answer model: one more is a 429 with
   ``Retry-After``.
 """
@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag_app.api.errors import ApiError
+from rag_app.api.errors import ApiError, error_response
 from rag_app.keys import ApiKey, ApiKeyError, KeyStore, is_loopback
 
 MAX_FAILURES = 10
@@ -65,7 +66,7 @@ class Guard:
                 return Caller(None)
             raise ApiError(403, "This server has no API keys, so it answers only on this machine. Add one "
                            "with `rag-app keys add NAME --collections default`.", "no_keys")
-        self._check_rate(client)
+        self.check_rate(client)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if (self.local_token and is_loopback(client) and scheme.lower() == "bearer"
                 and hmac.compare_digest(token.strip().encode(), self.local_token.encode())):
@@ -75,11 +76,13 @@ class Guard:
                            "one).", "missing_api_key")
         key = self.keys.find(token.strip(), keys)
         if key is None:
-            self._fail(client)
+            self.record_failure(client)
             raise ApiError(401, "This API key is not valid.", "invalid_api_key")
         return Caller(key)
 
-    def _check_rate(self, client: str) -> None:
+    def check_rate(self, client: str) -> None:
+        """Raises `ApiError` 429 (with ``Retry-After``) when ``client`` has failed `MAX_FAILURES`
+        times in the last `FAILURE_WINDOW_S` seconds."""
         with self._lock:
             recent = self._failures.get(client)
             now = time.monotonic()
@@ -90,9 +93,38 @@ class Guard:
                 raise ApiError(429, f"Too many wrong API keys from {client}; try again in {wait} s.",
                                "too_many_failures", headers={"Retry-After": str(wait)})
 
-    def _fail(self, client: str) -> None:
+    def record_failure(self, client: str) -> None:
+        """Count one wrong key (or login) from ``client``."""
         with self._lock:
             self._failures.setdefault(client, deque()).append(time.monotonic())
+
+
+class LoginLimit:
+    """ASGI middleware in front of the chat page's login form (Gradio's ``POST …/login``): a
+    client address that has failed too often (the `Guard`'s count, shared with wrong API keys)
+    gets 429 before its name and key are even checked, and every refused login counts."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/login"):
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else ""
+        try:
+            self.guard.check_rate(client)
+        except ApiError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (400, 401, 403):
+                self.guard.record_failure(client)  # Gradio answers a wrong login with 400
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 class Admission:

@@ -111,10 +111,10 @@ class ClosingStream(StreamingResponse):
 class Api:
     """The API's endpoints over ``library`` (see the module docstring)."""
 
-    def __init__(self, library: Library, local_token: str = "") -> None:
+    def __init__(self, library: Library, guard: Guard) -> None:
         self.library = library
         self.settings = library.settings.serve
-        self.guard = Guard(KeyStore(self.settings.keys_file), local_token)
+        self.guard = guard
         self.admission = Admission(self.settings.api_queue)
 
     # ----- helpers ------------------------------------------------------------------------
@@ -313,10 +313,10 @@ class Api:
                 for path, endpoint, method in table]
 
 
-def api_routes(library: Library, local_token: str = "") -> list[APIRoute]:
-    """The API's routes over ``library``; ``local_token`` lets this user's command line in
-    from loopback (`rag_app.running`)."""
-    return Api(library, local_token).routes()
+def api_routes(library: Library, guard: Guard | None = None) -> list[APIRoute]:
+    """The API's routes over ``library``, their callers checked by ``guard`` (by default one
+    over the settings' keys file, without a token for this user's command line)."""
+    return Api(library, guard or Guard(KeyStore(library.settings.serve.keys_file))).routes()
 
 
 def _turns(messages: list[Message]) -> History:

@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 from rag_app.answer import Answer, Evidence, Passage
-from rag_app.library import DEFAULT
 from rag_app.ui.source_view import source_url
 
 MODEL_PREFIX = "rag_app/"
@@ -25,12 +24,10 @@ def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
-def source_link(base_url: str, collection: str, chunk_id: int, sentence: str = "") -> str | None:
-    """The chat page's source panel for a passage (its page, the sentence highlighted); None for
-    a collection other than the page's (``default``)."""
-    if collection != DEFAULT:
-        return None
-    return base_url.rstrip("/") + source_url(chunk_id, sentence)
+def source_link(base_url: str, collection: str, chunk_id: int, sentence: str = "") -> str:
+    """The chat page's source panel for a passage of ``collection`` (its page, the sentence
+    highlighted)."""
+    return base_url.rstrip("/") + source_url(chunk_id, sentence, collection=collection)
 
 
 def passage_json(passage: Passage, base_url: str, collection: str) -> dict[str, Any]:

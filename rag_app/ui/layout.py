@@ -3,7 +3,8 @@
 
 Offline: analytics off, system fonts only, no CDN; listens on 127.0.0.1 unless told otherwise.
 Questions from several tabs run at once (`CHAT_CONCURRENCY`; the model itself answers one at a
-time); ingestion runs one at a time and never blocks questions.
+time); ingestion runs one at a time and never blocks questions. A picker at the top chooses the
+collection that questions, uploads and the Documents tab are about.
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
     choices = page.app.model_choices()
     with gr.Blocks(title="rag_app — chat with your documents", analytics_enabled=False) as demo:
         gr.Markdown("## Chat with your documents\nAnswers come only from your files, with their sources.")
-        status = gr.Markdown(elem_id="index-status")
+        with gr.Row(equal_height=True):
+            # The collections this person may read (`ChatPage.load`); hidden when there is one.
+            collection = gr.Dropdown(label="Collection", choices=[], value=None, visible=False, scale=1,
+                                     min_width=200, interactive=True, elem_id="collection")
+            status = gr.Markdown(elem_id="index-status")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3):
@@ -89,9 +94,7 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                 with gr.Column(scale=2, min_width=320):
                     gr.HTML(SOURCE_PANEL, elem_id="source-panel")
             with gr.Tab("Documents", id="documents"):
-                kinds = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-                gr.Markdown(f"Drop files here ({kinds}; up to {settings.serve.max_upload_mb} MB each). They "
-                            f"are saved into `{settings.paths.data_dir}` and indexed at once.")
+                upload_help = gr.Markdown(elem_id="upload-help")
                 upload = gr.File(label="Add documents", file_count="multiple", elem_id="upload",
                                  file_types=sorted(SUPPORTED_EXTENSIONS))
                 with gr.Row():
@@ -120,8 +123,8 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                                     value=page.model_path, elem_id="model")
                 model_status = gr.Markdown(f"Model: `{Path(page.model_path).name}`")
 
-        index_outputs = [status, notice, documents, failures, to_remove]
-        ask_inputs = [question, chatbot, history, k, temperature, max_tokens]
+        index_outputs = [status, notice, documents, failures, to_remove, upload_help]
+        ask_inputs = [question, chatbot, history, k, temperature, max_tokens, collection]
         ask_outputs = [chatbot, history, question]
         for trigger in (question.submit, send.click):
             trigger(page.respond, ask_inputs, ask_outputs, concurrency_limit=CHAT_CONCURRENCY,
@@ -132,22 +135,27 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
         if settings.serve.read_ahead:
             question.input(page.note_draft, question, None, queue=False, show_progress="hidden",
                            api_visibility="private")
-            question.input(page.prefill, [question, history, k, max_tokens], None, trigger_mode="always_last",
+            question.input(page.prefill, [question, history, k, max_tokens, collection], None,
+                           trigger_mode="always_last",
                            concurrency_limit=CHAT_CONCURRENCY, concurrency_id="draft", show_progress="hidden",
                            api_visibility="private")
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], queue=False)
 
-        upload.upload(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],
+        upload.upload(page.add_files, [upload, replace, collection], [upload_status, upload, *index_outputs],
                       concurrency_limit=1, concurrency_id="ingest")
-        add.click(page.add_files, [upload, replace], [upload_status, upload, *index_outputs],
+        add.click(page.add_files, [upload, replace, collection], [upload_status, upload, *index_outputs],
                   concurrency_limit=1, concurrency_id="ingest")
-        rescan.click(page.rescan, None, [upload_status, *index_outputs], concurrency_limit=1, concurrency_id="ingest")
-        remove.click(page.remove, [to_remove, confirm], [upload_status, confirm, *index_outputs],
+        rescan.click(page.rescan, collection, [upload_status, *index_outputs], concurrency_limit=1,
+                     concurrency_id="ingest")
+        remove.click(page.remove, [to_remove, confirm, collection], [upload_status, confirm, *index_outputs],
                      concurrency_limit=1, concurrency_id="ingest")
         model.change(page.switch_model, model, model_status, concurrency_limit=1,
                      concurrency_id="model")
-        demo.load(page.refresh, None, index_outputs, concurrency_limit=CHAT_CONCURRENCY,
+        collection.input(page.pick, collection, [chatbot, history, question, *index_outputs], queue=False,
+                         show_progress="hidden")
+        demo.load(page.load, None, [collection, *index_outputs], concurrency_limit=CHAT_CONCURRENCY,
                   concurrency_id="status")
-        if page.watch_status:  # the watcher updates the index behind the page's back
-            gr.Timer(WATCH_REFRESH_S).tick(page.status_line, None, status, queue=False, show_progress="hidden")
+        if page.watching:  # the watcher updates the indexes behind the page's back
+            gr.Timer(WATCH_REFRESH_S).tick(page.status_line, collection, status, queue=False,
+                                           show_progress="hidden")
     return demo

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from rag_app.answer import Answer, Citation, Evidence, Passage, SourcesEvent, StatusEvent, where_in
+from rag_app.library import DEFAULT
 from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3
@@ -68,12 +69,12 @@ def _score(passage: Passage | None, fused: float) -> str:
 
 
 def _source_item(n: int, chunk_id: int, path: str, page: int | None, heading: str, text: str, score: float,
-                 passage: Passage | None, sentence: str) -> str:
+                 passage: Passage | None, sentence: str, collection: str) -> str:
     quote = f'<div class="rag-quote">“<mark>{_esc(sentence)}</mark>”</div>' if sentence else ""
     body = highlight(text, sentence, PASSAGE_PREVIEW_CHARS)
     # Opens the passage in the source panel beside the chat (the page's script catches the click).
-    show = (f'<a class="rag-open" data-chunk="{chunk_id}" href="{html.escape(source_url(chunk_id, sentence))}">'
-            "Show in document</a>")
+    link = html.escape(source_url(chunk_id, sentence, collection=collection))
+    show = f'<a class="rag-open" data-chunk="{chunk_id}" href="{link}">Show in document</a>'
     where = _where(path, page, heading, bool(passage and passage.ocr))
     return (
         f'<li class="rag-source" value="{n}"><div class="rag-source-head">'
@@ -82,7 +83,7 @@ def _source_item(n: int, chunk_id: int, path: str, page: int | None, heading: st
     )
 
 
-def _sources(answer: Answer) -> str:
+def _sources(answer: Answer, collection: str) -> str:
     """The numbered sources of an answer: its citations, or its best passages if none."""
     by_chunk = {p.chunk_id: p for p in answer.passages}
     evidence: dict[int, str] = {}
@@ -94,7 +95,7 @@ def _sources(answer: Answer) -> str:
     ]
     items = "".join(
         _source_item(c.n, c.chunk_id, c.path, c.page, c.heading, c.text, c.score, by_chunk.get(c.chunk_id),
-                     c.supporting_sentence or evidence.get(c.chunk_id, ""))
+                     c.supporting_sentence or evidence.get(c.chunk_id, ""), collection)
         for c in citations
     )
     return (f'<div class="rag-sources"><div class="rag-sources-title">Sources</div>'
@@ -109,12 +110,12 @@ def _confidence(answer: Answer) -> str:
             f"{100 * answer.probability:.0f}% likely right</div>")
 
 
-def _closest(answer: Answer) -> str:
+def _closest(answer: Answer, collection: str) -> str:
     """The passages that came closest to a refused question."""
-    return _passage_list("Closest passages (not enough to answer)", answer.passages, answer.evidence)
+    return _passage_list("Closest passages (not enough to answer)", answer.passages, answer.evidence, collection)
 
 
-def _passage_list(title: str, passages: list[Passage], found: list[Evidence]) -> str:
+def _passage_list(title: str, passages: list[Passage], found: list[Evidence], collection: str) -> str:
     """The first passages (`REFUSAL_PASSAGES`), numbered, each with its best evidence sentence."""
     if not passages:
         return ""
@@ -122,7 +123,8 @@ def _passage_list(title: str, passages: list[Passage], found: list[Evidence]) ->
     for item in found:
         evidence.setdefault(item.chunk_id, item.text)
     items = "".join(
-        _source_item(n, p.chunk_id, p.path, p.page, p.heading, p.text, p.score, p, evidence.get(p.chunk_id, ""))
+        _source_item(n, p.chunk_id, p.path, p.page, p.heading, p.text, p.score, p, evidence.get(p.chunk_id, ""),
+                     collection)
         for n, p in enumerate(passages[:REFUSAL_PASSAGES], start=1)
     )
     return f'<div class="rag-sources"><div class="rag-sources-title">{title}</div><ol>{items}</ol></div>'
@@ -164,19 +166,21 @@ def _timings(answer: Answer) -> str:
     return f'<div class="rag-timings">{" · ".join(parts)}</div>'
 
 
-def render_answer(answer: Answer) -> str:
-    """An `Answer` as one line of HTML for the chat: body, sources (or closest passages), timings."""
+def render_answer(answer: Answer, collection: str = DEFAULT) -> str:
+    """An `Answer` as one line of HTML for the chat: body, sources (or closest passages), timings.
+    Its links open the sources in ``collection``'s documents."""
     if answer.refused:
         return (f'<div class="rag-refusal"><div class="rag-refusal-title">Not in your documents'
-                f"</div><p>{_esc(answer.answer)}</p></div>{_closest(answer)}{_timings(answer)}")
-    return f'<div class="rag-answer">{_body(answer)}{_sources(answer)}{_timings(answer)}</div>'
+                f"</div><p>{_esc(answer.answer)}</p></div>{_closest(answer, collection)}{_timings(answer)}")
+    return f'<div class="rag-answer">{_body(answer)}{_sources(answer, collection)}{_timings(answer)}</div>'
 
 
-def render_streaming(text: str, status: StatusEvent | None = None, sources: SourcesEvent | None = None) -> str:
+def render_streaming(text: str, status: StatusEvent | None = None, sources: SourcesEvent | None = None,
+                     collection: str = DEFAULT) -> str:
     """The answer as it streams in (not verified yet), with what the app is doing meanwhile and,
     under it, the passages found (shown as soon as retrieval ends)."""
     found = _passage_list("Found in your documents (the answer is checked against them next)",
-                          sources.passages, sources.evidence) if sources is not None else ""
+                          sources.passages, sources.evidence, collection) if sources is not None else ""
     if status is not None and status.stage == "checking":
         return (f'<div class="rag-streaming">{_esc(text)}</div>'
                 f'<div class="rag-pending">Checking the reply against your documents…</div>{found}')

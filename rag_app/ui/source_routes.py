@@ -6,7 +6,7 @@ they are served by the same server, on the same port, before Gradio's own routes
 out goes through `App`, which only hands over indexed documents inside the data folder. They
 answer only requests addressed to this server's own host name (a web page elsewhere cannot read
 them through a rebinding DNS name), and only to this machine or to a person logged in to the
-page (off loopback) with a key that may read the page's collection.
+page (off loopback) with a key that may read the collection asked (``c=NAME``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 
 from rag_app.app import App, SourceError
 from rag_app.keys import KeyStore, is_loopback
-from rag_app.library import DEFAULT
+from rag_app.library import DEFAULT, CollectionError, Library
 from rag_app.ui.source_view import DOCUMENT_ROUTE, FILE_ROUTE, PAGE_ROUTE, SOURCE_ROUTE, render_source_page
 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -46,48 +46,55 @@ def page_user(request: Request) -> str | None:
     return str(user) if user else None
 
 
-def may_see_sources(request: Request, keys: KeyStore) -> bool:
-    """True when ``request`` may read the page's documents: it comes from this machine, or from
-    a person logged in with a key that may read the default collection (the page's)."""
+def may_see_collection(request: Request, keys: KeyStore, collection: str) -> bool:
+    """True when ``request`` may read ``collection``'s documents: it comes from this machine, or
+    from a person logged in to the page with a key that may read that collection."""
     if is_loopback(request.client.host if request.client else ""):
         return True
     user = page_user(request)
-    return user is not None and any(k.name == user and k.may_read(DEFAULT) for k in keys.stored())
+    return user is not None and any(k.name == user and k.may_read(collection) for k in keys.stored())
 
 
-def source_routes(app: App, keys: KeyStore) -> list[APIRoute]:
-    """The routes of the source panel over ``app`` (the default collection's), for this
-    machine and for people logged in with a key that may read it."""
+def source_routes(library: Library, keys: KeyStore) -> list[APIRoute]:
+    """The routes of the source panel over the collections of ``library`` (``c=NAME``, default
+    ``default``), for this machine and for people logged in with a key that may read the
+    collection asked. Another collection is a 404, the same as one that does not exist."""
 
-    def check(request: Request) -> None:
-        if not host_allowed(request.headers.get("host", ""), app.settings.serve.host):
+    def app_for(request: Request, collection: str) -> App:
+        if not host_allowed(request.headers.get("host", ""), library.settings.serve.host):
             raise HTTPException(status_code=403, detail="Not served to this host name.")
-        if not may_see_sources(request, keys):
+        if not may_see_collection(request, keys, collection):
             raise HTTPException(status_code=404, detail="Not found.")
+        try:
+            return library.app(collection)
+        except CollectionError as exc:  # none by that name, or its registration is unreadable
+            raise HTTPException(status_code=404, detail="Not found.") from exc
 
-    def source_page(request: Request, chunk_id: int, s: str = "", page: int | None = None) -> Response:
-        check(request)
+    def source_page(request: Request, chunk_id: int, s: str = "", page: int | None = None,
+                    c: str = DEFAULT) -> Response:
+        app = app_for(request, c)
         with _not_found():
             view = app.source(chunk_id, sentence=s, page=page)
             highlighted = None
             if view.is_pdf and view.page is not None and view.page == view.passage_page:
                 # Rendered now (and cached), so the page image the panel asks for next is ready.
                 highlighted = app.page_image(view.path, view.page, chunk_id=chunk_id, sentence=s)[1].found
-        return HTMLResponse(render_source_page(view, highlighted))
+        return HTMLResponse(render_source_page(view, highlighted, c))
 
-    def document_page(request: Request, path: str, page: int | None = None) -> Response:
-        check(request)
+    def document_page(request: Request, path: str, page: int | None = None, c: str = DEFAULT) -> Response:
+        app = app_for(request, c)
         with _not_found():
-            return HTMLResponse(render_source_page(app.document_source(path, page)))
+            return HTMLResponse(render_source_page(app.document_source(path, page), collection=c))
 
-    def page_image(request: Request, path: str, page: int, chunk: int | None = None, s: str = "") -> Response:
-        check(request)
+    def page_image(request: Request, path: str, page: int, chunk: int | None = None, s: str = "",
+                   c: str = DEFAULT) -> Response:
+        app = app_for(request, c)
         with _not_found():
             png, _ = app.page_image(path, page, chunk_id=chunk, sentence=s)
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
-    def original(request: Request, path: str) -> Response:
-        check(request)
+    def original(request: Request, path: str, c: str = DEFAULT) -> Response:
+        app = app_for(request, c)
         with _not_found():
             file = app.document_file(path)
         return FileResponse(file, filename=file.name, content_disposition_type="inline")

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 from rag_app.answer import where_in
 from rag_app.app import SourceView
+from rag_app.library import DEFAULT
 
 SOURCE_ROUTE = "/rag/source"
 DOCUMENT_ROUTE = "/rag/document"
@@ -38,19 +39,37 @@ mark.sentence { background: #fdba74; color: inherit; outline: 1px solid #c2410c;
 """
 
 
-def source_url(chunk_id: int, sentence: str = "", page: int | None = None) -> str:
-    """The panel's address for passage ``chunk_id`` (optionally another page of its PDF)."""
-    query = {key: value for key, value in (("s", sentence), ("page", page)) if value}
-    return f"{SOURCE_ROUTE}/{chunk_id}" + (f"?{urlencode(query)}" if query else "")
+def _query(collection: str, **values: object) -> str:
+    """``?key=value&…`` of the values given (none empty), with ``c=collection`` unless default."""
+    query = {key: value for key, value in values.items() if value is not None and value != ""}
+    if collection != DEFAULT:
+        query["c"] = collection
+    return f"?{urlencode(query)}" if query else ""
 
 
-def file_url(path: str, page: int | None = None) -> str:
+def source_url(chunk_id: int, sentence: str = "", page: int | None = None, collection: str = DEFAULT) -> str:
+    """The panel's address for passage ``chunk_id`` of ``collection`` (optionally another page
+    of its PDF)."""
+    return f"{SOURCE_ROUTE}/{chunk_id}" + _query(collection, s=sentence, page=page)
+
+
+def document_url(path: str, page: int | None = None, collection: str = DEFAULT) -> str:
+    """The panel's address for page ``page`` of document ``path`` (no passage marked)."""
+    return f"{DOCUMENT_ROUTE}/{quote(path)}" + _query(collection, page=page)
+
+
+def file_url(path: str, page: int | None = None, collection: str = DEFAULT) -> str:
     """Where the original file is served (a PDF opens at ``page`` in the browser's viewer)."""
-    return f"{FILE_ROUTE}/{quote(path)}" + (f"#page={page}" if page else "")
+    return f"{FILE_ROUTE}/{quote(path)}" + _query(collection) + (f"#page={page}" if page else "")
 
 
-def render_source_page(view: SourceView, highlighted: bool | None = None) -> str:
-    """The whole HTML document of the source panel for ``view``.
+def page_image_url(path: str, page: int, chunk_id: int | None, sentence: str, collection: str = DEFAULT) -> str:
+    """A rendered PDF page, with passage ``chunk_id`` and ``sentence`` highlighted on it."""
+    return PAGE_ROUTE + _query(collection, path=path, page=page, chunk=chunk_id, s=sentence)
+
+
+def render_source_page(view: SourceView, highlighted: bool | None = None, collection: str = DEFAULT) -> str:
+    """The whole HTML document of the source panel for ``view`` (a document of ``collection``).
 
     ``highlighted``: for a PDF page, whether the passage was found on the rendered page (None
     when the page holds no passage).
@@ -71,46 +90,42 @@ def render_source_page(view: SourceView, highlighted: bool | None = None) -> str
         notes.append("The passage could not be found in the file as it is now.")
     if view.is_pdf and highlighted is False:
         notes.append("The passage could not be located on the page image.")
-    body = _pdf_body(view, highlighted) if view.is_pdf else _section_body(view)
+    body = _pdf_body(view, highlighted, collection) if view.is_pdf else _section_body(view, collection)
     note = "".join(f'<p class="note">{n}</p>' for n in notes)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(view.title)}</title>'
             f"<style>{STYLE}</style></head><body>"
             f'<div class="head" id="where">{" · ".join(where)}</div>{note}{body}</body></html>')
 
 
-def _pdf_body(view: SourceView, highlighted: bool | None) -> str:
+def _pdf_body(view: SourceView, highlighted: bool | None, collection: str) -> str:
     esc = html.escape
     assert view.page is not None and view.pages is not None
     links = []
     for label, target, css in (("◀ Previous", view.page - 1, "prev"), ("Next ▶", view.page + 1, "next")):
         if 1 <= target <= view.pages:
-            links.append(f'<a class="{css}" href="{esc(_page_link(view, target))}">{label}</a>')
+            links.append(f'<a class="{css}" href="{esc(_page_link(view, target, collection))}">{label}</a>')
         else:
             links.append(f'<span class="{css} off">{label}</span>')
     if view.chunk_id is not None and view.page != view.passage_page:
-        links.append(f'<a class="back" href="{esc(source_url(view.chunk_id, view.sentence))}">'
+        links.append(f'<a class="back" href="{esc(source_url(view.chunk_id, view.sentence, collection=collection))}">'
                      f"Back to the passage (page {view.passage_page})</a>")
-    links.append(f'<a class="file" href="{esc(file_url(view.path, view.page))}" target="_blank" '
+    links.append(f'<a class="file" href="{esc(file_url(view.path, view.page, collection))}" target="_blank" '
                  'rel="noopener">Open the file</a>')
-    image = {"path": view.path, "page": view.page}
-    if view.chunk_id is not None:
-        image["chunk"] = view.chunk_id
-    if view.sentence:
-        image["s"] = view.sentence
+    image = page_image_url(view.path, view.page, view.chunk_id, view.sentence, collection)
     count = "" if highlighted is None else f' data-highlighted="{str(highlighted).lower()}"'
     passage = ""
     if view.passage and view.page == view.passage_page:
         passage = f'<p class="passage-text">{_marked(view)}</p>'
     return (f'<nav id="pages">{" ".join(links)}</nav>'
             f'<img class="rag-page" id="page-image" data-page="{view.page}"{count} '
-            f'src="{esc(PAGE_ROUTE + "?" + urlencode(image))}" alt="Page {view.page} of {esc(view.path)}">'
+            f'src="{esc(image)}" alt="Page {view.page} of {esc(view.path)}">'
             f"{passage}")
 
 
-def _page_link(view: SourceView, page: int) -> str:
+def _page_link(view: SourceView, page: int, collection: str) -> str:
     if view.chunk_id is not None:
-        return source_url(view.chunk_id, view.sentence, page)
-    return f"{DOCUMENT_ROUTE}/{quote(view.path)}?{urlencode({'page': page})}"
+        return source_url(view.chunk_id, view.sentence, page, collection)
+    return document_url(view.path, page, collection)
 
 
 def _marked(view: SourceView) -> str:
@@ -126,7 +141,7 @@ def _marked(view: SourceView) -> str:
     return f'{esc(text[a:c])}<mark class="sentence">{esc(text[c:d])}</mark>{esc(text[d:b])}'
 
 
-def _section_body(view: SourceView) -> str:
+def _section_body(view: SourceView, collection: str) -> str:
     esc = html.escape
     text, span, inner = view.context.text, view.context.passage, view.context.sentence
     if span is None:
@@ -141,8 +156,8 @@ def _section_body(view: SourceView) -> str:
         start, end, above, below = _window(text, a, b)
         marked = (_skipped(above) + f'{esc(text[start:a])}<mark class="passage" id="passage">{middle}</mark>'
                   f"{esc(text[b:end])}" + _skipped(below))
-    link = (f'<nav><a class="file" href="{esc(file_url(view.path))}" target="_blank" rel="noopener">'
-            "Open the file</a></nav>")
+    link = (f'<nav><a class="file" href="{esc(file_url(view.path, collection=collection))}" target="_blank" '
+            'rel="noopener">Open the file</a></nav>')
     script = '<script>document.getElementById("passage")?.scrollIntoView({block: "center"});</script>'
     return f'{link}<div class="section" id="section">{marked}</div>{script}'
 

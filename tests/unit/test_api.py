@@ -10,10 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
+from starlette.middleware import Middleware
 
 from rag_app.api import api_routes
+from rag_app.api.guard import Guard, LoginLimit
 from rag_app.api.routes import Api
 from rag_app.keys import KeyStore
 from rag_app.library import CollectionError, Library, UnknownCollectionError
@@ -174,8 +176,36 @@ def test_wrong_keys_are_rate_limited_per_client(library: Library) -> None:
     assert "Retry-After" in api.get("/v1/models").headers
 
 
+def test_wrong_logins_to_the_page_are_rate_limited_with_the_keys(library: Library) -> None:
+    """The page's login form (Gradio's POST /login, here a stand-in that refuses with 400 as
+    Gradio does) shares the count of wrong keys: after 10, a 429 before anything is checked."""
+    tries: list[str] = []
+
+    def login(username: str = "", password: str = "") -> dict[str, bool]:
+        tries.append(username)
+        if password != "right":
+            raise HTTPException(status_code=400, detail="Incorrect credentials.")
+        return {"success": True}
+
+    guard = Guard(KeyStore(library.settings.serve.keys_file))
+    server = FastAPI(routes=api_routes(library, guard), middleware=[Middleware(LoginLimit, guard=guard)])
+    server.add_api_route("/login", login, methods=["POST"])
+    browser = TestClient(server, client=ELSEWHERE)
+    assert browser.post("/login", params={"username": "ann", "password": "right"}).status_code == 200
+    statuses = [browser.post("/login", params={"username": "ann", "password": "guess"}).status_code
+                for _ in range(11)]
+    assert statuses == [400] * 10 + [429]
+    assert len(tries) == 11  # the 11th was never checked
+    refused = browser.post("/login", params={"username": "ann", "password": "right"})
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    KeyStore(library.settings.serve.keys_file).add("someone", ["default"])
+    assert browser.get("/v1/models", headers={"Authorization": "Bearer x"}).status_code == 429  # same count
+    other = TestClient(server, client=("192.0.2.9", 50000))
+    assert other.post("/login", params={"username": "ann", "password": "right"}).status_code == 200
+
+
 def test_a_full_queue_answers_429_with_retry_after(library: Library) -> None:
-    api = Api(library)
+    api = Api(library, Guard(KeyStore(library.settings.serve.keys_file)))
     http = TestClient(FastAPI(routes=api.routes()), client=LOOPBACK)
     api.admission.count = api.admission.limit  # every place taken
     response = http.post("/v1/chat/completions", json=QUESTION)
@@ -201,7 +231,7 @@ def test_collections_are_checked_and_independent(library: Library, tmp_path: Pat
 
 def test_the_command_lines_token_opens_every_collection_from_this_machine_only(library: Library) -> None:
     KeyStore(library.settings.serve.keys_file).add("editor", ["recipes"])
-    routes = FastAPI(routes=api_routes(library, local_token="rag-local-secret"))
+    routes = FastAPI(routes=api_routes(library, Guard(KeyStore(library.settings.serve.keys_file), "rag-local-secret")))
     local = TestClient(routes, client=LOOPBACK, headers={"Authorization": "Bearer rag-local-secret"})
     assert [m["id"] for m in local.get("/v1/models").json()["data"]] == ["rag_app/default", "rag_app/recipes"]
     elsewhere = TestClient(routes, client=ELSEWHERE, headers={"Authorization": "Bearer rag-local-secret"})

@@ -8,10 +8,14 @@ import threading
 import time
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from rag_app.answer import Answer, AnswerEvent, SourcesEvent, StatusEvent, TokenEvent
 from rag_app.app import App
+from rag_app.config import Settings
+from rag_app.keys import KeyStore
+from rag_app.library import Library
 from rag_app.ui.page import ChatPage
 
 from conftest import DOCUMENTS, SUPPORTED, folder, make_settings
@@ -32,6 +36,20 @@ def app(tmp_path: Path) -> App:
     with App(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(SUPPORTED)) as app:
         app.ingest()
         yield app
+
+
+def open_page(settings: Settings, keys: KeyStore | None = None) -> ChatPage:
+    """The chat page over the collections of ``settings``, with fake models."""
+    return ChatPage(Library(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(SUPPORTED)),
+                    keys)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> ChatPage:
+    page = open_page(make_settings(folder(tmp_path), tmp_path / "index"))
+    page.app.ingest()
+    yield page
+    page.close()
 
 
 def test_info_and_search_describe_and_rank_the_index(app: App) -> None:
@@ -82,8 +100,7 @@ def test_an_invented_reply_is_not_passed_off_as_verified(tmp_path: Path) -> None
     assert "Moon" not in answer.answer and "church towers" in answer.answer  # the evidence instead
 
 
-def test_the_page_streams_an_answer_and_shows_its_sources(app: App) -> None:
-    page = ChatPage(app)
+def test_the_page_streams_an_answer_and_shows_its_sources(page: ChatPage) -> None:
     # What the chat showed at each step (the handler updates one list in place).
     steps = [(chat[-1]["content"], history, question)
              for chat, history, question in page.respond("Where do white storks nest?", [], [], 5, 0.0, 128)]
@@ -104,9 +121,10 @@ def test_the_page_streams_an_answer_and_shows_its_sources(app: App) -> None:
 def test_the_page_on_an_empty_index_says_how_to_add_documents(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     settings = make_settings(tmp_path / "data", tmp_path / "index")
-    page = ChatPage(App(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(SUPPORTED)))
+    page = open_page(settings)
     try:
-        status, notice, documents, failures, _ = page.refresh()
+        status, notice, documents, failures, _, where = page.refresh()
+        assert str(tmp_path / "data") in where
         assert "**0** documents" in status and notice["visible"] is True and documents == [] == failures
         chat, _, _ = list(page.respond("Where do storks nest?", [], [], 5, 0.0, 128))[-1]
         assert "Documents" in chat[-1]["content"] and "rag-app ingest" in chat[-1]["content"]
@@ -114,8 +132,8 @@ def test_the_page_on_an_empty_index_says_how_to_add_documents(tmp_path: Path) ->
         page.close()
 
 
-def test_upload_remove_and_model_switch_through_the_page(app: App, tmp_path: Path) -> None:
-    page = ChatPage(app)
+def test_upload_remove_and_model_switch_through_the_page(page: ChatPage, tmp_path: Path) -> None:
+    app = page.app
     upload = tmp_path / "upload" / "owls.md"
     upload.parent.mkdir()
     upload.write_text("# Owls\n\nBarn owls hunt mice at night.\n", encoding="utf-8")
@@ -133,9 +151,8 @@ def test_upload_remove_and_model_switch_through_the_page(app: App, tmp_path: Pat
     assert "loaded" in page.switch_model(str(other)) and app.pipeline.generator.model_path == other
 
 
-def test_the_page_reads_ahead_a_draft_at_the_end_of_a_word_and_only_the_newest(app: App) -> None:
-    page = ChatPage(app)
-    generator = app.pipeline.generator
+def test_the_page_reads_ahead_a_draft_at_the_end_of_a_word_and_only_the_newest(page: ChatPage) -> None:
+    generator = page.app.pipeline.generator
     assert isinstance(generator, FakeGenerator)
     page.prefill("Where do white storks ", [], 5, 128)  # a word has just ended: read ahead at once
     assert generator.prefills == ["Where do white storks"]
@@ -151,3 +168,53 @@ def test_the_page_reads_ahead_a_draft_at_the_end_of_a_word_and_only_the_newest(a
     for thread in threads:
         thread.join()
     assert generator.prefills == ["Where do white storks", "Where do white storks nest"]
+
+
+def test_the_page_asks_and_uploads_in_the_picked_collection_and_a_login_sees_only_its_key_s(
+        tmp_path: Path) -> None:
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "soup.md").write_text("# Onion soup\n\nOnion soup simmers for forty minutes.\n", encoding="utf-8")
+    Library(settings).add("recipes", recipes)
+    upload = tmp_path / "upload" / "bread.md"
+    upload.parent.mkdir()
+    upload.write_text("# Bread\n\nBread dough rises for two hours.\n", encoding="utf-8")
+    here = open_page(settings)  # this machine: every collection
+    try:
+        picker, status, *_ = here.load(gr.Request(session_hash="tab"))
+        assert picker["choices"] == ["default", "recipes"] and picker["value"] == "default" and picker["visible"]
+        assert "**0** documents" in status  # the default collection's index is not built in this test
+        assert "1 added" in here.rescan("recipes")[0]
+        chat, _, _ = list(here.respond("How long does onion soup simmer?", [], [], 5, 0.0, 128, "recipes"))[-1]
+        assert "soup.md" in chat[-1]["content"] and "c=recipes" in chat[-1]["content"]
+        message, kept, status, *_ = here.add_files([str(upload)], False, "recipes")
+        assert "Added bread.md" in message and "**2** documents" in status and kept is None
+        assert (recipes / "bread.md").is_file() and not (settings.paths.data_dir / "bread.md").exists()
+        cleared = here.pick("default")
+        assert cleared[:3] == ([], [], "") and "bread.md" not in str(cleared[5])
+    finally:
+        here.close()
+
+    keys = KeyStore(settings.serve.keys_file)
+    keys.add("cook", ["recipes"])
+    away = open_page(settings, keys)  # off loopback: a person logged in as the key "cook"
+    cook = gr.Request(username="cook", session_hash="tab")
+    try:
+        picker, *_ = away.load(cook)
+        assert picker["choices"] == ["recipes"] and picker["value"] == "recipes" and not picker["visible"]
+        chat, _, _ = list(away.respond("Where do white storks nest?", [], [], 5, 0.0, 128, "default", cook))[-1]
+        shown = chat[-1]["content"]
+        assert "no collection named &#x27;default&#x27;" in shown and "storks.md" not in shown
+        assert away.refresh("default", cook)[0].startswith("⚠")
+        message, kept, *_ = away.add_files([str(upload)], True, "default", cook)
+        assert message.startswith("⚠") and kept == [str(upload)]
+        assert not (settings.paths.data_dir / "bread.md").exists()
+        assert "⚠" in away.remove("storks.md", True, "default", cook)[0]
+        assert (settings.paths.data_dir / "storks.md").exists()
+        picker, status, *_ = away.load(gr.Request(username="stranger"))
+        assert picker["choices"] == [] and "reads none of the collections" in status
+        keys.remove("cook")  # a key removed counts at once, even for a login made before
+        assert away.collections_for(cook) == []
+    finally:
+        away.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from rag_app.answer import Answer, Citation, Evidence, Passage, SentenceVerdict, Timings
 from rag_app.ui import highlight, render_answer, render_streaming
+from rag_app.ui.source_view import document_url, file_url, page_image_url, source_url
 
 PASSAGE = Passage(chunk_id=7, path="docs/how_llms_work.pdf", page=2, heading="Attention",
                   text="Attention mixes tokens.\nBERT-base has 12 layers with 12\nattention heads each. <b>x</b>",
@@ -47,6 +50,16 @@ def test_answer_shows_numbered_sources_with_file_page_heading_score_and_support(
     assert "<b>how_llms_work.pdf</b> · page 2 · Attention" in html
     assert "score 0.290" in html and "cosine 0.66" in html and "BM25 #1" in html
     assert "<mark>BERT-base has 12 layers with 12<br>attention heads each.</mark>" in html
+
+
+def test_source_links_name_their_collection_unless_it_is_the_default() -> None:
+    assert 'href="/rag/source/' in render_answer(_answer()) and "c=" not in render_answer(_answer())
+    links = re.findall(r'href="([^"]+)"', render_answer(_answer(), "work"))
+    assert links and all(link.startswith("/rag/source/") and link.endswith("c=work") for link in links)
+    assert source_url(7, "", 3, "work") == "/rag/source/7?page=3&c=work"
+    assert file_url("a b.pdf", 2, "work") == "/rag/file/a%20b.pdf?c=work#page=2"
+    assert document_url("a.pdf", 2) == "/rag/document/a.pdf?page=2"
+    assert page_image_url("a.pdf", 2, 7, "", "work") == "/rag/page.png?path=a.pdf&page=2&chunk=7&c=work"
 
 
 def test_unsupported_sentences_are_marked() -> None:
