@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-llm-server eval demo-docs clean
 
 install: $(STAMP)
 
@@ -85,6 +85,10 @@ bench-formats: install
 # asking for 2 minutes (errors, answers the same as alone, queue wait p95, memory).
 bench-api: install
 	$(PY) -m benchmarks.bench_api $(CORPUS)
+
+# Answers written by llama_cpp.server against the same model in this process (issue 27).
+bench-llm-server: install
+	$(PY) -m benchmarks.bench_llm_server
 
 # The first `make run` of a new user: a clean clone until the chat page answers (COLD=1: empty
 # pip and wheel caches). Target: 5 minutes with warm caches.

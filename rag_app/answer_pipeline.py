@@ -35,7 +35,7 @@ from rag_app.answer import (
 )
 from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import GenerationStats, Generator, LlamaGenerator, PrefillResult
+from rag_app.generation import GenerationStats, Generator, PrefillResult, open_generator
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import (
     PassageSentences,
@@ -138,7 +138,7 @@ class AnswerPipeline:
         self.store = store if store is not None else open_index(settings, self.embedder)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
         self._sentence_vectors = SentenceVectors()  # the passages' sentences, embedded once
-        self.generator: Generator = generator or LlamaGenerator(settings.generation, settings.paths.models_dir)
+        self.generator: Generator = generator or open_generator(settings.generation, settings.paths.models_dir)
 
     # ----- public ------------------------------------------------------------------------
     def ask(

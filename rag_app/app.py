@@ -33,7 +33,7 @@ from rag_app.answer import Answer, AskOptions, EventStream, History, Passage
 from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import Generator, PrefillResult
+from rag_app.generation import GenerationServerError, Generator, PrefillResult
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
@@ -56,6 +56,7 @@ __all__ = [
     "App",
     "DocumentInfo",
     "EmptyQueryError",
+    "GenerationServerError",
     "IndexInfo",
     "IndexUnavailableError",
     "IngestError",

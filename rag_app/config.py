@@ -109,6 +109,16 @@ class GenerationSettings(_Group):
                                    "their neighbours (0: whole passages).", ge=0)
     history_turns: int = _field(3, "Earlier exchanges of the conversation the prompt keeps.", ge=0)
     history_answer_tokens: int = _field(96, "Tokens kept of each earlier answer in the prompt.", ge=0)
+    llm_url: str = _field("", "An OpenAI-compatible inference server to write the answers on (llama.cpp's "
+                          "server, `python -m llama_cpp.server`, vLLM), e.g. http://127.0.0.1:8080/v1; empty: "
+                          "the model in this process. `model` then names the catalogue model whose "
+                          "tokenizer counts the prompt: the server's, or one of its family.")
+    llm_model: str = _field("", "The model name the server is asked for; empty: the catalogue id of `model`.")
+    llm_api_key: str = _field("", "The server's API key, if it wants one.")
+    llm_connect_timeout_s: float = _field(5.0, "Seconds to wait for the server to accept a connection.", gt=0)
+    llm_read_timeout_s: float = _field(120.0, "Seconds to wait for the server's next piece of answer.", gt=0)
+    llm_retries: int = _field(2, "Times a question is asked again when the server fails before its first "
+                              "word (never after).", ge=0)
 
 
 class GroundingSettings(_Group):

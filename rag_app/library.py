@@ -177,9 +177,9 @@ class Library:
     def generator(self) -> Generator:
         """The answer model every collection answers with."""
         if self._generator is None:
-            from rag_app.generation.llama import LlamaGenerator
+            from rag_app.generation import open_generator
 
-            self._generator = LlamaGenerator(self.settings.generation, self.settings.paths.models_dir)
+            self._generator = open_generator(self.settings.generation, self.settings.paths.models_dir)
         return self._generator
 
     def watch(self, on_event: Callable[[str, WatchEvent], None], stop: threading.Event) -> None:

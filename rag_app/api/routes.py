@@ -46,7 +46,15 @@ from rag_app.api import shapes
 from rag_app.api.errors import ApiError, error_response
 from rag_app.api.guard import Admission, Caller, Guard
 from rag_app.api.schemas import ChatRequest, Message, SearchRequest, parse
-from rag_app.app import App, EmptyQueryError, IndexUnavailableError, IngestError, ModelNotFoundError, UploadError
+from rag_app.app import (
+    App,
+    EmptyQueryError,
+    GenerationServerError,
+    IndexUnavailableError,
+    IngestError,
+    ModelNotFoundError,
+    UploadError,
+)
 from rag_app.keys import KeyStore
 from rag_app.library import DEFAULT, Library, UnknownCollectionError
 
@@ -86,6 +94,8 @@ def app_errors() -> Iterator[None]:
         raise ApiError(400, str(exc), "upload_refused", "file") from exc
     except (IndexUnavailableError, IngestError, ModelNotFoundError) as exc:
         raise ApiError(503, str(exc), "not_ready") from exc
+    except GenerationServerError as exc:
+        raise ApiError(503, str(exc), "answer_server_unavailable") from exc
 
 
 class ClosingStream(StreamingResponse):
@@ -229,7 +239,7 @@ class Api:
                 if await request.is_disconnected():
                     break
                 event = await run_in_threadpool(next, events, None)
-        except (ApiError, IndexUnavailableError, ModelNotFoundError, EmptyQueryError) as exc:
+        except (ApiError, IndexUnavailableError, ModelNotFoundError, EmptyQueryError, GenerationServerError) as exc:
             error = exc if isinstance(exc, ApiError) else ApiError(503, str(exc), "not_ready")
             yield _sse(error.body())
         except Exception:

@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from rag_app.api import api_routes
 from rag_app.api.guard import Guard, LoginLimit
 from rag_app.api.routes import Api
+from rag_app.generation import GenerationServerError
 from rag_app.keys import KeyStore
 from rag_app.library import CollectionError, Library, UnknownCollectionError
 from rag_app.running import announce, find
@@ -267,3 +268,19 @@ def test_every_collection_is_watched_and_reported_by_name(library: Library) -> N
         stop.set()
         watcher.join(timeout=30)
     assert not watcher.is_alive()
+
+
+def test_an_answer_server_that_fails_is_a_503_that_says_what_to_do(tmp_path: Path) -> None:
+    def down(question: str, passages: object) -> str:
+        raise GenerationServerError("The answer server at http://127.0.0.1:9/v1 does not answer. Start it.")
+
+    settings = make_settings(folder(tmp_path), tmp_path / "index")
+    with Library(settings, create=True, embedder=FakeEmbedder(), generator=FakeGenerator(down)) as library:
+        library.app().ingest()
+        http = client(library)
+        response = http.post("/v1/chat/completions", json=QUESTION)
+        assert response.status_code == 503 and error_of(response)["code"] == "answer_server_unavailable"
+        assert "Start it" in error_of(response)["message"]
+        streamed = http.post("/v1/chat/completions", json={**QUESTION, "stream": True})
+        assert streamed.status_code == 200  # the stream had begun: the error is its last event
+        assert "Start it" in streamed.text and "Traceback" not in streamed.text

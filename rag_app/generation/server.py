@@ -1,0 +1,247 @@
+"""Generation on an OpenAI-compatible inference server (llama.cpp's server, `llama_cpp.server`,
+vLLM): `ServerGenerator`, chosen by the setting ``generation.llm_url``.
+
+The prompt is built here exactly as for the model in this process (`LlamaGenerator.render`: the
+GGUF's own chat template, the same token budget), counted with the model's own tokenizer: the
+vocabulary of the catalogue model ``generation.model`` (it must be the server's model or one of
+its family), loaded without its weights (``vocab_only``, a few MB). The rendered prompt is sent
+whole to the server's ``/v1/completions``, so the server reads the tokens counted here.
+
+The reply streams back with each token's log-probability and the first token's most likely
+alternatives (``logprobs``), which the verified decision reads (`GenerationStats`): the
+probability of opening a refusal is summed over the server's top `TOP_LOGPROBS` only, so it is a
+lower bound of the in-process figure. A server that gives no log-probabilities leaves both
+empty, and the decision then works from the other signals.
+
+A server that cannot be reached, times out or answers 5xx before the first token is asked again
+(`GenerationSettings.llm_retries`, with backoff); once a token has been shown, a failure ends the
+answer with `GenerationServerError`: a half answer is never silently written twice. Questions are
+not queued here (the server batches them); a draft is not read ahead (`prefill` does nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag_app.answer import History, Passage
+from rag_app.config import GenerationSettings
+from rag_app.generation.base import Generation, GenerationStats, PrefillResult
+from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert
+from rag_app.generation.prompt import Prompt
+from rag_app.generation.token_record import REFUSAL_OPENINGS, first_tokens
+from rag_app.llm.files import ModelNotFoundError
+from rag_app.text import ENGLISH
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+log = logging.getLogger(__name__)
+
+TOP_LOGPROBS = 10  # alternatives asked for each token (the refusal signal sums the first's)
+BACKOFF_S = 0.5  # the first wait before asking again; doubled each time
+
+
+class GenerationServerError(RuntimeError):
+    """The inference server could not answer; the message says what happened and what to do."""
+
+
+class ServerGenerator(LlamaGenerator):
+    """A `Generator` writing on the OpenAI-compatible server at ``settings.llm_url``, with the
+    prompt rendered and counted here in the tokens of the catalogue model ``settings.model``."""
+
+    def __init__(self, settings: GenerationSettings, models_dir: Path, model: str | Path | None = None) -> None:
+        super().__init__(settings, models_dir, model)
+        self.url = settings.llm_url.rstrip("/")
+        self._client: OpenAI | None = None
+        self._refusal_texts: set[str] | None = None
+
+    @property
+    def client(self) -> OpenAI:
+        """The `openai` client of the server (made on first use)."""
+        if self._client is None:
+            from openai import OpenAI, Timeout
+
+            timeout = Timeout(self.settings.llm_read_timeout_s, connect=self.settings.llm_connect_timeout_s)
+            self._client = OpenAI(base_url=self.url, api_key=self.settings.llm_api_key or "none", timeout=timeout,
+                                  max_retries=0)  # retried here, before the first token only
+        return self._client
+
+    @property
+    def model_name(self) -> str:
+        """The model the server is asked for, and where."""
+        return f"{self.settings.llm_model or self.model.label} at {self.url}"
+
+    @property
+    def tokenizer_source(self) -> str:
+        """What counts the prompt's tokens, as `rag-app info` says it."""
+        return f"the vocabulary of {self.model.label} (local, {self.model_path.name})"
+
+    def _load(self) -> None:
+        """The model's tokenizer and chat template only (``vocab_only``): the weights are the server's."""
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                f"Counting the prompt's tokens needs llama-cpp-python, which is not installed ({exc}). Run "
+                "`make install`.") from exc
+        try:
+            llm = Llama(model_path=str(self.model_path), vocab_only=True, verbose=False)
+        except ValueError as exc:
+            raise RuntimeError(f"Could not read the vocabulary of {self.model_path} ({exc}).") from exc
+        self._llm = llm
+        self._formatter = _chat_formatter(llm)
+
+    def set_model(self, model: str | Path) -> None:
+        """The answer model is the server's: refused (`RuntimeError`), the current one kept."""
+        raise RuntimeError(f"The answers are written by the server at {self.url} (generation.llm_url); its "
+                           "model is chosen there. Clear llm_url to answer with a model of this machine.")
+
+    def close(self) -> None:
+        """Close the connection to the server and free the tokenizer."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            self._llm, self._formatter = None, None
+
+    # ----- what the in-process model does that a server does not ---------------------------
+    def prefill(self, question: str, passages: Sequence[Passage], history: History = (), *,
+                language: str = ENGLISH, max_tokens: int | None = None, conversation: str = "",
+                stop: Callable[[], bool] = lambda: False) -> PrefillResult:
+        """Nothing is read ahead on a server (its own prompt cache may reuse a prefix)."""
+        return PrefillResult(complete=False)
+
+    @contextmanager
+    def priority(self) -> Iterator[None]:
+        """No draft is read ahead here, so a question has nothing to stop."""
+        yield
+
+    def judge_support(self, passage: str, question: str, answer: str) -> float:
+        """The server's probability (0..1) of "yes" against "no" as the first word of its reply
+        to `JUDGE_PROMPT`, from the top log-probabilities of one generated token."""
+        prompt = JUDGE_PROMPT.format(passage=" ".join(passage.split()), question=question, answer=answer)
+        with self._lock:
+            if self._formatter is not None:
+                text = self._formatter(messages=[{"role": "user", "content": _inert(prompt)}]).prompt
+            else:
+                text = f"{prompt}\nReply:"
+        reply = self._request(text, max_tokens=1, temperature=0.0, stream=False)
+        top = (reply.choices[0].logprobs.top_logprobs or [{}])[0] if reply.choices[0].logprobs else {}
+        yes = max((lp for t, lp in top.items() if t.strip().lower() == "yes"), default=-math.inf)
+        no = max((lp for t, lp in top.items() if t.strip().lower() == "no"), default=-math.inf)
+        if yes == no == -math.inf:
+            return 0.5  # neither among the alternatives given: no opinion
+        return 1.0 / (1.0 + math.exp(min(no - yes, 700.0)))
+
+    # ----- generation --------------------------------------------------------------------
+    def stream(self, question: str, passages: Sequence[Passage], history: History = (), *,
+               language: str = ENGLISH, temperature: float | None = None, max_tokens: int | None = None,
+               conversation: str = "") -> Generation:
+        """The reply, written by the server as it is iterated (`Generation`)."""
+        generation = Generation()
+        generation.pieces = self._stream_from_server(generation, question, passages, history, language,
+                                                     temperature, max_tokens)
+        return generation
+
+    def _stream_from_server(self, generation: Generation, question: str, passages: Sequence[Passage],
+                            history: History, language: str, temperature: float | None,
+                            max_tokens: int | None) -> Iterator[str]:
+        import openai
+
+        started = time.perf_counter()
+        with self._lock:  # the tokenizer, not the server: building a prompt takes milliseconds
+            prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
+            refusal = self._refusal_openings()
+        generation.prompt = prompt
+        stats = generation.stats
+        stats.prompt_tokens = len(prompt.tokens)
+        temperature = self.settings.temperature if temperature is None else temperature
+        for attempt in range(self.settings.llm_retries + 1):
+            shown = False
+            try:
+                for text in self._read_reply(prompt, temperature, stats, refusal, started):
+                    shown = True
+                    yield text
+                return
+            except openai.APIError as exc:  # the connection (also mid-stream), a timeout, a 5xx
+                if shown:
+                    raise GenerationServerError(
+                        f"The answer server at {self.url} stopped in the middle of the answer ({_why(exc)}). "
+                        "Ask again once it runs.") from exc
+                if attempt == self.settings.llm_retries:
+                    raise GenerationServerError(
+                        f"The answer server at {self.url} does not answer ({_why(exc)}). Start it, or check "
+                        "generation.llm_url (or clear it to answer with a model of this machine).") from exc
+                wait = BACKOFF_S * 2 ** attempt
+                log.warning("The answer server at %s: %s; asking again in %.1f s", self.url, _why(exc), wait)
+                time.sleep(wait)
+
+    def _read_reply(self, prompt: Prompt, temperature: float, stats: GenerationStats, refusal: set[str],
+                    started: float) -> Iterator[str]:
+        """One streamed request: the reply's pieces, the stats filled in as they come."""
+        stats.token_logprobs, stats.refusal_start, stats.generated_tokens = [], None, 0
+        first = last = None
+        with closing(self._request(prompt.text, max_tokens=prompt.max_tokens, temperature=temperature,
+                                   stop=prompt.stop, stream=True)) as chunks:
+            for chunk in chunks:
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                logprobs = choice.logprobs
+                if logprobs is not None and logprobs.tokens:
+                    if not stats.token_logprobs and logprobs.top_logprobs:
+                        top = logprobs.top_logprobs[0] or {}
+                        stats.refusal_start = sum(math.exp(lp) for t, lp in top.items() if t in refusal)
+                    stats.token_logprobs += list(zip(logprobs.tokens, logprobs.token_logprobs or [], strict=False))
+                    stats.generated_tokens += len(logprobs.tokens)
+                elif choice.text:
+                    stats.generated_tokens += 1
+                if not choice.text:
+                    continue
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                    stats.first_token_s = now - started
+                last = now
+                yield choice.text
+        if first is not None and last is not None:
+            stats.generation_s = last - first
+
+    def _request(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+                 stream: bool) -> Any:
+        """``/v1/completions`` of ``prompt``; a refusal by the server (4xx) is a
+        `GenerationServerError` at once (asking again would not help)."""
+        import openai
+
+        try:
+            return self.client.completions.create(
+                model=self.settings.llm_model or self.model.label, prompt=prompt, max_tokens=max_tokens,
+                temperature=temperature, seed=self.settings.seed, stop=stop or None, stream=stream,
+                logprobs=TOP_LOGPROBS)
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500:
+                raise
+            raise GenerationServerError(f"The answer server at {self.url} refused the question ({exc.status_code}: "
+                                        f"{_why(exc)}). Check generation.llm_model and llm_api_key.") from exc
+
+    def _refusal_openings(self) -> set[str]:
+        """The text of the first token of each way a refusal opens (`REFUSAL_OPENINGS`)."""
+        if self._refusal_texts is None:
+            self._refusal_texts = {self.detokenize([t]) for t in first_tokens(self.llm, REFUSAL_OPENINGS)}
+        return self._refusal_texts
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for ``exc`` (the server's message when it sent one)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message") or body.get("error"), str):
+        return str(body.get("message") or body.get("error"))
+    return str(exc) or type(exc).__name__
