@@ -107,13 +107,7 @@ class LlamaGenerator:
             _ = self.llm
 
     def _load(self) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise ModelNotFoundError(
-                f"Answering needs llama-cpp-python, which is not installed ({exc}). Run `make install` "
-                "(or `pip install -e '.[models]'`, which compiles it).") from exc
-
+        Llama = llama_class()  # noqa: N806 - the class
         log.info("Loading %s (n_ctx=%d)", self.model_path, self.n_ctx)
         threads = self.settings.n_threads or None
         try:
@@ -405,6 +399,17 @@ class LlamaGenerator:
         stats.refusal_start = counter.refusal_start
         if first is not None and last is not None:
             stats.generation_s = last - first
+
+
+def llama_class() -> type[Llama]:
+    """llama-cpp-python's `Llama`; `ModelNotFoundError` saying how to install it when it is not."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"Answering needs llama-cpp-python, which is not installed ({exc}). Run `make install` "
+            "(or `pip install -e '.[models]'`, which compiles it).") from exc
+    return Llama
 
 
 def _inert(text: str) -> str:

@@ -32,10 +32,9 @@ from typing import TYPE_CHECKING, Any
 from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult
-from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert
+from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert, llama_class
 from rag_app.generation.prompt import Prompt
 from rag_app.generation.token_record import REFUSAL_OPENINGS, first_tokens
-from rag_app.llm.files import ModelNotFoundError
 from rag_app.text import ENGLISH
 
 if TYPE_CHECKING:
@@ -77,21 +76,10 @@ class ServerGenerator(LlamaGenerator):
         """The model the server is asked for, and where."""
         return f"{self.settings.llm_model or self.model.label} at {self.url}"
 
-    @property
-    def tokenizer_source(self) -> str:
-        """What counts the prompt's tokens, as `rag-app info` says it."""
-        return f"the vocabulary of {self.model.label} (local, {self.model_path.name})"
-
     def _load(self) -> None:
         """The model's tokenizer and chat template only (``vocab_only``): the weights are the server's."""
         try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise ModelNotFoundError(
-                f"Counting the prompt's tokens needs llama-cpp-python, which is not installed ({exc}). Run "
-                "`make install`.") from exc
-        try:
-            llm = Llama(model_path=str(self.model_path), vocab_only=True, verbose=False)
+            llm = llama_class()(model_path=str(self.model_path), vocab_only=True, verbose=False)
         except ValueError as exc:
             raise RuntimeError(f"Could not read the vocabulary of {self.model_path} ({exc}).") from exc
         self._llm = llm
