@@ -8,7 +8,8 @@ many threads as the in-process model uses. The same demo question over the same 
 process) and by `ServerGenerator` (through the server), ``--runs`` times each, temperature 0:
 
 - first token (s) and generation speed (tokens/s after the first), medians, and their ratios
-  server / in-process (targets of issue 27: first token within 10 %, speed >= 0.95x);
+  server / in-process (targets of issue 27: first token within 10 %, speed >= 0.95x), with the
+  server asked for log-probabilities (the default) and without (``llm_logprobs = false``);
 - ``--concurrent`` questions sent to the server at once against the same questions one at a
   time: wall time and answer tokens per second of each way.
 
@@ -52,7 +53,9 @@ def start_server(model: Path, threads: int, log: Path) -> tuple[subprocess.Popen
     out = log.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                                 "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads),
-                                "--n_threads_batch", str(threads)], stdout=out, stderr=subprocess.STDOUT)
+                                "--n_threads_batch", str(threads),
+                                # Its default cuts a running answer short when another question comes.
+                                "--interrupt_requests", "False"], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -94,16 +97,19 @@ def main() -> None:
     local = LlamaGenerator(base.generation, models_dir)
     threads = int(local.llm.n_threads)  # what llama.cpp chose (or the n_threads setting): the server gets the same
     gguf = resolve_llm(args.model, models_dir).path
+    runs = [f"{QUESTION} (run {n + 1})" for n in range(args.runs)]  # each read anew after the passages
     write(local)  # warm: the model loaded, its instructions read
-    here = [write(local) for _ in range(args.runs)]
+    here = [write(local, q) for q in runs]
     local.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         process, url = start_server(gguf, threads, Path(tmp) / "server.log")
         try:
+            plain = ServerGenerator(base.replace(llm_url=url, llm_logprobs=False).generation, models_dir)
             remote = ServerGenerator(base.replace(llm_url=url).generation, models_dir)
             write(remote)  # warm
-            there = [write(remote) for _ in range(args.runs)]
+            there = [write(remote, q) for q in runs]
+            bare = [write(plain, q) for q in runs]
             questions = [f"{QUESTION} ({n + 1})" for n in range(args.concurrent)]
             started = time.perf_counter()
             alone = [write(remote, q) for q in questions]
@@ -124,17 +130,20 @@ def main() -> None:
                 thread.join()
             together_s = time.perf_counter() - started
             remote.close()
+            plain.close()
         finally:
             process.terminate()
             process.wait(timeout=30)
 
-    in_process, server = medians(here), medians(there)
+    in_process, server, no_logprobs = medians(here), medians(there), medians(bare)
     result: dict[str, Any] = {
         "model": args.model, "threads": threads, "runs": args.runs,
-        "in_process": in_process, "server": server,
+        "in_process": in_process, "server": server, "server_without_logprobs": no_logprobs,
         "first_token_ratio": server["first_token_s"] / in_process["first_token_s"],
         "speed_ratio": server["tokens_per_s"] / in_process["tokens_per_s"],
-        "same_text": {TEXTS[id(g)] for g in here} == {TEXTS[id(g)] for g in there},
+        "first_token_ratio_without_logprobs": no_logprobs["first_token_s"] / in_process["first_token_s"],
+        "speed_ratio_without_logprobs": no_logprobs["tokens_per_s"] / in_process["tokens_per_s"],
+        "same_text": [TEXTS[id(g)] for g in here] == [TEXTS[id(g)] for g in there] == [TEXTS[id(g)] for g in bare],
         "one_at_a_time": {"seconds": alone_s, "tokens_per_s": sum(g.stats.generated_tokens for g in alone) / alone_s},
         "concurrent": {"questions": args.concurrent, "seconds": together_s,
                        "tokens_per_s": sum(g.stats.generated_tokens for g in together) / together_s},
@@ -145,8 +154,11 @@ def main() -> None:
     print(f"{args.model}, {threads} threads, medians of {args.runs}")
     print(f"  in process : first token {in_process['first_token_s']:.2f} s, {in_process['tokens_per_s']:.1f} tok/s")
     print(f"  server     : first token {server['first_token_s']:.2f} s, {server['tokens_per_s']:.1f} tok/s")
-    print(f"  ratios     : first token {result['first_token_ratio']:.2f}x, speed {result['speed_ratio']:.2f}x, "
-          f"same text: {result['same_text']}")
+    print(f"  server, no logprobs: first token {no_logprobs['first_token_s']:.2f} s, "
+          f"{no_logprobs['tokens_per_s']:.1f} tok/s")
+    print(f"  ratios     : first token {result['first_token_ratio']:.2f}x, speed {result['speed_ratio']:.2f}x; "
+          f"without logprobs {result['first_token_ratio_without_logprobs']:.2f}x, "
+          f"{result['speed_ratio_without_logprobs']:.2f}x; same text: {result['same_text']}")
     print(f"  {args.concurrent} questions one at a time: {alone_s:.1f} s "
           f"({result['one_at_a_time']['tokens_per_s']:.1f} tok/s); at once: {together_s:.1f} s "
           f"({result['concurrent']['tokens_per_s']:.1f} tok/s)")

@@ -10,8 +10,11 @@ whole to the server's ``/v1/completions``, so the server reads the tokens counte
 The reply streams back with each token's log-probability and the first token's most likely
 alternatives (``logprobs``), which the verified decision reads (`GenerationStats`): the
 probability of opening a refusal is summed over the server's top `TOP_LOGPROBS` only, so it is a
-lower bound of the in-process figure. A server that gives no log-probabilities leaves both
-empty, and the decision then works from the other signals.
+lower bound of the in-process figure. A server that gives no log-probabilities, or
+``llm_logprobs = false``, leaves both empty, and the decision counts them at their training mean
+(grounding/decision.py): it then works from the other signals. llama_cpp.server writes about 5x
+slower when asked for log-probabilities (it converts the whole vocabulary's logits at each token;
+measured in docs/architecture.md); llama.cpp's own server and vLLM give them at little cost.
 
 A server that cannot be reached, times out or answers 5xx before the first token is asked again
 (`GenerationSettings.llm_retries`, with backoff); once a token has been shown, a failure ends the
@@ -73,8 +76,9 @@ class ServerGenerator(LlamaGenerator):
 
     @property
     def model_name(self) -> str:
-        """The model the server is asked for, and where."""
-        return f"{self.settings.llm_model or self.model.label} at {self.url}"
+        """The catalogue id of the model whose tokenizer counts the prompt: the server's model
+        (or of its family), so that its fitted decision (grounding/decision.py) applies."""
+        return self.model.label
 
     def _load(self) -> None:
         """The model's tokenizer and chat template only (``vocab_only``): the weights are the server's."""
@@ -213,7 +217,7 @@ class ServerGenerator(LlamaGenerator):
             return self.client.completions.create(
                 model=self.settings.llm_model or self.model.label, prompt=prompt, max_tokens=max_tokens,
                 temperature=temperature, seed=self.settings.seed, stop=stop or None, stream=stream,
-                logprobs=TOP_LOGPROBS)
+                logprobs=TOP_LOGPROBS if self.settings.llm_logprobs else None)
         except openai.APIStatusError as exc:
             if exc.status_code >= 500:
                 raise
