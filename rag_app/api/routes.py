@@ -81,21 +81,34 @@ def _answers_errors(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+def as_api_error(exc: BaseException) -> ApiError | None:
+    """``exc`` as the API error a client gets (what to do next, in the message), or None for
+    an error of ours (a bug: a 500, logged)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, UnknownCollectionError):
+        return ApiError(404, str(exc), "model_not_found", "model")
+    if isinstance(exc, EmptyQueryError):
+        return ApiError(400, str(exc), "empty_question", "messages")
+    if isinstance(exc, UploadError):
+        return ApiError(400, str(exc), "upload_refused", "file")
+    if isinstance(exc, IndexUnavailableError | IngestError | ModelNotFoundError):
+        return ApiError(503, str(exc), "not_ready")
+    if isinstance(exc, GenerationServerError):
+        return ApiError(503, str(exc), "answer_server_unavailable")
+    return None
+
+
 @contextlib.contextmanager
 def app_errors() -> Iterator[None]:
-    """The layers' errors as API errors (what the client should do next, in the message)."""
+    """The layers' errors raised as API errors (`as_api_error`); others pass through."""
     try:
         yield
-    except UnknownCollectionError as exc:
-        raise ApiError(404, str(exc), "model_not_found", "model") from exc
-    except EmptyQueryError as exc:
-        raise ApiError(400, str(exc), "empty_question", "messages") from exc
-    except UploadError as exc:
-        raise ApiError(400, str(exc), "upload_refused", "file") from exc
-    except (IndexUnavailableError, IngestError, ModelNotFoundError) as exc:
-        raise ApiError(503, str(exc), "not_ready") from exc
-    except GenerationServerError as exc:
-        raise ApiError(503, str(exc), "answer_server_unavailable") from exc
+    except Exception as exc:
+        error = as_api_error(exc)
+        if error is None or error is exc:
+            raise
+        raise error from exc
 
 
 class ClosingStream(StreamingResponse):
@@ -239,12 +252,12 @@ class Api:
                 if await request.is_disconnected():
                     break
                 event = await run_in_threadpool(next, events, None)
-        except (ApiError, IndexUnavailableError, ModelNotFoundError, EmptyQueryError, GenerationServerError) as exc:
-            error = exc if isinstance(exc, ApiError) else ApiError(503, str(exc), "not_ready")
+        except Exception as exc:  # the stream has begun: the error is its last event
+            error = as_api_error(exc)
+            if error is None:
+                log.exception("The API failed while streaming an answer")
+                error = ApiError(500, "The server failed while answering; its log says why.", "internal_error")
             yield _sse(error.body())
-        except Exception:
-            log.exception("The API failed while streaming an answer")
-            yield _sse(ApiError(500, "The server failed while answering; its log says why.", "internal_error").body())
 
     async def search(self, request: Request) -> Response:
         caller = self.guard.caller(request)
