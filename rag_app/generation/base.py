@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,21 @@ class GenerationStats:
         if self.generated_tokens < 2 or self.generation_s <= 0:
             return None
         return (self.generated_tokens - 1) / self.generation_s
+
+
+def timed(texts: Iterable[str], stats: GenerationStats, started: float) -> Iterator[str]:
+    """The non-empty ``texts`` (a reply's pieces as they are written), recording in ``stats``
+    the time from ``started`` (`time.perf_counter`) to the first and from the first to the last."""
+    first: float | None = None
+    for text in texts:
+        if not text:
+            continue
+        now = time.perf_counter()
+        if first is None:
+            first = now
+            stats.first_token_s = now - started
+        stats.generation_s = now - first
+        yield text
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
-from rag_app.generation.base import Generation, GenerationStats, PrefillResult
+from rag_app.generation.base import Generation, GenerationStats, PrefillResult, timed
 from rag_app.generation.context_cache import ContextCache, ReadResult
 from rag_app.generation.fair_lock import FairLock
 from rag_app.generation.prompt import (
@@ -371,7 +371,6 @@ class LlamaGenerator:
         stats.prompt_tokens = len(prompt.tokens)
         temperature = self.settings.temperature if temperature is None else temperature
         counter = TokenRecorder(self.llm, self._refusal_ids())
-        first = last = None
         chunks = cast(Generator[Any, None, None], self.llm.create_completion(  # stream=True: chunks
             prompt.tokens,
             max_tokens=prompt.max_tokens,
@@ -383,22 +382,12 @@ class LlamaGenerator:
             stopping_criteria=stopping([counter]),
         ))
         with closing(chunks):  # a reader that leaves stops llama.cpp at this token
-            for chunk in chunks:
-                text = chunk["choices"][0]["text"]
-                if not text:
-                    continue
-                now = time.perf_counter()
-                if first is None:
-                    first = now
-                    stats.first_token_s = now - started
-                last = now
+            for text in timed((chunk["choices"][0]["text"] for chunk in chunks), stats, started):
                 stats.generated_tokens = counter.count
                 yield text
         stats.generated_tokens = counter.count
         stats.token_logprobs = counter.logprobs
         stats.refusal_start = counter.refusal_start
-        if first is not None and last is not None:
-            stats.generation_s = last - first
 
 
 def llama_class() -> type[Llama]:

@@ -27,14 +27,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
-from rag_app.generation.base import Generation, GenerationStats, PrefillResult
+from rag_app.generation.base import Generation, GenerationStats, PrefillResult, timed
 from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert, llama_class
 from rag_app.generation.prompt import Prompt
 from rag_app.generation.token_record import REFUSAL_OPENINGS, first_tokens
@@ -180,9 +180,8 @@ class ServerGenerator(LlamaGenerator):
                     started: float) -> Iterator[str]:
         """One streamed request: the reply's pieces, the stats filled in as they come."""
         stats.token_logprobs, stats.refusal_start, stats.generated_tokens = [], None, 0
-        first = last = None
-        with closing(self._request(prompt.text, max_tokens=prompt.max_tokens, temperature=temperature,
-                                   stop=prompt.stop, stream=True)) as chunks:
+
+        def texts(chunks: Iterable[Any]) -> Iterator[str]:
             for chunk in chunks:
                 if not chunk.choices:
                     continue
@@ -196,16 +195,11 @@ class ServerGenerator(LlamaGenerator):
                     stats.generated_tokens += len(logprobs.tokens)
                 elif choice.text:
                     stats.generated_tokens += 1
-                if not choice.text:
-                    continue
-                now = time.perf_counter()
-                if first is None:
-                    first = now
-                    stats.first_token_s = now - started
-                last = now
-                yield choice.text
-        if first is not None and last is not None:
-            stats.generation_s = last - first
+                yield choice.text or ""
+
+        with closing(self._request(prompt.text, max_tokens=prompt.max_tokens, temperature=temperature,
+                                   stop=prompt.stop, stream=True)) as chunks:
+            yield from timed(texts(chunks), stats, started)
 
     def _request(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
                  stream: bool) -> Any:
