@@ -17,9 +17,15 @@ LOG=$VENV/install.log
 LLAMA_LOG=$VENV/install-llama.log
 
 # llama.cpp is compiled for this CPU (-march=native), but without AMX: some virtual machines
-# advertise AMX and then fault on its tile instructions (SIGILL on every batched prompt).
+# advertise AMX and then fault on its tile instructions (a general protection fault in
+# ldtilecfg on the first prompt). ggml's own GGML_NATIVE puts -march=native after CFLAGS, which
+# turns AMX back on, so it is off and -march=native comes from CFLAGS, AMX removed after it.
 FLAGS=""
-if [ "$(uname -m)" = x86_64 ]; then FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; fi
+CMAKE=""
+if [ "$(uname -m)" = x86_64 ]; then
+  FLAGS="-march=native -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  CMAKE="-DGGML_NATIVE=OFF"
+fi
 
 step() {  # step DESCRIPTION COMMAND...: runs COMMAND with its output in the log, prints one line
   local what=$1 start=$SECONDS
@@ -47,7 +53,7 @@ build_llama() {  # build_llama REQUIREMENT DIR: the llama-cpp-python wheel, comp
   local tmp="$2.partial.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   # No pip cache: pip keys a built wheel by its source only, not by the flags it was built with.
-  CFLAGS="$FLAGS" CXXFLAGS="$FLAGS" $PIP wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
+  CMAKE_ARGS="$CMAKE" CFLAGS="$FLAGS" CXXFLAGS="$FLAGS" $PIP wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
     --wheel-dir "$tmp" "$1" && mv "$tmp" "$2"
 }
 
@@ -58,7 +64,7 @@ step "Python environment in $VENV" sh -c "test -x '$PY' || '$PYTHON' -m venv '$V
 
 requirement=$(llama_requirement)
 cpu=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m)
-key=$(printf '%s|%s|%s|%s' "$requirement" "$FLAGS" "$(uname -m)" "$cpu" | sha256sum | cut -c1-16)
+key=$(printf '%s|%s|%s|%s|%s' "$requirement" "$FLAGS" "$CMAKE" "$(uname -m)" "$cpu" | sha256sum | cut -c1-16)
 wheels=${XDG_CACHE_HOME:-$HOME/.cache}/rag_app/wheels/$key
 if [ -d "$wheels" ]; then
   printf '%-58s%s\n' "llama.cpp ($requirement)" "compiled before, from $wheels"
@@ -91,6 +97,9 @@ step "Default models, checked (rag-app models install)" "$VENV/bin/rag-app" mode
 
 if [ -n "$llama_pid" ]; then
   step "llama.cpp compiled for this CPU (waiting for it)" wait_llama "$llama_pid"
+  # A wheel built now replaces the one installed, which pip would keep (same version).
+  step "llama.cpp replaced by the one just built" \
+    $PIP install --no-deps --force-reinstall --find-links "$wheels" --only-binary llama-cpp-python "$requirement"
 fi
 step "llama.cpp installed" $PIP install --find-links "$wheels" --only-binary llama-cpp-python -e ".[models,test]"
 printf '%-58s%4ds\n' "Installed" $((SECONDS - started))
