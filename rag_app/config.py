@@ -118,7 +118,7 @@ class GenerationSettings(_Group):
     llm_connect_timeout_s: float = _field(5.0, "Seconds to wait for the server to accept a connection.", gt=0)
     llm_read_timeout_s: float = _field(120.0, "Seconds to wait for the server's next piece of answer.", gt=0)
     llm_logprobs: bool = _field(True, "Ask the server for each token's log-probability, which the verified "
-                                "decision reads (llama_cpp.server writes about 5x slower with them).")
+                                "decision reads (llama_cpp.server writes 2.5x slower with them here).")
     llm_retries: int = _field(2, "Times a question is asked again when the server fails before its first "
                               "word (never after).", ge=0)
 
