@@ -27,3 +27,9 @@ def test_unknown_core_count_falls_back_to_the_cpus(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert physical_cores() == 3
+
+
+def test_without_cpu_affinity_the_physical_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 6)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS and Windows have none
+    assert physical_cores() == 6
