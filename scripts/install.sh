@@ -41,8 +41,8 @@ step() {  # step DESCRIPTION COMMAND...: runs COMMAND with its output in the log
   fi
 }
 
-llama_requirement() {  # the pinned llama-cpp-python of pyproject.toml's `llm` extra
-  "$PY" -c 'import tomllib; extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm"]; print(next(r for r in extra if r.startswith("llama-cpp-python")))'
+llama_requirement() {  # the pinned llama-cpp-python of pyproject.toml's `llm` extra, without its extras
+  "$PY" -c 'import re, tomllib; extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm"]; print(re.sub(r"\[.*\]", "", next(r for r in extra if r.startswith("llama-cpp-python"))))'
 }
 
 wait_llama() {  # wait_llama PID: the background build's end; its output when it failed
@@ -97,9 +97,12 @@ step "Default models, checked (rag-app models install)" "$VENV/bin/rag-app" mode
 
 if [ -n "$llama_pid" ]; then
   step "llama.cpp compiled for this CPU (waiting for it)" wait_llama "$llama_pid"
-  # A wheel built now replaces the one installed, which pip would keep (same version).
-  step "llama.cpp replaced by the one just built" \
-    $PIP install --no-deps --force-reinstall --find-links "$wheels" --only-binary llama-cpp-python "$requirement"
 fi
-step "llama.cpp installed" $PIP install --find-links "$wheels" --only-binary llama-cpp-python -e ".[models,test]"
+# Always the wheel compiled here, even over one of the same version already in the venv (pip
+# would keep that one, and one built by pip itself has ggml's flags, AMX included).
+step "llama.cpp installed (the wheel compiled for this CPU)" \
+  $PIP install --no-deps --force-reinstall --no-index --find-links "$wheels" "$requirement"
+step "llama.cpp server and the test libraries" \
+  $PIP install --find-links "$wheels" --only-binary llama-cpp-python -e ".[models,test]"
+step "llama.cpp runs a prompt on this CPU" "$PY" scripts/check_llama.py "$wheels"
 printf '%-58s%4ds\n' "Installed" $((SECONDS - started))
