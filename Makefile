@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-llm-server eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server eval demo-docs clean
 
 install: $(STAMP)
 
@@ -85,6 +85,10 @@ bench-formats: install
 # asking for 2 minutes (errors, answers the same as alone, queue wait p95, memory).
 bench-api: install
 	$(PY) -m benchmarks.bench_api $(CORPUS)
+
+# Prompt-lookup decoding against plain decoding on the demo prompts (issue 25: measured, not kept).
+bench-prompt-lookup: install
+	$(PY) -m benchmarks.bench_prompt_lookup
 
 # Answers written by llama_cpp.server against the same model in this process (issue 27).
 bench-llm-server: install

@@ -1,30 +1,41 @@
-"""Prompt-lookup decoding (llama-cpp-python's `LlamaPromptLookupDecoding`) against plain decoding,
-on the real prompts of the 20 `bench_typing` questions over the demo index, temperature 0.
+"""Prompt-lookup decoding against plain decoding, on the real prompts of the 20 `bench_typing`
+questions over the demo index (issue 25, item 2: "copy faster than writing").
 
-    python -m benchmarks.bench_prompt_lookup [NUM_PRED_TOKENS ...]     # default: 3 10
+    python -m benchmarks.bench_prompt_lookup [NUM_PRED_TOKENS ...]     # default: 2 4 8
 
-For each setting: how many replies are the same text as plain decoding's, the first-token p50,
-the time spent writing (after the first token) and in all. Each configuration loads its own
-`Llama` (n_ctx 4096, 2 threads); with a draft model llama-cpp-python keeps the logits of every
-position (``logits_all``, an n_ctx x vocabulary array), which must then be asked for explicitly
-(0.3.36 sizes the array from the argument, not from the draft model, and fails past 512 tokens).
-Needs the demo index (`rag-app ingest`). Figures: docs/evaluation.md, "Prompt lookup".
+The drafts are llama-cpp-python's (`LlamaPromptLookupDecoding.find_candidate_pred_tokens`, n-grams
+of up to 2 tokens); the verification is written here, because the library's own speculative path
+keeps the logits of every position of the context (``logits_all``: an n_ctx x vocabulary array,
+2.5 GB at 4096 tokens) and 0.3.36 sizes that array from the argument, not from the draft model.
+Each step decodes the last token and the draft in one batch with logits on every row, samples the
+rows in order with one sampler chain (so penalties and the seeded RNG advance exactly as in plain
+decoding), keeps the rows while they equal the draft and drops the KV cells after the first that
+does not. With no draft (0) the same loop is plain decoding.
+
+For temperature 0 and 0.1 (the default, seed 0): the replies that are the same tokens as
+llama-cpp-python's own `generate`, the time spent writing (the prompt is read before the clock
+starts) and the model calls. Figures: docs/evaluation.md, "Prompt lookup".
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from typing import Any
+
+import numpy as np
 
 from benchmarks.bench_typing import QUESTIONS
 from rag_app.answer import AskOptions
 from rag_app.answer_pipeline import AnswerPipeline
 from rag_app.config import load_settings
 
+MAX_TOKENS = 128
+NGRAM = 2
+SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05}  # llama-cpp-python's defaults
 
-def prompts() -> tuple[list[tuple[list[int], list[str]]], str, float]:
+
+def prompts() -> tuple[list[list[int]], str, float]:
     """The answer prompts of the questions the gate lets through, the model file, its repeat penalty."""
     pipeline = AnswerPipeline(load_settings())
     found = []
@@ -35,44 +46,97 @@ def prompts() -> tuple[list[tuple[list[int], list[str]]], str, float]:
                 continue
             prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
                                                      max_tokens=256)
-            found.append((prompt.tokens, prompt.stop))
+            found.append(prompt.tokens)
         return found, str(pipeline.generator.model_path), pipeline.generator.model.repeat_penalty
 
 
-def run(llm: Any, tokens: list[int], stop: list[str], repeat_penalty: float) -> tuple[str, float, float]:
-    """(reply, seconds to the first token, seconds writing after it) of one greedy reply."""
-    llm.reset()
-    started = time.perf_counter()
-    first = None
-    text = ""
-    for chunk in llm.create_completion(tokens, max_tokens=256, temperature=0.0, repeat_penalty=repeat_penalty,
-                                       stop=stop or None, stream=True, seed=0):
-        first = first or time.perf_counter()
-        text += chunk["choices"][0]["text"]
-    end = time.perf_counter()
-    return text, (first or end) - started, end - (first or end)
+class Bench:
+    """One loaded model, and the two ways of writing a reply from a prompt it has read."""
+
+    def __init__(self, path: str, repeat_penalty: float) -> None:
+        import llama_cpp
+        from llama_cpp import Llama
+
+        self.llm = Llama(model_path=path, n_ctx=4096, n_threads=2, n_threads_batch=2, verbose=False)
+        self.repeat_penalty = repeat_penalty
+        self._is_eog = lambda token: llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token)
+
+    def _read(self, tokens: list[int]) -> None:
+        """The prompt but its last token in the context, the seed reset (as before an answer)."""
+        self.llm.reset()
+        self.llm.eval(tokens[:-1])
+        self.llm.set_seed(0)
+
+    def plain(self, tokens: list[int], temperature: float) -> tuple[list[int], float, int]:
+        """(reply tokens, seconds writing, model calls) with llama-cpp-python's `generate`."""
+        self._read(tokens)
+        started = time.perf_counter()
+        reply: list[int] = []
+        for token in self.llm.generate(tokens, temp=temperature, repeat_penalty=self.repeat_penalty,
+                                       reset=True, **SAMPLING):
+            if self._is_eog(token) or len(reply) >= MAX_TOKENS:
+                break
+            reply.append(token)
+        return reply, time.perf_counter() - started, len(reply) + 1
+
+    def lookup(self, tokens: list[int], temperature: float, draft_tokens: int) -> tuple[list[int], float, int]:
+        """(reply tokens, seconds writing, model calls) with drafts of up to ``draft_tokens``."""
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        llm = self.llm
+        self._read(tokens)
+        started = time.perf_counter()
+        sampler = llm._init_sampler(temp=temperature, repeat_penalty=self.repeat_penalty, **SAMPLING)
+        reply: list[int] = []
+        pending = [tokens[-1]]
+        calls = 0
+        while True:
+            draft: Any = []
+            if draft_tokens:
+                draft = LlamaPromptLookupDecoding.find_candidate_pred_tokens(
+                    np.array(tokens + reply, dtype=np.intc), NGRAM, draft_tokens)
+            batch = pending + [int(t) for t in draft[: max(0, MAX_TOKENS - len(reply) - 1)]]
+            start = llm.n_tokens
+            llm._batch.set_batch(batch, n_past=start, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[start:start + len(batch)] = batch
+            calls += 1
+            done = False
+            for row in range(len(batch)):
+                token = sampler.sample(llm._ctx, row)
+                if self._is_eog(token) or len(reply) >= MAX_TOKENS:
+                    done = True
+                    break
+                reply.append(token)
+                if row + 1 == len(batch) or batch[row + 1] != token:
+                    break
+            llm.n_tokens = start + row + 1  # the rows after the first wrong draft token go
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            if done:
+                return reply, time.perf_counter() - started, calls
+            pending = [token]
 
 
 def main() -> None:
-    from llama_cpp import Llama
-    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-    settings = [0] + [int(a) for a in sys.argv[1:] or ["3", "10"]]
+    settings = [int(a) for a in sys.argv[1:] or ["2", "4", "8"]]
     found, path, repeat_penalty = prompts()
-    rows: dict[int, list[tuple[str, float, float]]] = {}
-    for k in settings:
-        draft = LlamaPromptLookupDecoding(num_pred_tokens=k) if k else None
-        llm = Llama(model_path=path, n_ctx=4096, n_threads=2, n_threads_batch=2, verbose=False,
-                    draft_model=draft, logits_all=bool(k))
-        run(llm, *found[0], repeat_penalty)  # warm-up
-        rows[k] = [run(llm, tokens, stop, repeat_penalty) for tokens, stop in found]
-        del llm
-    plain = rows[0]
-    for k, replies in rows.items():
-        same = sum(a[0] == b[0] for a, b in zip(replies, plain, strict=True))
-        print(f"{'plain' if not k else f'lookup {k}'}: same text {same}/{len(replies)}, first token p50 "
-              f"{statistics.median(r[1] for r in replies):.2f} s, writing {sum(r[2] for r in replies):.1f} s, "
-              f"all {sum(r[1] + r[2] for r in replies):.1f} s")
+    bench = Bench(path, repeat_penalty)
+    bench.plain(found[0], 0.0)  # warm-up
+    print(f"{len(found)} prompts, {sum(map(len, found)) / len(found):.0f} tokens on average; "
+          f"replies of at most {MAX_TOKENS} tokens")
+    for temperature in (0.0, 0.1):
+        plain = [bench.plain(tokens, temperature) for tokens in found]
+        written = sum(len(r[0]) for r in plain)
+        seconds = sum(r[1] for r in plain)
+        print(f"temperature {temperature}, plain: {written} tokens in {seconds:.1f} s "
+              f"({written / seconds:.1f} tokens/s), {sum(r[2] for r in plain)} calls")
+        for k in [0, *settings]:
+            rows = [bench.lookup(tokens, temperature, k) for tokens in found]
+            same = sum(a[0] == b[0] for a, b in zip(rows, plain, strict=True))
+            spent = sum(r[1] for r in rows)
+            print(f"  {'same loop, no draft' if not k else f'lookup, drafts of {k}'}: same tokens "
+                  f"{same}/{len(rows)}, writing {spent:.1f} s ({seconds / spent:.2f}x plain), "
+                  f"{sum(r[2] for r in rows)} calls")
 
 
 if __name__ == "__main__":
