@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,8 @@ EMPTY_HELP = (
 # once it holds this many words.
 DRAFT_PAUSE_S = 0.35
 DRAFT_MIN_WORDS = 2
+# The newest draft is remembered for this many tabs, the most recently typing ones.
+DRAFT_TABS = 256
 _WORD_END = re.compile(r"[\s,;:.?!»)]$")
 
 
@@ -91,7 +94,10 @@ class ChatPage:
         self._watch_status: dict[str, str] = {}  # what the watcher last did, per collection
         self._stop_watch = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._drafts: dict[str, tuple[int, str]] = {}  # the newest draft of each tab, and its number
+        # The newest draft of each tab and its number: numbers never repeat, so a tab forgotten
+        # past DRAFT_TABS and typing again cannot revive an older draft's reading.
+        self._drafts: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._draft_numbers = itertools.count(1)
         self._draft_lock = threading.Lock()
         self.resources = contextlib.ExitStack()  # what the server holds while the page is served
 
@@ -232,9 +238,12 @@ class ChatPage:
         """The number of ``tab``'s newest draft, after noting ``draft`` (a new one if it differs)."""
         with self._draft_lock:
             number, latest = self._drafts.get(tab, (0, ""))
-            if draft != latest:
-                number += 1
+            if draft != latest or not number:
+                number = next(self._draft_numbers)
                 self._drafts[tab] = (number, draft)
+            self._drafts.move_to_end(tab)
+            while len(self._drafts) > DRAFT_TABS:
+                self._drafts.popitem(last=False)
             return number
 
     def prefill(self, draft: str, history: list[list[str]] | None, k: float, max_tokens: float,

@@ -170,6 +170,18 @@ def test_the_page_reads_ahead_a_draft_at_the_end_of_a_word_and_only_the_newest(p
     assert generator.prefills == ["Where do white storks", "Where do white storks nest"]
 
 
+def test_the_page_remembers_drafts_for_its_most_recent_tabs_only(page: ChatPage,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rag_app.ui.page.DRAFT_TABS", 3)
+    first = page._note("tab-0", "Where do")
+    for n in range(1, 5):  # four more tabs type: tab-0 is the oldest, forgotten
+        page._note(f"tab-{n}", "Where do")
+    assert list(page._drafts) == ["tab-2", "tab-3", "tab-4"]
+    again = page._note("tab-0", "Where do")  # it types again: a new number, never its old one
+    assert again > first and list(page._drafts) == ["tab-3", "tab-4", "tab-0"]
+    assert page._note("tab-0", "Where do") == again  # the same draft keeps its number
+
+
 def test_the_page_asks_and_uploads_in_the_picked_collection_and_a_login_sees_only_its_key_s(
         tmp_path: Path) -> None:
     settings = make_settings(folder(tmp_path), tmp_path / "index")
