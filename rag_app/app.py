@@ -325,6 +325,11 @@ class App:
         """The GGUF file answers are written with."""
         return self.pipeline.generator.model_path.resolve()
 
+    def token_counting(self) -> str:
+        """How the prompt tokens are counted against the answer model's window (`rag-app info`);
+        with an inference server, asks it once (generation/server.py)."""
+        return self.pipeline.generator.token_counting()
+
     def model_choices(self) -> list[ModelChoice]:
         """The models a person can switch to: the catalogue's installed ones and any GGUF file."""
         return model_choices(self.settings.paths.models_dir, str(self.model_path))

@@ -91,6 +91,9 @@ class FakeGenerator:
     def model_name(self) -> str:
         return self._model_path.stem
 
+    def token_counting(self) -> str:
+        return "one token a word (fake)"
+
     @property
     def model_path(self) -> Path:
         return self._model_path

@@ -99,6 +99,26 @@ def test_the_server_writes_what_the_model_in_this_process_writes(server: str, tm
         local.close()
 
 
+def test_prompts_are_counted_by_the_server_when_its_tokenizer_is_not_the_one_here(server: str,
+                                                                                   tmp_path: Path) -> None:
+    same = ServerGenerator(settings_for(tmp_path, server).generation, MODELS)
+    other = ServerGenerator(settings_for(tmp_path, server, model=DEFAULT_MODEL).generation, MODELS)
+    local = LlamaGenerator(settings_for(tmp_path, server).generation, MODELS)  # the server's model, here
+    try:
+        assert same.token_counting() == ("the tokenizer of smollm2-135m, read here, the same as the server's "
+                                         "(checked with /extras/tokenize)")
+        assert same.build_prompt(QUESTION, PASSAGES).tokens == local.build_prompt(QUESTION, PASSAGES).tokens
+        # Qwen's vocabulary is not SmolLM2's: the server counts (the Qwen chat template still renders).
+        assert other.token_counting().startswith("the server's tokenizer (/extras/tokenize)")
+        prompt = other.build_prompt(QUESTION, PASSAGES)
+        assert prompt.tokens == local.prompt_tokens(prompt.text, add_bos=True, special=True)
+        assert prompt.tokens != other.llm.tokenize(prompt.text.encode("utf-8"), add_bos=True, special=True)
+        assert "church towers" in "".join(other.stream(QUESTION, PASSAGES))
+    finally:
+        for generator in (same, other, local):
+            generator.close()
+
+
 def test_a_server_that_is_down_is_asked_again_then_said_so(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     settings = settings_for(tmp_path, url, llm_retries=2)
@@ -107,6 +127,8 @@ def test_a_server_that_is_down_is_asked_again_then_said_so(tmp_path: Path) -> No
     with pytest.raises(GenerationServerError, match="does not answer.*Start it"):
         list(generator.stream(QUESTION, PASSAGES))
     assert time.monotonic() - started >= 0.5 + 1.0  # two waits with backoff before giving up
+    assert generator.token_counting().endswith("(not checked: the server offers no tokenize endpoint, or did "
+                                               "not answer)")
     generator.close()
 
 

@@ -184,9 +184,12 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
     from rag_app.app import App, IndexUnavailableError
 
     settings = _settings(collection, index_dir=index_dir)
+    generation = settings.generation
     try:
         with App(settings) as rag:
             index = rag.info()
+            # Only with a server (it is asked once); the model here would have to load.
+            counting = rag.token_counting() if generation.llm_url else None
     except IndexUnavailableError as exc:
         raise fail(str(exc)) from exc
     data: dict[str, Any] = {
@@ -200,12 +203,10 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
         "failures": [{"path": p, "reason": r} for p, r in index.failures],
         "encodings": {f.path: f.encoding for f in index.files if f.encoding},  # files not in UTF-8
     }
-    generation = settings.generation
     if generation.llm_url:  # answers written on an inference server (generation/server.py)
         data["answer_server"] = generation.llm_url
         data["answer_model"] = generation.llm_model or generation.model or "the catalogue's default"
-        data["prompt_tokens_counted_by"] = (f"the vocabulary of {generation.model or 'the default model'}, "
-                                            "read here (vocab_only)")
+        data["prompt_tokens_counted_by"] = counting
     if as_json:
         print_json(data)
         return

@@ -96,6 +96,10 @@ class Generator(Protocol):
         """The model's catalogue id or file name, as shown to a person."""
         ...
 
+    def token_counting(self) -> str:
+        """How prompt tokens are counted against the model's window, as shown by `rag-app info`."""
+        ...
+
     @property
     def model_path(self) -> Path:
         """The model file in use."""

@@ -165,13 +165,21 @@ class LlamaGenerator:
         """The catalogue id of the model, or its file name."""
         return self.model.label
 
+    def token_counting(self) -> str:
+        """The model in this process counts its own prompts."""
+        return f"the tokenizer of {self.model.label}, the model writing here"
+
+    def prompt_tokens(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        """``text`` in the tokens the model will read (the rendered prompt and its heads)."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's own tokenizer (no special tokens added)."""
         return len(self.tokenize(text))
 
     def tokenize(self, text: str) -> list[int]:
         """``text`` in the model's tokens (no special tokens added)."""
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return self.prompt_tokens(text, add_bos=False, special=False)
 
     def detokenize(self, tokens: list[int]) -> str:
         """The text of ``tokens``."""
@@ -220,7 +228,7 @@ class LlamaGenerator:
             result = self._formatter(messages=messages)
             add_bos = not result.added_special
             text = result.prompt
-            tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            tokens = self.prompt_tokens(text, add_bos=add_bos, special=True)
             stop = result.stop if isinstance(result.stop, list) else [result.stop]
             stop = [s for s in stop if s] + self.model.stops
             prompt = Prompt(tokens, text, 0, False, 0, 0, stop, chat=True)
@@ -233,7 +241,7 @@ class LlamaGenerator:
             text = "\n".join(lines)
             # The text is the user's and the documents': special-token strings in it stay plain text.
             add_bos = True
-            tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+            tokens = self.prompt_tokens(text, add_bos=True, special=False)
             prompt = Prompt(tokens, text, 0, False, 0, 0, COMPLETION_STOPS + self.model.stops, chat=False)
             parts = blocks + [a for _, a in history]
         marks = [max(text.find(f"{labels[0]}:"), 0)]
@@ -243,7 +251,7 @@ class LlamaGenerator:
                 marks.append(at + len(part))
         special = prompt.chat
         prompt.segments = segment_ends(
-            lambda head: self.llm.tokenize(head.encode("utf-8"), add_bos=add_bos, special=special),
+            lambda head: self.prompt_tokens(head, add_bos=add_bos, special=special),
             text, tokens, [m for m in marks if m > 0])
         return prompt
 

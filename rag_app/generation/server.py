@@ -5,7 +5,11 @@ The prompt is built here exactly as for the model in this process (`LlamaGenerat
 GGUF's own chat template, the same token budget), counted with the model's own tokenizer: the
 vocabulary of the catalogue model ``generation.model`` (it must be the server's model or one of
 its family), loaded without its weights (``vocab_only``, a few MB). The rendered prompt is sent
-whole to the server's ``/v1/completions``, so the server reads the tokens counted here.
+whole to the server's ``/v1/completions``. Before the first prompt the server is asked for its
+own tokens of a sample text (`server_tokens.ServerTokenizer`: llama_cpp.server and llama.cpp's
+server have an endpoint for it): when they differ from the tokens counted here, the prompts are
+counted by the server from then on; a server without the endpoint (vLLM, OpenAI) cannot be
+checked, and `rag-app info` says so (`token_counting`).
 
 The reply streams back with each token's log-probability and the first token's most likely
 alternatives (``logprobs``), which the verified decision reads (`GenerationStats`): the
@@ -37,6 +41,7 @@ from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult, timed
 from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert, llama_class
 from rag_app.generation.prompt import Prompt
+from rag_app.generation.server_tokens import ServerTokenizer
 from rag_app.generation.token_record import REFUSAL_OPENINGS, first_tokens
 from rag_app.text import ENGLISH
 
@@ -46,6 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOP_LOGPROBS = 10  # alternatives asked for each token (the refusal signal sums the first's)
+# The text both tokenizers count once, to tell whether they are the same (French, English, names, numbers).
+TOKENS_SAMPLE = "Où les cigognes blanches font-elles leur nid ? Where do storks nest? GPT-2, Q4_K_M, 1998 : 7 %."
 BACKOFF_S = 0.5  # the first wait before asking again; doubled each time
 
 
@@ -62,6 +69,8 @@ class ServerGenerator(LlamaGenerator):
         self.url = settings.llm_url.rstrip("/")
         self._client: OpenAI | None = None
         self._refusal_texts: set[str] | None = None
+        self._server_tokens = ServerTokenizer(self.url, settings.llm_api_key, settings.llm_connect_timeout_s)
+        self._counted_by_server: bool | None = None  # None: not yet compared (the server not reached)
 
     @property
     def client(self) -> OpenAI:
@@ -88,6 +97,47 @@ class ServerGenerator(LlamaGenerator):
             raise RuntimeError(f"Could not read the vocabulary of {self.model_path} ({exc}).") from exc
         self._llm = llm
         self._formatter = _chat_formatter(llm)
+
+    # ----- counting ----------------------------------------------------------------------
+    def _compare_tokenizers(self) -> None:
+        """Once the server answers: count with its tokenizer from now on if it differs from the
+        one here (the caller holds the lock)."""
+        if self._counted_by_server is not None:
+            return
+        theirs = self._server_tokens.tokenize(TOKENS_SAMPLE)
+        if theirs is None:
+            return
+        ours = self.llm.tokenize(TOKENS_SAMPLE.encode("utf-8"), add_bos=True, special=True)
+        bos = self.llm.token_bos()
+        self._counted_by_server = [t for t in theirs if t != bos] != [t for t in ours if t != bos]
+        if self._counted_by_server:
+            log.warning("The answer server at %s does not count tokens as %s does: its prompts are counted "
+                        "by the server (set generation.model to the server's model to count them here)",
+                        self.url, self.model.label)
+
+    def token_counting(self) -> str:
+        """How the prompts are counted, after asking the server once."""
+        with self._lock:
+            self._compare_tokenizers()
+        here = f"the tokenizer of {self.model.label}, read here"
+        if self._counted_by_server is None:
+            return f"{here} (not checked: the server offers no tokenize endpoint, or did not answer)"
+        if self._counted_by_server:
+            return (f"the server's tokenizer (/{self._server_tokens.endpoint}): it differs from {self.model.label}'s; "
+                    "set generation.model to the server's model")
+        return f"{here}, the same as the server's (checked with /{self._server_tokens.endpoint})"
+
+    def prompt_tokens(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        """The tokens counted here, or the server's own when its tokenizer differs (it always
+        reads special-token strings as such; the start-of-text token is dropped when not wanted)."""
+        if not self._counted_by_server:
+            return super().prompt_tokens(text, add_bos=add_bos, special=special)
+        tokens = self._server_tokens.tokenize(text)
+        if tokens is None:  # the server went away: the answer will say so; count here meanwhile
+            return super().prompt_tokens(text, add_bos=add_bos, special=special)
+        if not add_bos and tokens and tokens[0] == self.llm.token_bos():
+            tokens = tokens[1:]
+        return tokens
 
     def set_model(self, model: str | Path) -> None:
         """The answer model is the server's: refused (`RuntimeError`), the current one kept."""
@@ -150,6 +200,7 @@ class ServerGenerator(LlamaGenerator):
 
         started = time.perf_counter()
         with self._lock:  # the tokenizer, not the server: building a prompt takes milliseconds
+            self._compare_tokenizers()
             prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
             refusal = self._refusal_openings()
         generation.prompt = prompt
