@@ -103,7 +103,7 @@ class GenerationSettings(_Group):
     seed: int = _field(0, "Sampling seed, set for every answer: the same question over the "
                        "same passages gets the same answer.", ge=0)
     max_tokens: int = _field(256, "Longest answer, in model tokens.", ge=16)
-    max_prompt_tokens: int = _field(400, "Longest prompt (passages, history, question): bounds "
+    max_prompt_tokens: int = _field(300, "Longest prompt (passages, history, question): bounds "
                                     "the wait for the first word on a CPU.", ge=128)
     prompt_sentences: int = _field(1, "The model reads each passage's N best sentences and "
                                    "their neighbours (0: whole passages).", ge=0)
