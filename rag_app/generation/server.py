@@ -145,10 +145,11 @@ class ServerGenerator(LlamaGenerator):
                            "model is chosen there. Clear llm_url to answer with a model of this machine.")
 
     def close(self) -> None:
-        """Close the connection to the server and free the tokenizer."""
+        """Close the connections to the server and free the tokenizer."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._server_tokens.close()
         with self._lock:
             if self._llm is not None:
                 self._llm.close()

@@ -27,18 +27,26 @@ class ServerTokenizer:
         self.root = root[: -len("/v1")] if root.endswith("/v1") else root
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout_s
+        self._client: httpx.Client | None = None  # one connection kept open: a prompt asks many times
         self.endpoint: str | None = None  # the one that answered, once one has
+
+    def close(self) -> None:
+        """Close the connection (a later `tokenize` opens another)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def tokenize(self, text: str) -> list[int] | None:
         """The server's tokens of ``text`` (special-token strings read as such; the start-of-text
         token the model adds included), or None when it offers no tokenize endpoint or cannot be
         reached (logged: the caller counts with its own tokenizer)."""
         endpoints = [e for e in ENDPOINTS if e[0] == self.endpoint] or list(ENDPOINTS)
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.root, headers=self._headers, timeout=self._timeout)
         for path, field in endpoints:
             try:
-                reply = httpx.post(f"{self.root}/{path}", json={field: text, "add_special": True,
-                                                                "parse_special": True},
-                                   headers=self._headers, timeout=self._timeout)
+                reply = self._client.post(f"/{path}", json={field: text, "add_special": True,
+                                                             "parse_special": True})
             except httpx.HTTPError as exc:
                 log.info("The answer server at %s cannot be asked for its tokens (%s)", self.root, exc)
                 return None
