@@ -53,11 +53,14 @@ def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: 
     import shutil
 
     from rag_app.durable import file_sha256
-    from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder
+    from rag_app.embedding.onnx_query import DATA_NAME, ONNX_NAME, RECORD_NAME, QueryEncoder
 
     folder = e5_folder(MODELS)
     record = json.loads((folder / RECORD_NAME).read_text())
     assert record["sha256"] == file_sha256(folder / ONNX_NAME) and record["min_cosine_to_pytorch"] >= 0.9999
+    # The weights are in their own file, which ONNX Runtime maps instead of copying.
+    assert record["data_sha256"] == file_sha256(folder / DATA_NAME)
+    assert (folder / ONNX_NAME).stat().st_size < 1_000_000 < record["data_size"]
     assert embedder._query_encoder is not None  # type: ignore[attr-defined]
     questions = [*TEXTS, "Quelle est l'amende maximale ? " * 200]
     by_onnx = np.array([embedder.encode_query(q) for q in questions])
@@ -75,6 +78,9 @@ def test_questions_are_embedded_by_onnx_runtime_with_pytorchs_vectors(embedder: 
     for name in (RECORD_NAME, "tokenizer.json"):
         shutil.copy(folder / name, copy / name)
     (copy / ONNX_NAME).write_bytes(b"not a model")
+    assert QueryEncoder.open(copy) is None
+    shutil.copy(folder / ONNX_NAME, copy / ONNX_NAME)
+    (copy / DATA_NAME).write_bytes(b"cut short")  # the weights' file altered: not used either
     assert QueryEncoder.open(copy) is None
 
 

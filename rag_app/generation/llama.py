@@ -114,14 +114,16 @@ class LlamaGenerator:
         threads = self.settings.n_threads or physical_cores()
         log.info("Loading %s (n_ctx=%d, %d threads)", self.model_path, self.n_ctx, threads)
         try:
-            llm = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=self.settings.n_gpu_layers,
-                verbose=False,
-            )
+            with _model_params(use_extra_bufts=self.settings.repack_weights):
+                llm = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_gpu_layers=self.settings.n_gpu_layers,
+                    flash_attn=self.settings.flash_attention,
+                    verbose=False,
+                )
         except ValueError as exc:
             raise RuntimeError(
                 f"Could not load the model {self.model_path}: is it a valid GGUF file? ({exc})"
@@ -423,6 +425,35 @@ def llama_class() -> type[Llama]:
             f"Answering needs llama-cpp-python, which is not installed ({exc}). Run `make install` "
             "(or `pip install -e '.[models]'`, which compiles it).") from exc
     return Llama
+
+
+_MODEL_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_params(**fields: object) -> Iterator[None]:
+    """Models loaded inside the block get ``fields`` set in their llama.cpp model parameters.
+
+    `Llama` takes no argument for some of them (``use_extra_bufts``: whether the CPU backend
+    copies the weights into its repacked layout), and it builds them from
+    ``llama_model_default_params()`` while loading; that function is wrapped for the duration,
+    one load at a time."""
+    import llama_cpp.llama_cpp as native
+
+    with _MODEL_PARAMS_LOCK:
+        defaults = native.llama_model_default_params
+
+        def params() -> Any:
+            values = defaults()
+            for name, value in fields.items():
+                setattr(values, name, value)
+            return values
+
+        native.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            native.llama_model_default_params = defaults
 
 
 def _inert(text: str) -> str:
