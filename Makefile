@@ -72,8 +72,9 @@ bench-typing: install browser
 
 # Synthetic indexes of 100k and 1M chunks (about 25 min and 8 GB of disk in /tmp), and a kill test.
 SIZES ?= 100000 1000000
+STORE ?= sqlite  # or milvus: the same figures on the Milvus store
 bench-scale: install
-	$(PY) -m benchmarks.bench_scale --sizes $(SIZES) --kill-test
+	$(PY) -m benchmarks.bench_scale --sizes $(SIZES) --kill-test --store $(STORE)
 
 # What search finds inside each file of a corpus of real documents in many formats (slides,
 # sheets, e-books, e-mail, scans): a table per format. Target: every phrase of >= 90% of the files.

@@ -1,6 +1,9 @@
 """Scale benchmark (`make bench-scale`): the index at 100k and 1M chunks, and a kill test.
 
-    python -m benchmarks.bench_scale [--sizes 100000 1000000] [--kill-test] [--json]
+    python -m benchmarks.bench_scale [--sizes 100000 1000000] [--kill-test] [--store milvus] [--json]
+
+``--store milvus`` runs the same figures on the Milvus store (`milvus_uri` of the settings, or a
+Milvus Lite file in the temporary index folder); `make bench-scale STORE=milvus`.
 
 For each size, a synthetic index is written in a temporary folder through the store's own
 transactions (batches of 10,000 chunks, as an ingest commits them):
@@ -26,6 +29,7 @@ import argparse
 import itertools
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -41,11 +45,11 @@ import faiss
 import numpy as np
 
 from benchmarks.bench_answer import peak_rss_mb, percentiles
-from rag_app.config import Settings, load_settings
+from rag_app.config import IndexSettings, Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.loaders import load_document
 from rag_app.retrieval import HybridRetriever
-from rag_app.store import IndexStore, NewChunk
+from rag_app.store import NewChunk, Store, open_store
 from rag_app.text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -107,7 +111,7 @@ def _sentences(path: Path) -> list[str]:
         return []
 
 
-def write_chunks(store: IndexStore, corpus: SyntheticCorpus, n: int, model: str, start_doc: int = 0) -> float:
+def write_chunks(store: Store, corpus: SyntheticCorpus, n: int, model: str, start_doc: int = 0) -> float:
     """Add ``n`` chunks in commits of `COMMIT_CHUNKS`; returns the seconds spent committing."""
     committed = 0.0
     document = start_doc
@@ -141,25 +145,25 @@ def time_calls(call: Callable[[Any], object], items: list[Any]) -> list[float]:
 
 
 def bench_size(n: int, embedder: Embedder, corpus: SyntheticCorpus, settings: Settings) -> dict[str, Any]:
-    """All figures for one index size."""
-    figures: dict[str, Any] = {"chunks": n}
+    """All figures for one index size, on the store ``settings.index`` names."""
+    figures: dict[str, Any] = {"store": settings.index.store, "chunks": n}
     model = embedder.name
     with tempfile.TemporaryDirectory(prefix=f"rag-bench-scale-{n}-") as tmp:
         index_dir = Path(tmp)
         began = time.perf_counter()
-        with IndexStore.open(index_dir) as store, store.writing():
+        with open_store(index_dir, settings.index) as store, store.writing():
             figures["commit_s_total"] = round(write_chunks(store, corpus, n, model), 1)
             figures["build_s"] = round(time.perf_counter() - began, 1)
             began = time.perf_counter()
             store.update_vector_cache()
             figures["vector_cache_s"] = round(time.perf_counter() - began, 1)
-            figures["approximate"] = store.approximate
+            figures["approximate"] = getattr(store, "approximate", "engine's own")
         figures["db_mb"] = round(sum(p.stat().st_size for p in index_dir.iterdir()) / 1e6)
 
         queries = corpus.queries(QUERIES)
         query_vectors = {q: embedder.encode_query(q) for q in queries}
         began = time.perf_counter()
-        reader = IndexStore.open(index_dir, model, embedder.dimension)
+        reader = open_store(index_dir, settings.index, model, embedder.dimension)
         reader.refresh()
         figures["open_s"] = round(time.perf_counter() - began, 2)
 
@@ -173,7 +177,7 @@ def bench_size(n: int, embedder: Embedder, corpus: SyntheticCorpus, settings: Se
         figures["hybrid_with_embedding_p50_ms"] = percentiles(time_calls(full.search, queries[:30]))[0]
         figures["recall_at_10"] = recall_at_10(reader, list(query_vectors.values()))
 
-        with IndexStore.open(index_dir) as writer, writer.writing():
+        with open_store(index_dir, settings.index) as writer, writer.writing():
             figures["commit_1000_s"] = round(write_chunks(writer, corpus, 1000, model, start_doc=10**6), 3)
         began = time.perf_counter()
         reader.refresh()
@@ -194,9 +198,9 @@ class _Precomputed:
         return self._vectors[text] if text in self._vectors else self._embedder.encode_query(text)
 
 
-def recall_at_10(store: IndexStore, query_vectors: list[np.ndarray]) -> float:
+def recall_at_10(store: Store, query_vectors: list[np.ndarray]) -> float:
     """Mean share of the exact top 10 (flat inner product) that the store's dense search finds."""
-    ids = store.vector_ids()
+    ids = np.array(store.chunk_ids(), dtype=np.int64)
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(store.dimension))
     exact.add_with_ids(store.vectors(ids.tolist()), ids)
     found = []
@@ -229,8 +233,10 @@ KILLED_INGEST = textwrap.dedent(
 )
 
 
-def kill_test(files: int = 1000, batch: int = 8, kills: int = 10, seed: int = 3) -> dict[str, Any]:
-    """SIGKILL an ingest ``kills`` times at random points, then finish it (see the docstring)."""
+def kill_test(index: IndexSettings, files: int = 1000, batch: int = 8, kills: int = 10,
+              seed: int = 3) -> dict[str, Any]:
+    """SIGKILL an ingest into the store of ``index`` ``kills`` times at random points, then
+    finish it (see the docstring)."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="rag-bench-kill-") as tmp:
         data, index_dir = Path(tmp) / "data", Path(tmp) / "index"
@@ -241,8 +247,10 @@ def kill_test(files: int = 1000, batch: int = 8, kills: int = 10, seed: int = 3)
             (data / f"note{i:04d}.txt").write_text(body, encoding="utf-8")
         embedded, runs = 0, []
         command = [sys.executable, "-c", KILLED_INGEST, str(data), str(index_dir), str(batch)]
+        env = {**os.environ, "RAG_APP_STORE": index.store, "RAG_APP_MILVUS_URI": index.milvus_uri,
+               "RAG_APP_MILVUS_COLLECTION": index.milvus_collection}
         for _ in range(kills):
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
             assert proc.stdout is not None
             deadline = time.monotonic() + rng.uniform(4.0, 12.0)  # past start-up, at a random point
             while time.monotonic() < deadline and proc.poll() is None:
@@ -251,11 +259,13 @@ def kill_test(files: int = 1000, batch: int = 8, kills: int = 10, seed: int = 3)
             out, _ = proc.communicate()
             embedded += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith("embedded"))
             runs.append("finished" if "done" in out else "killed")
-        final = subprocess.run(command, capture_output=True, text=True, check=True)
+        final = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
         embedded += sum(int(line.split()[1]) for line in final.stdout.splitlines() if line.startswith("embedded"))
         total = int(final.stdout.split("done")[1].split()[0])
-        with IndexStore.open(index_dir, create=False) as store:
-            consistent = (store.vector_ids().tolist() == store.chunk_ids() and store.fts_count() == total)
+        with open_store(index_dir, index, create=False) as store:
+            ids = store.chunk_ids()
+            consistent = ([c.id for c in store.chunks(ids)] == ids and len(ids) == total
+                          and sum(d.n_chunks for d in store.documents()) == total)
             documents = len(store.documents())
     return {"files": files, "kills": runs.count("killed"), "documents": documents, "chunks": total,
             "consistent": consistent, "embedded_total": embedded, "embedded_ratio": round(embedded / total, 3)}
@@ -267,16 +277,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--sample", type=Path, default=Path("data"), help="folder whose sentences are embedded")
     parser.add_argument("--kill-test", action="store_true", help="also run the SIGKILL test")
+    parser.add_argument("--store", choices=["sqlite", "milvus"], default=None,
+                        help="the store to measure (default: the settings' `store`)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    settings = load_settings()
+    settings = load_settings(**({"store": args.store} if args.store else {}))
     embedder = embedder_from_settings(settings)
     corpus = SyntheticCorpus(embedder, args.sample)
     results = (bench_size(n, embedder, corpus, settings) for n in args.sizes)
     if args.kill_test:
-        results = itertools.chain(results, [{"kill_test": kill_test()}])
+        results = itertools.chain(results, [{"kill_test": kill_test(settings.index)}])
     for result in results:  # each line as soon as it is measured
         print(json.dumps(result) if args.json else "  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
 

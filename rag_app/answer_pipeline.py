@@ -50,7 +50,7 @@ from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
-from rag_app.store import IndexStore, IndexUnavailableError
+from rag_app.store import IndexUnavailableError, Store, open_store
 from rag_app.text import content_words, guess_language
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def retrieval_query(question: str, history: History = (), max_words: int = _MAX_
 
 def open_index(
     settings: Settings, embedder: Embedder, *, create: bool = False, require_documents: bool = True
-) -> IndexStore:
+) -> Store:
     """The index of ``settings`` for ``embedder``'s vectors: the one place an index is opened
     for questions.
 
@@ -95,10 +95,10 @@ def open_index(
     ``create``: then an empty one is made), built with another embedder, or, with
     ``require_documents``, empty (`IndexEmptyError`).
     """
-    store = IndexStore.open(settings.paths.index_dir, embedder.name, embedder.dimension, create=create)
+    store = open_store(settings.paths.index_dir, settings.index, embedder.name, embedder.dimension, create=create)
     if require_documents and store.chunk_count() == 0:
         store.close()
-        raise IndexEmptyError(EMPTY_INDEX.format(dir=settings.paths.index_dir))
+        raise IndexEmptyError(EMPTY_INDEX.format(dir=store.location))
     return store
 
 
@@ -128,7 +128,7 @@ class AnswerPipeline:
         self,
         settings: Settings,
         *,
-        store: IndexStore | None = None,
+        store: Store | None = None,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
     ) -> None:
@@ -323,7 +323,7 @@ class AnswerPipeline:
         """The passages for ``query`` and its embedding (embedded once, for retrieval and evidence)."""
         self.store.refresh()
         if self.store.chunk_count() == 0:
-            raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.index_dir))
+            raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.location))
         vector = self.retriever.query_vector(query)
         return self.retriever.search(query, k=k, vector=vector), vector
 

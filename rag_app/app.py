@@ -45,7 +45,8 @@ from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, Models
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
 from rag_app.sources import pdf_pages
 from rag_app.sources.context import SourceContext, SourceError, is_pdf, pdf_page_context, section_context
-from rag_app.store import ChunkRecord, DocumentRecord, IndexStore, IndexUnavailableError
+from rag_app.store import ChunkRecord, DocumentRecord, IndexUnavailableError, Store, open_store
+from rag_app.store.migrate import CopyReport, copy_index
 from rag_app.watch import WatchEvent
 from rag_app.watch import watch as run_watch
 from rag_app.workspace import UploadError, inside, remove_file, save_upload
@@ -98,6 +99,7 @@ class IndexInfo:
     last_ingest: datetime | None
     failures: list[tuple[str, str]]  # (path, reason) of the files that could not be read
     files: list[DocumentInfo]
+    location: str = ""  # where the index is: its folder, or a Milvus URI and collection
 
     @property
     def last_ingest_text(self) -> str:
@@ -149,7 +151,7 @@ class App:
         self._create = create
         self._given_embedder = embedder
         self._generator = generator
-        self._store: IndexStore | None = None
+        self._store: Store | None = None
         self._pipeline: AnswerPipeline | None = None
         self._opening = threading.Lock()
 
@@ -160,7 +162,7 @@ class App:
         return self._given_embedder or embedder_from_settings(self.settings)
 
     @property
-    def store(self) -> IndexStore:
+    def store(self) -> Store:
         """The index, opened for this embedder's vectors."""
         with self._opening:
             if self._store is None:
@@ -222,8 +224,23 @@ class App:
         """
         if self._store is not None:
             return _index_info(self._store)
-        with IndexStore.open(self.settings.paths.index_dir, create=self._create) as store:
+        with open_store(self.settings.paths.index_dir, self.settings.index, create=self._create) as store:
             return _index_info(store)
+
+    def migrate(self, to: str, progress: Callable[[int, int], None] | None = None) -> CopyReport:
+        """Copy the index into the other store without embedding again: ``to`` "milvus" copies the
+        embedded index of index_dir into Milvus (milvus_uri, milvus_collection), "sqlite" copies
+        the Milvus one into index_dir. The target must be empty; the source is left as it was.
+        Raises `IndexUnavailableError` (with what to do) when either cannot be used."""
+        if to not in ("milvus", "sqlite"):
+            raise IndexUnavailableError(f"Cannot migrate to {to!r}: choose milvus or sqlite.")
+        index_dir = self.settings.paths.index_dir
+        source_kind = "sqlite" if to == "milvus" else "milvus"
+        source_settings = self.settings.index.model_copy(update={"store": source_kind})
+        target_settings = self.settings.index.model_copy(update={"store": to})
+        with open_store(index_dir, source_settings, create=False) as source, \
+                open_store(index_dir, target_settings, create=True) as target:
+            return copy_index(source, target, progress=progress)
 
     def ingest(
         self, *, rebuild: bool = False, progress: ProgressCallback | None = None, wait: bool = False
@@ -398,7 +415,7 @@ def _page_count(file: Path) -> int:
         raise SourceError(str(exc)) from exc
 
 
-def _index_info(store: IndexStore) -> IndexInfo:
+def _index_info(store: Store) -> IndexInfo:
     stats = store.stats()
     files = [DocumentInfo(d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at),
                           d.metadata.get("encoding", "")) for d in store.documents()]
@@ -412,4 +429,5 @@ def _index_info(store: IndexStore) -> IndexInfo:
         last_ingest=datetime.fromtimestamp(stats.last_ingest) if stats.last_ingest else None,
         failures=store.failures(),
         files=files,
+        location=store.location,
     )

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -58,6 +58,20 @@ class PathSettings(_Group):
     def _expand(cls, path: Path) -> Path:
         """``~`` and environment variables expanded, once, for every path setting."""
         return expand_path(path)
+
+
+class IndexSettings(_Group):
+    """Which engine keeps the index: the embedded SQLite file, or a Milvus server."""
+
+    store: Literal["sqlite", "milvus"] = _field("sqlite", "Where the index lives: `sqlite` (one file in "
+                                                "index_dir) or `milvus` (collections on milvus_uri; "
+                                                "`rag-app migrate --to milvus` copies an index there).")
+    milvus_uri: str = _field("", "Milvus to keep the index on: http://host:19530 (standalone, distributed), "
+                             "a Zilliz Cloud endpoint, or a local file path (Milvus Lite, one process); "
+                             "empty: index_dir/milvus.db.")
+    milvus_token: str = _field("", "Milvus credentials (user:password, or an API key), if it wants them.")
+    milvus_collection: str = _field("", "Name of the index's collections on Milvus; empty: one derived "
+                                    "from index_dir, so each document collection gets its own.")
 
 
 class IngestSettings(_Group):
@@ -172,7 +186,7 @@ class ServeSettings(_Group):
 
 
 GROUPS: dict[str, type[_Group]] = {
-    "paths": PathSettings, "ingest": IngestSettings, "retrieval": RetrievalSettings,
+    "paths": PathSettings, "index": IndexSettings, "ingest": IngestSettings, "retrieval": RetrievalSettings,
     "generation": GenerationSettings, "grounding": GroundingSettings, "serve": ServeSettings,
 }
 FLAT_NAMES: dict[str, str] = {name: group for group, model in GROUPS.items() for name in model.model_fields}
@@ -238,6 +252,7 @@ class Settings(BaseSettings):
     # The README's settings table is generated from these, in this order (`settings_table`,
     # checked by tests/unit/test_settings_table.py).
     paths: PathSettings = Field(default_factory=PathSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)

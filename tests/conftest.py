@@ -121,6 +121,31 @@ def assert_consistent(index_dir: Path) -> int:
         return len(chunk_ids)
 
 
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Milvus on 127.0.0.1 for the whole run: the core that milvus-lite embeds, serving its
+    gRPC port (so several processes share it, as they would a Milvus standalone)."""
+    from milvus_lite.server import Server
+    from pymilvus import MilvusClient
+
+    port = free_port()
+    server = Server(str(tmp_path_factory.mktemp("milvus") / "tests.db"), address=f"127.0.0.1:{port}")
+    assert server.init() and server.start(), "milvus-lite did not start"
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            MilvusClient(uri=uri, timeout=5).close()
+            break
+        except Exception:  # not listening yet
+            if time.monotonic() > deadline:
+                server.stop()
+                raise
+            time.sleep(0.3)
+    yield uri
+    server.stop()
+
+
 START_TIMEOUT_S = 240
 CHROMIUM = os.environ.get("RAG_APP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

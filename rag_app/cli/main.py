@@ -194,6 +194,7 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
         raise fail(str(exc)) from exc
     data: dict[str, Any] = {
         "index_dir": str(settings.paths.index_dir),
+        **({"index_on": index.location} if settings.index.store != "sqlite" else {}),
         "documents": index.documents,
         "chunks": index.chunks,
         "embedding_model": index.embedding_model,
@@ -215,6 +216,8 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
         if key in ("failures", "encodings"):
             continue
         if key == "size_bytes":
+            if settings.index.store != "sqlite":
+                continue  # the engine's to tell
             key, value = "size on disk", f"{value / 1e6:.1f} MB"
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
@@ -356,6 +359,35 @@ def eval_(
         eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
     except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="milvus: copy the embedded index into Milvus; sqlite: "
+                                    "copy the Milvus index back into index_dir.")],
+    index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the index to the other store (the vectors are copied, nothing is embedded again)."""
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(collection, index_dir=index_dir)
+    try:
+        with App(settings) as rag:
+            report = rag.migrate(to.lower(), progress=lambda done, total: console.print(
+                f"[dim]{done} of {total} chunks copied[/]", highlight=False) if not as_json else None)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    data = {"to": to.lower(), "documents": report.documents, "chunks": report.chunks, "failures": report.failures,
+            "checked_queries": report.checked_queries, "same_top10": round(report.same_top, 3)}
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"Copied {report.documents} documents ({report.chunks} chunks) and {report.failures} "
+                  f"unreadable-file records; {report.same_top:.0%} of {report.checked_queries} searches gave "
+                  "the same 10 nearest chunks in both.")
+    console.print(f'Set store = "{to.lower()}" in rag_app.toml (or RAG_APP_STORE={to.lower()}) to use it.')
 
 
 @app.command()

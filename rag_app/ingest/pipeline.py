@@ -32,7 +32,7 @@ from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
 from rag_app.ingest.scan import SourceFile, read_stable, scan
-from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError
+from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError, Store, open_store
 from rag_app.store.schema import DB_NAME
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,9 @@ def ingest(
             "or pass --data-dir."
         )
     embedder = embedder or embedder_from_settings(settings)
-    if rebuild and (Path(settings.paths.index_dir) / DB_NAME).exists():
+    if rebuild and settings.index.store == "milvus":
+        _drop_milvus_index(settings, wait=wait)
+    elif rebuild and (Path(settings.paths.index_dir) / DB_NAME).exists():
         return rebuild_index(settings, embedder, progress=progress, wait=wait)
     return _ingest(settings, embedder, progress=progress, wait=wait)
 
@@ -110,6 +112,17 @@ def rebuild_index(
     return report
 
 
+def _drop_milvus_index(settings: Settings, *, wait: bool) -> None:
+    """Delete the index's Milvus collections before a rebuild: Milvus cannot swap a new index in
+    for the old one, so questions asked during the rebuild see it grow from nothing."""
+    from rag_app.store.milvus_store import MilvusStore
+
+    with open_store(settings.paths.index_dir, settings.index) as store, store.writing(wait=wait):
+        assert isinstance(store, MilvusStore)
+        store.drop()
+    log.info("Dropped the index in %s to rebuild it", store.location)
+
+
 def _ingest(
     settings: Settings, embedder: Embedder, *, progress: ProgressCallback | None = None, wait: bool = False
 ) -> IngestReport:
@@ -126,7 +139,7 @@ def _ingest(
         log.warning("Not ingesting %s: %s", item.path, item.reason)
 
     chunking = (settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
-    with IndexStore.open(settings.paths.index_dir) as store, store.writing(wait=wait):
+    with open_store(settings.paths.index_dir, settings.index) as store, store.writing(wait=wait):
         store.check_model(embedder.name, embedder.dimension)
         store.check_chunking(*chunking)
         known = {doc.path: doc for doc in store.documents()}
@@ -172,7 +185,7 @@ class _Batches:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: Store,
         embedder: Embedder,
         settings: Settings,
         report: IngestReport,

@@ -1,12 +1,17 @@
 """The index: documents, chunks, their vectors and an FTS5 table in one SQLite database.
 
-`IndexStore` (index_store.py) reads and, inside `IndexStore.writing`, writes an index folder;
+`Store` (base.py) is what the app reads and writes an index through; `open_store` opens the one
+the settings name: `IndexStore` (index_store.py, the default), which reads and, inside
+`IndexStore.writing`, writes an index folder, or `MilvusStore` (milvus_store.py, collections on
+a Milvus server);
 `schema` holds the layout and its migrations, `writer` the changes of one transaction and the
 writer lock, `vectors` / `vector_index` the dense search kept in step with the database, `fts`
 the full-text query syntax. Everything above this package imports from here.
 """
 
+from rag_app.store.base import Store, StoreWriter
 from rag_app.store.index_store import IndexStore
+from rag_app.store.opening import open_store
 from rag_app.store.records import (
     ChunkRecord,
     DiskFullError,
@@ -30,4 +35,7 @@ __all__ = [
     "IndexUnavailableError",
     "IndexWriter",
     "NewChunk",
+    "Store",
+    "StoreWriter",
+    "open_store",
 ]

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_app.store import fts, schema
+from rag_app.store import checks, fts, schema
+from rag_app.store.checks import chunking_key
 from rag_app.store.records import (
     ChunkRecord,
     DiskFullError,
     DocumentRecord,
     IndexBusyError,
-    IndexMismatchError,
     IndexStats,
     IndexUnavailableError,
     chunk_from_row,
@@ -60,11 +60,6 @@ def _inode(index_dir: Path) -> int | None:
         return (index_dir / DB_NAME).stat().st_ino
     except OSError:
         return None
-
-
-def chunking_key(chunk_tokens: int, chunk_overlap: int) -> str:
-    """How the chunk settings are recorded in the index's meta: "tokens/overlap"."""
-    return f"{chunk_tokens}/{chunk_overlap}"
 
 
 def _is_disk_full(exc: sqlite3.Error) -> bool:
@@ -161,32 +156,13 @@ class IndexStore:
 
     def check_model(self, embedding_model: str, dimension: int) -> None:
         """Raise `IndexMismatchError` unless the index is empty or built with this model."""
-        recorded = self.meta("embedding_model")
-        recorded_dim = self.meta("dimension")
-        if recorded is None:
-            return
-        if recorded != embedding_model or int(recorded_dim or 0) != dimension:
-            raise IndexMismatchError(
-                f"The index in {self.index_dir} was built with embedding model '{recorded}' "
-                f"(dimension {recorded_dim}), not '{embedding_model}' (dimension {dimension}). "
-                f"To keep using it, set embedding_model = \"{recorded}\" in rag_app.toml "
-                f"(or RAG_APP_EMBEDDING_MODEL); to move to '{embedding_model}', "
-                f"{REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
-            )
+        checks.check_model(str(self.index_dir), self.meta("embedding_model"), self.meta("dimension"),
+                           embedding_model, dimension)
 
     def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
         """Raise `IndexMismatchError` when the index's chunks were cut with other settings (an
         index that records none, empty or from before they were recorded, accepts any)."""
-        recorded = self.meta("chunking")
-        if recorded is None or recorded == chunking_key(chunk_tokens, chunk_overlap):
-            return
-        tokens, _, overlap = recorded.partition("/")
-        raise IndexMismatchError(
-            f"The index in {self.index_dir} was cut into chunks of {tokens} tokens with {overlap} of "
-            f"overlap, not {chunk_tokens} with {chunk_overlap}: one index cannot mix two chunkings. "
-            f"To keep it, set chunk_tokens = {tokens} and chunk_overlap = {overlap} in rag_app.toml; "
-            f"to use the new chunking, {REBUILD_HINT[0].lower()}{REBUILD_HINT[1:]}"
-        )
+        checks.check_chunking(str(self.index_dir), self.meta("chunking"), chunk_tokens, chunk_overlap)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -262,6 +238,11 @@ class IndexStore:
         return self._mirror.index
 
     # ----- metadata ----------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """The index's folder, for messages."""
+        return str(self.index_dir)
+
     def meta(self, key: str) -> str | None:
         """One value of the meta table."""
         with self._lock:

@@ -53,6 +53,7 @@ class ChunkRecord:
     char_start: int
     char_end: int
     ocr: bool = False  # its page was read by OCR (the document's ``ocr_pages`` metadata)
+    text_hash: str = ""  # identifies what was embedded (vectors are reused by it)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
         char_start=row["char_start"],
         char_end=row["char_end"],
         ocr=row["page"] is not None and str(row["page"]) in _ocr_pages(row),
+        text_hash=row["text_hash"],
     )
 
 

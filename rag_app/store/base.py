@@ -1,0 +1,144 @@
+"""What the rest of the app reads and writes an index through, whichever engine keeps it:
+`IndexStore` (one SQLite file, the default) or `MilvusStore` (collections on a Milvus server).
+
+Both give the same records, the same errors and the same two lists a question is fused from
+(dense cosine and BM25, by chunk id); the fusion, the gate and everything above stay the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag_app.store.records import ChunkRecord, DocumentRecord, IndexStats, NewChunk
+
+
+class StoreWriter(Protocol):
+    """The changes of one commit (`Store.transaction`): visible together when it ends."""
+
+    def remove_document(self, path: str) -> int:
+        """Remove a document with its chunks and vectors; returns the number of chunks removed."""
+        ...
+
+    def add_document(self, *, path: str, content_hash: str, size: int, mtime: float, title: str,
+                     metadata: dict[str, str], chunks: Sequence[NewChunk], vectors: np.ndarray) -> list[int]:
+        """Store a document (replacing any earlier version) with its chunks and vectors; returns
+        the chunks' ids."""
+        ...
+
+    def touch_document(self, path: str, mtime: float) -> None:
+        """Record a new mtime for a document whose content did not change."""
+        ...
+
+    def record_failure(self, path: str, reason: str, size: int = -1, mtime: float = -1) -> None:
+        """Remember that a file (of this size and mtime) could not be ingested, and why."""
+        ...
+
+    def forget_failure(self, path: str) -> None:
+        """Drop a failure record (the file was deleted or is now readable)."""
+        ...
+
+
+class Store(Protocol):
+    """An index: reads for any number of processes, `writing` for the one that writes."""
+
+    index_dir: Path  # the local folder of the index (its writer lock; SQLite keeps everything there)
+
+    @property
+    def location(self) -> str:
+        """Where the index is, for messages: a folder, or a Milvus URI and collection."""
+        ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+    def check_model(self, embedding_model: str, dimension: int) -> None:
+        """Raise `IndexMismatchError` unless the index is empty or built with this model."""
+        ...
+
+    def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
+        """Raise `IndexMismatchError` when the index's chunks were cut with other settings."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Store]:
+        """Reads inside see one committed state, as far as the engine allows."""
+        ...
+
+    def refresh(self) -> None:
+        """See what was committed since the last read."""
+        ...
+
+    def meta(self, key: str) -> str | None:
+        """One recorded value of the index (``embedding_model``, ``dimension``, ``chunking``, …)."""
+        ...
+
+    @property
+    def embedding_model(self) -> str: ...
+    @property
+    def dimension(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def vector_count(self) -> int: ...
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, in order."""
+        ...
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors."""
+        ...
+
+    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word."""
+        ...
+
+    def mentions(self, term: str, prefix: bool = False) -> bool:
+        """Whether any chunk holds ``term`` (its words in a row), whatever the case and accents."""
+        ...
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """The chunks with these ids, in the order of ``ids`` (unknown ids are skipped)."""
+        ...
+
+    def document_chunks(self, path: str) -> list[ChunkRecord]:
+        """All chunks of one document, in order."""
+        ...
+
+    def documents(self, path: str | None = None) -> list[DocumentRecord]:
+        """Every indexed document with its chunk count, by path (only ``path``'s, when given)."""
+        ...
+
+    def failures(self) -> list[tuple[str, str]]:
+        """Files the last ingestions could not read, as (path, reason)."""
+        ...
+
+    def known_failures(self) -> dict[str, tuple[str, int, float]]:
+        """Recorded failures as path -> (reason, size, mtime)."""
+        ...
+
+    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
+        ...
+
+    def chunk_count(self) -> int: ...
+    def chunk_ids(self) -> list[int]: ...
+    def stats(self) -> IndexStats: ...
+
+    def writing(self, *, wait: bool = False) -> AbstractContextManager[Store]:
+        """Hold the index for writing; `IndexBusyError` when another process does (unless ``wait``)."""
+        ...
+
+    def transaction(self, embedding_model: str, dimension: int, *,
+                    chunking: tuple[int, int] | None = None) -> AbstractContextManager[StoreWriter]:
+        """One commit, inside `writing`."""
+        ...
+
+    def update_vector_cache(self) -> bool:
+        """Whatever the engine keeps beside the committed data, brought up to date (inside `writing`)."""
+        ...

@@ -1,0 +1,647 @@
+"""The index on Milvus: the same records and searches as the SQLite store, kept by a server
+that several app processes (or machines) share.
+
+Two collections per index, named from ``milvus_collection``:
+
+    <name>_chunks    one row per chunk: its text (analysed, with Milvus's BM25 function writing a
+                     sparse vector), its dense vector, where it came from (document id, path,
+                     page, heading, offsets) and its text hash
+    <name>_records   everything else, by key: ``doc:<path>`` (a document, JSON), ``fail:<path>``
+                     (a file that could not be read), ``meta:<key>`` (model, chunking, counters)
+
+Milvus has no transactions, so a commit is ordered to be safe at every step: the new chunks
+are inserted first (ids from the ``next_id`` counter); then one upsert writes the documents'
+records, the counter and the ids of the documents they replace (``pending``); then the
+replaced chunks are deleted. A chunk is read only when its document's record names its
+document id, so a document is seen whole, old or new, at every moment. After a kill, the next
+writer deletes what an unfinished commit left (chunks at or past ``next_id``, chunks of
+``pending`` documents): nothing committed is lost, nothing half-written is read, and only the
+unfinished batch is embedded again.
+
+A question reads with Milvus's "Strong" consistency (every write acknowledged before it is
+seen); there is no snapshot across its reads beyond the document rule above. Milvus Lite (a
+local file path as the URI) serves one process; a server URI serves many. Which index types
+each deployment builds, and what Milvus Lite lacks, is in docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag_app.store import checks
+from rag_app.store.checks import chunking_key
+from rag_app.store.fts import fts_token, query_terms
+from rag_app.store.records import (
+    ChunkRecord,
+    DocumentRecord,
+    IndexStats,
+    IndexUnavailableError,
+    NewChunk,
+)
+from rag_app.store.writer import writer_lock
+from rag_app.text import search_words
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+log = logging.getLogger(__name__)
+
+QUERY_PAGE = 4096  # rows a query or a query iterator asks for at once (Milvus caps one query at 16,384)
+INSERT_ROWS = 512  # chunk rows a request carries (far below gRPC's message limit)
+TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
+MENTION_CANDIDATES = 100  # BM25 hits whose text is checked for a phrase
+_HEX = re.compile(r"^[0-9a-f]+$")
+# The analyser of the text field: words lowercased and without accents, as SQLite's FTS5
+# (unicode61, remove_diacritics) reads them; no stemming in either.
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}
+
+
+def collection_name(index_dir: Path, configured: str = "") -> str:
+    """The collections' name: ``configured``, or one derived from the index folder (its name and
+    a short hash of its full path), so that each document collection has its own."""
+    if configured:
+        name = configured
+    else:
+        resolved = str(Path(index_dir).resolve())
+        stem = re.sub(r"[^0-9A-Za-z]+", "_", Path(resolved).name).strip("_") or "index"
+        name = f"rag_{stem}_{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+    if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]{0,200}", name):
+        raise IndexUnavailableError(
+            f"milvus_collection = {name!r} is not a Milvus collection name: use letters, digits and "
+            "underscores, starting with a letter or an underscore.")
+    return name
+
+
+def connect(uri: str, token: str = "") -> MilvusClient:
+    """A client of the Milvus at ``uri``; `IndexUnavailableError` saying what to check when it
+    cannot be reached (or pymilvus is not installed)."""
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as exc:
+        raise IndexUnavailableError(
+            f"store = \"milvus\" needs pymilvus, which is not installed ({exc}): "
+            "run `pip install -e '.[milvus]'` (or `make install`).") from exc
+    try:
+        return MilvusClient(uri=uri, token=token)
+    except Exception as exc:  # pymilvus raises its own and grpc's errors here
+        raise IndexUnavailableError(
+            f"Milvus at {uri} cannot be reached ({str(exc)[:300]}). Check that it is running and that "
+            "milvus_uri (and milvus_token) are right, or set store = \"sqlite\".") from exc
+
+
+def _cut(text: str, limit: int = TEXT_BYTES) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
+
+
+def _ids(values: Iterable[int]) -> str:
+    """A Milvus list literal of integers."""
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+class MilvusStore:
+    """An index kept on Milvus (see the module's docstring); same contract as `IndexStore`."""
+
+    def __init__(self, client: MilvusClient, name: str, index_dir: Path, uri: str,
+                 expected: tuple[str, int] | None) -> None:
+        self._client = client
+        self.name = name
+        self.index_dir = index_dir
+        self._uri = uri
+        self._expected = expected
+        self._chunks = f"{name}_chunks"
+        self._records = f"{name}_records"
+        self._lock = threading.RLock()
+        self._writing = False
+
+    # ----- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, uri: str, token: str, name: str, index_dir: Path | str,
+             embedding_model: str | None = None, dimension: int | None = None, *,
+             create: bool = True) -> MilvusStore:
+        """Open (or, with ``create``, create) the index ``name`` on the Milvus at ``uri``.
+
+        ``index_dir`` is a local folder for the writer lock (one ingest at a time on this
+        machine). With ``embedding_model`` and ``dimension``, an index built with another model
+        is an `IndexMismatchError`."""
+        index_dir = Path(index_dir)
+        # Milvus Lite keeps no MVCC timestamps: pymilvus warns so at every iterator, harmlessly.
+        logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
+        client = connect(uri, token)
+        store = cls(client, name, index_dir, uri, (embedding_model, dimension)
+                    if embedding_model is not None and dimension is not None else None)
+        try:
+            if not client.has_collection(store._records):
+                if not create:
+                    raise IndexUnavailableError(
+                        f"No index in {store.location}. Run `rag-app ingest` (or `make ingest`) first, "
+                        "or `rag-app migrate --to milvus` to copy the embedded one there.")
+                store._create_records()
+            if store._expected:
+                store.check_model(*store._expected)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _create_records(self) -> None:
+        from pymilvus import DataType
+
+        schema = self._client.create_schema(auto_id=False)
+        # The key is a hash of kind and name: Milvus builds filter expressions from primary keys
+        # (in `get`, and when an iterator pages), which a quote in a file name would break.
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("kind", DataType.VARCHAR, max_length=16)
+        schema.add_field("name", DataType.VARCHAR, max_length=8192)
+        schema.add_field("value", DataType.VARCHAR, max_length=TEXT_BYTES)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection
+        index = self._client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="L2")
+        self._client.create_collection(self._records, schema=schema, index_params=index,
+                                       consistency_level="Strong")
+
+    def _create_chunks(self, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        schema = self._client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("document_id", DataType.INT64)
+        schema.add_field("path", DataType.VARCHAR, max_length=8192)
+        schema.add_field("ordinal", DataType.INT64)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
+                         analyzer_params=ANALYZER)
+        schema.add_field("text_hash", DataType.VARCHAR, max_length=128)
+        schema.add_field("page", DataType.INT64)  # -1: none
+        schema.add_field("heading", DataType.VARCHAR, max_length=4096)
+        schema.add_field("char_start", DataType.INT64)
+        schema.add_field("char_end", DataType.INT64)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["text"], output_field_names=["sparse"]))
+        index = self._client.prepare_index_params()
+        # AUTOINDEX: what the deployment builds best (HNSW on a server, FLAT in Milvus Lite).
+        index.add_index("dense", index_type="AUTOINDEX", metric_type="IP")
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        self._client.create_collection(self._chunks, schema=schema, index_params=index,
+                                       consistency_level="Strong")
+
+    @property
+    def location(self) -> str:
+        """Where the index is, for messages."""
+        return f"Milvus collection {self.name} at {self._uri}"
+
+    def close(self) -> None:
+        """Close the client."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def __enter__(self) -> MilvusStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def drop(self) -> None:
+        """Delete the index's collections (a rebuild starts from nothing)."""
+        for collection in (self._chunks, self._records):
+            if self._client.has_collection(collection):
+                self._client.drop_collection(collection)
+        self._create_records()
+
+    # ----- checks and metadata -----------------------------------------------------------
+    def check_model(self, embedding_model: str, dimension: int) -> None:
+        """Raise `IndexMismatchError` unless the index is empty or built with this model."""
+        meta = self._meta()
+        checks.check_model(self.location, meta.get("embedding_model"), meta.get("dimension"),
+                           embedding_model, dimension)
+
+    def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
+        """Raise `IndexMismatchError` when the index's chunks were cut with other settings."""
+        checks.check_chunking(self.location, self._meta().get("chunking"), chunk_tokens, chunk_overlap)
+
+    def _meta(self) -> dict[str, str]:
+        rows = self._client.query(self._records, filter='kind == "meta"', output_fields=["name", "value"],
+                                  limit=QUERY_PAGE)
+        return {row["name"]: row["value"] for row in rows}
+
+    def meta(self, key: str) -> str | None:
+        """One recorded value (embedding model, dimension, chunking, generation, …)."""
+        return self._meta().get(key)
+
+    @property
+    def embedding_model(self) -> str:
+        return self.meta("embedding_model") or ""
+
+    @property
+    def dimension(self) -> int:
+        return int(self.meta("dimension") or 0)
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta("generation") or 0)
+
+    # ----- reads ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[MilvusStore]:
+        """Reads inside are one thread's (Milvus keeps no snapshot across requests; a document
+        is still seen whole, see the module's docstring)."""
+        with self._lock:
+            yield self
+
+    def refresh(self) -> None:
+        """Nothing to do: every read sees what is committed (Strong consistency)."""
+
+    def _has_chunks(self) -> bool:
+        return bool(self._client.has_collection(self._chunks))
+
+    def _query_all(self, collection: str, filter: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """Every row matching ``filter``, page by page (past Milvus's cap on one query)."""
+        iterator = self._client.query_iterator(collection, batch_size=QUERY_PAGE, filter=filter,
+                                               output_fields=fields)
+        try:
+            while batch := iterator.next():
+                yield from batch
+        finally:
+            iterator.close()
+
+    @property
+    def vector_count(self) -> int:
+        return self.chunk_count()
+
+    def chunk_count(self) -> int:
+        """Number of stored chunks (those of an unfinished commit included, until it is cleaned)."""
+        if not self._has_chunks():
+            return 0
+        rows = self._client.query(self._chunks, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def chunk_ids(self) -> list[int]:
+        """All chunk ids, ascending."""
+        if not self._has_chunks():
+            return []
+        return sorted(int(row["id"]) for row in self._query_all(self._chunks, "id >= 0", ["id"]))
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, in order (unknown ids are an error)."""
+        if not ids:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        rows = {int(r["id"]): r["dense"] for r in self._rows_by_id(ids, ["id", "dense"])}
+        return np.array([rows[int(i)] for i in ids], dtype=np.float32)
+
+    def _rows_by_id(self, ids: Sequence[int], fields: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        for start in range(0, len(unique), QUERY_PAGE):
+            part = unique[start:start + QUERY_PAGE]
+            rows += self._client.query(self._chunks, filter=f"id in {_ids(part)}", output_fields=fields,
+                                       limit=len(part))
+        return rows
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
+        if k <= 0 or not self._has_chunks():
+            return []
+        hits = self._client.search(self._chunks, data=[np.asarray(query_vector, dtype=np.float32).tolist()],
+                                   anns_field="dense", limit=min(k, 16_384),
+                                   search_params={"metric_type": "IP"}, output_fields=[])
+        return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
+
+    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) from Milvus's BM25 over the text field;
+        [] for a text with no word."""
+        terms = query_terms(text)
+        if not terms or k <= 0 or not self._has_chunks():
+            return []
+        hits = self._client.search(self._chunks, data=[" ".join(terms)], anns_field="sparse",
+                                   limit=min(k, 16_384), search_params={"metric_type": "BM25"},
+                                   output_fields=[])
+        return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
+
+    def mentions(self, term: str, prefix: bool = False) -> bool:
+        """Whether a chunk holds ``term``'s words in a row (``prefix``: the last one may start a
+        longer word), whatever the case and accents.
+
+        Milvus Lite refuses TEXT_MATCH and PHRASE_MATCH, so the candidates are the chunks BM25
+        finds for the words (every chunk holding all of them scores above those that do not),
+        and the phrase is checked on their text; a prefix adds the chunks whose text contains it
+        as written (``like``, which sees case and accents)."""
+        words = search_words(term)
+        if not words or not self._has_chunks():
+            return False
+        wanted = [fts_token(w) for w in words]
+        candidates = [row["text"] for row in self._search_texts(" ".join(words))]
+        if prefix:
+            for form in dict.fromkeys([words[-1], words[-1].capitalize(), words[-1].upper()]):
+                candidates += [row["text"] for row in self._client.query(
+                    self._chunks, filter=f'text like "%{form}%"', output_fields=["text"],
+                    limit=MENTION_CANDIDATES)]
+        return any(_holds(text, wanted, prefix) for text in candidates)
+
+    def _search_texts(self, text: str) -> list[dict[str, Any]]:
+        hits = self._client.search(self._chunks, data=[text], anns_field="sparse", limit=MENTION_CANDIDATES,
+                                   search_params={"metric_type": "BM25"}, output_fields=["text"])
+        return [hit["entity"] for hit in hits[0]]
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """The chunks with these ids, in the order of ``ids`` (unknown ids, and chunks of a
+        commit not finished or of a document replaced since, are skipped)."""
+        if not ids or not self._has_chunks():
+            return []
+        rows = self._rows_by_id(ids, _CHUNK_FIELDS)
+        documents = self._documents_at({r["path"] for r in rows})
+        by_id = {int(r["id"]): _chunk(r, documents[r["path"]]) for r in rows
+                 if r["path"] in documents and documents[r["path"]].id == int(r["document_id"])}
+        return [by_id[int(i)] for i in ids if int(i) in by_id]
+
+    def document_chunks(self, path: str) -> list[ChunkRecord]:
+        """All chunks of one document, in order."""
+        found = self.documents(path)
+        if not found or not self._has_chunks():
+            return []
+        document = found[0]
+        rows = list(self._query_all(self._chunks, f"document_id == {document.id}", _CHUNK_FIELDS))
+        return [_chunk(r, document) for r in sorted(rows, key=lambda r: int(r["ordinal"]))]
+
+    def _documents_at(self, paths: set[str]) -> dict[str, DocumentRecord]:
+        """The current documents at these paths."""
+        if not paths:
+            return {}
+        rows = self._client.get(self._records, ids=[record_key("doc", p) for p in sorted(paths)],
+                                output_fields=["name", "value"])
+        return {doc.path: doc for doc in map(_document, rows)}
+
+    def documents(self, path: str | None = None) -> list[DocumentRecord]:
+        """Every indexed document with its chunk count, by path (only ``path``'s, when given)."""
+        if path is not None:
+            return list(self._documents_at({path}).values())
+        rows = self._query_all(self._records, 'kind == "doc"', ["name", "value"])
+        return sorted((_document(row) for row in rows), key=lambda d: d.path)
+
+    def failures(self) -> list[tuple[str, str]]:
+        """Files the last ingestions could not read, as (path, reason)."""
+        return sorted((path, reason) for path, (reason, _, _) in self.known_failures().items())
+
+    def known_failures(self) -> dict[str, tuple[str, int, float]]:
+        """Recorded failures as path -> (reason, size, mtime)."""
+        found = {}
+        for row in self._query_all(self._records, 'kind == "fail"', ["name", "value"]):
+            value = json.loads(row["value"])
+            found[row["name"]] = (value["reason"], int(value["size"]), float(value["mtime"]))
+        return found
+
+    def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
+        unique = [h for h in dict.fromkeys(text_hashes) if _HEX.match(h)]
+        if not unique or not self._has_chunks():
+            return {}
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(unique), 500):
+            quoted = ",".join(f'"{h}"' for h in unique[start:start + 500])
+            for row in self._query_all(self._chunks, f"text_hash in [{quoted}]", ["text_hash", "dense"]):
+                found.setdefault(row["text_hash"], np.asarray(row["dense"], dtype=np.float32))
+        return found
+
+    def stats(self) -> IndexStats:
+        """Counts and model (Milvus reports no size on disk for a collection: 0)."""
+        meta = self._meta()
+        last = meta.get("last_ingest")
+        return IndexStats(
+            documents=len(self.documents()),
+            chunks=self.chunk_count(),
+            embedding_model=meta.get("embedding_model", ""),
+            dimension=int(meta.get("dimension") or 0),
+            size_bytes=0,
+            last_ingest=float(last) if last else None,
+            failures=len(self.known_failures()),
+        )
+
+    # ----- writes --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self, *, wait: bool = False) -> Iterator[MilvusStore]:
+        """Hold the index for writing: the writer lock of ``index_dir`` (one ingest at a time on
+        this machine; writers on several machines must take turns themselves), then clean what
+        an unfinished commit left."""
+        if self._writing:
+            yield self
+            return
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        with writer_lock(self.index_dir, wait=wait):
+            self._writing = True
+            try:
+                self._clean_unfinished()
+                yield self
+            finally:
+                self._writing = False
+
+    def _clean_unfinished(self) -> None:
+        """Delete the chunks of a commit a kill interrupted, and those of documents it replaced."""
+        if not self._has_chunks():
+            return
+        meta = self._meta()
+        next_id = int(meta.get("next_id") or 1)
+        pending = json.loads(meta.get("pending") or "[]")
+        self._client.delete(self._chunks, filter=f"id >= {next_id}")
+        if pending:
+            self._client.delete(self._chunks, filter=f"document_id in {_ids(pending)}")
+            self._set_meta({"pending": "[]"})
+            log.info("Removed the chunks of %d replaced documents left by an interrupted commit", len(pending))
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self._client.upsert(self._records, [_record("meta", key, value) for key, value in values.items()])
+
+    @contextlib.contextmanager
+    def transaction(self, embedding_model: str, dimension: int, *,
+                    chunking: tuple[int, int] | None = None) -> Iterator[MilvusWriter]:
+        """One commit, applied in the safe order of the module's docstring when the block ends
+        (nothing is written if it raises). Must be called inside `writing`."""
+        if not self._writing:
+            raise RuntimeError("MilvusStore.transaction() needs MilvusStore.writing() first")
+        self.check_model(embedding_model, dimension)
+        if not self._has_chunks():
+            self._create_chunks(dimension)
+        meta = self._meta()
+        writer = MilvusWriter(self, int(meta.get("next_id") or 1))
+        yield writer
+        writer.commit({
+            "generation": str(int(meta.get("generation") or 0) + 1),
+            "embedding_model": embedding_model,
+            "dimension": str(dimension),
+            "last_ingest": repr(time.time()),
+        } | ({"chunking": chunking_key(*chunking)} if chunking else {}))
+
+    def update_vector_cache(self) -> bool:
+        """Nothing to do: Milvus keeps its own indexes."""
+        return False
+
+    def insert_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert chunk rows (used by a commit and by `migrate`, which keeps the ids)."""
+        for start in range(0, len(rows), INSERT_ROWS):
+            self._client.insert(self._chunks, rows[start:start + INSERT_ROWS])
+
+    def upsert_records(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._client.upsert(self._records, rows)
+
+    def delete_records(self, names: list[str]) -> None:
+        """Delete the records named ``kind:name`` (``doc:notes/a.md``)."""
+        if names:
+            self._client.delete(self._records, ids=[record_key(*name.split(":", 1)) for name in names])
+
+    def delete_document_chunks(self, document_ids: list[int]) -> None:
+        if document_ids and self._has_chunks():
+            self._client.delete(self._chunks, filter=f"document_id in {_ids(document_ids)}")
+
+
+class MilvusWriter:
+    """The changes of one commit to a `MilvusStore`, kept until `commit`."""
+
+    def __init__(self, store: MilvusStore, next_id: int) -> None:
+        self._store = store
+        self._next_id = next_id
+        self._current = {doc.path: doc for doc in store.documents()}
+        self._rows: list[dict[str, Any]] = []
+        self._records: dict[str, dict[str, Any]] = {}  # key -> record to write
+        self._deleted: set[str] = set()  # keys of records to delete
+        self._replaced: list[int] = []  # ids of documents whose chunks go
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _document(self, path: str) -> DocumentRecord | None:
+        key = f"doc:{path}"
+        if key in self._deleted:
+            return None
+        if key in self._records:
+            return _document(self._records[key])
+        return self._current.get(path)
+
+    def remove_document(self, path: str) -> int:
+        """Remove a document with its chunks; returns the number of chunks removed."""
+        document = self._document(path)
+        if document is None:
+            return 0
+        self._replaced.append(document.id)
+        self._rows = [row for row in self._rows if row["document_id"] != document.id]
+        self._records.pop(f"doc:{path}", None)
+        self._deleted.add(f"doc:{path}")
+        return document.n_chunks
+
+    def add_document(self, *, path: str, content_hash: str, size: int, mtime: float, title: str,
+                     metadata: dict[str, str], chunks: Sequence[NewChunk], vectors: np.ndarray) -> list[int]:
+        """Store a document (replacing any earlier version) with its chunks and vectors."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is required")
+        self.remove_document(path)
+        document_id = self._take_id()
+        ids = [self._take_id() for _ in chunks]
+        rows = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._rows += [chunk_row(i, document_id, path, chunk, vector)
+                       for i, chunk, vector in zip(ids, chunks, rows, strict=True)]
+        self._deleted.discard(f"doc:{path}")
+        self._records[f"doc:{path}"] = document_record(DocumentRecord(
+            id=document_id, path=path, content_hash=content_hash, size=size, mtime=mtime, title=title,
+            metadata=metadata, ingested_at=time.time(), n_chunks=len(chunks)))
+        self.forget_failure(path)
+        return ids
+
+    def touch_document(self, path: str, mtime: float) -> None:
+        """Record a new mtime for a document whose content did not change."""
+        document = self._document(path)
+        if document is not None:
+            self._records[f"doc:{path}"] = document_record(dataclasses.replace(document, mtime=mtime))
+
+    def record_failure(self, path: str, reason: str, size: int = -1, mtime: float = -1) -> None:
+        """Remember that a file (of this size and mtime) could not be ingested, and why."""
+        self._deleted.discard(f"fail:{path}")
+        self._records[f"fail:{path}"] = _record("fail", path, json.dumps(
+            {"reason": reason, "size": size, "mtime": mtime, "failed_at": time.time()}))
+
+    def forget_failure(self, path: str) -> None:
+        """Drop a failure record (the file was deleted or is now readable)."""
+        self._records.pop(f"fail:{path}", None)
+        self._deleted.add(f"fail:{path}")
+
+    def commit(self, meta: dict[str, str]) -> None:
+        """Apply the changes: new chunks, then the records with the counter (the commit point),
+        then the replaced chunks' removal."""
+        store = self._store
+        store.insert_rows(self._rows)
+        meta = meta | {"next_id": str(self._next_id), "pending": json.dumps(self._replaced)}
+        store.upsert_records([*self._records.values(), *(_record("meta", k, v) for k, v in meta.items())])
+        store.delete_records(sorted(self._deleted - set(self._records)))
+        store.delete_document_chunks(self._replaced)
+        store.upsert_records([_record("meta", "pending", "[]")])
+
+
+# ----- rows and records ------------------------------------------------------------------
+_CHUNK_FIELDS = ["id", "document_id", "path", "ordinal", "text", "text_hash", "page", "heading", "char_start",
+                 "char_end"]
+
+
+def chunk_row(chunk_id: int, document_id: int, path: str, chunk: NewChunk | ChunkRecord, vector: np.ndarray,
+              text_hash: str | None = None) -> dict[str, Any]:
+    """The Milvus row of one chunk."""
+    return {
+        "id": int(chunk_id), "document_id": int(document_id), "path": path, "ordinal": int(chunk.ordinal),
+        "text": _cut(chunk.text), "text_hash": text_hash or getattr(chunk, "text_hash", ""),
+        "page": -1 if chunk.page is None else int(chunk.page), "heading": _cut(chunk.heading, 4096),
+        "char_start": int(chunk.char_start), "char_end": int(chunk.char_end),
+        "dense": np.asarray(vector, dtype=np.float32).tolist(),
+    }
+
+
+def record_key(kind: str, name: str) -> str:
+    """The primary key of record ``name`` of ``kind``: hex, safe in any Milvus expression."""
+    return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
+
+
+def _record(kind: str, name: str, value: str) -> dict[str, Any]:
+    return {"key": record_key(kind, name), "kind": kind, "name": name, "value": value, "unused": [0.0, 0.0]}
+
+
+def document_record(document: DocumentRecord) -> dict[str, Any]:
+    """The records row of a document."""
+    value = {k: v for k, v in dataclasses.asdict(document).items() if k != "path"}
+    return _record("doc", document.path, json.dumps(value))
+
+
+def _document(row: dict[str, Any]) -> DocumentRecord:
+    value = json.loads(row["value"])
+    return DocumentRecord(path=row["name"], **value)
+
+
+def _chunk(row: dict[str, Any], document: DocumentRecord) -> ChunkRecord:
+    page = None if int(row["page"]) < 0 else int(row["page"])
+    ocr_pages = set(str(document.metadata.get("ocr_pages", "")).split(","))
+    return ChunkRecord(
+        id=int(row["id"]), document_id=document.id, path=document.path, title=document.title,
+        ordinal=int(row["ordinal"]), text=row["text"], page=page, heading=row["heading"],
+        char_start=int(row["char_start"]), char_end=int(row["char_end"]),
+        ocr=page is not None and str(page) in ocr_pages, text_hash=row["text_hash"],
+    )
+
+
+def _holds(text: str, wanted: list[str], prefix: bool) -> bool:
+    """Whether ``text``'s words (as the index reads them) hold ``wanted`` in a row."""
+    words = [fts_token(w) for w in search_words(text)]
+    n = len(wanted)
+    for i in range(len(words) - n + 1):
+        if words[i:i + n - 1] == wanted[:-1] and (
+                words[i + n - 1].startswith(wanted[-1]) if prefix else words[i + n - 1] == wanted[-1]):
+            return True
+    return False
