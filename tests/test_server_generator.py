@@ -64,7 +64,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_server_writes_what_the_model_in_this_process_writes(server: str, tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, server)
+    # The server's defaults: no flash attention. With it on both sides the words are the same but
+    # the log-probabilities differ by up to 0.18 here: the fused kernel's sums depend on how the
+    # prompt is cut into batches, which the server does its own way.
+    settings = settings_for(tmp_path, server, flash_attention=False)
     remote = ServerGenerator(settings.generation, settings.paths.models_dir)
     local = LlamaGenerator(settings.generation, settings.paths.models_dir)
     try:
