@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -152,6 +153,28 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+def write_bulk_files(data: Path, count: int) -> None:
+    """``count`` text files of four paragraphs in a new folder ``data``: an ingest of several
+    batches (at ``ingest_batch_chunks = 6``), long enough to be killed in the middle."""
+    data.mkdir()
+    for i in range(count):
+        body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(4))
+        (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
+
+
+def kill_after_commits(proc: subprocess.Popen[str], chunks: int = 12) -> None:
+    """SIGKILL an ingest subprocess that prints "committed N" once N chunks are committed, as
+    soon as ``chunks`` are (a test failure if it ends first)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("committed") and int(line.split()[1]) >= chunks:
+            break
+    else:
+        pytest.fail("the ingest subprocess ended before it was killed")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from rag_app.ingest.pipeline import ingest
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexBusyError, IndexStore
 
-from conftest import MODELS, assert_consistent, make_settings
+from conftest import MODELS, assert_consistent, kill_after_commits, make_settings, write_bulk_files
 
 CLI = [sys.executable, "-m", "rag_app.cli"]
 
@@ -137,22 +137,12 @@ def test_a_killed_ingest_keeps_its_committed_batches_and_the_next_one_resumes(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     data = tmp_path / "data"
-    data.mkdir()
-    for i in range(30):
-        body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(4))
-        (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
+    write_bulk_files(data, 30)
     settings = make_settings(data, tmp_path / "index", ingest_batch_chunks=6)
     index_dir = str(settings.paths.index_dir)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, data.as_posix(), index_dir, str(MODELS)],
                             stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # let it commit a few batches, then kill it mid-run
-        if line.startswith("committed") and int(line.split()[1]) >= 12:
-            break
-    else:
-        pytest.fail("the ingest subprocess ended before it was killed")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_commits(proc)  # a few batches committed, killed mid-run
     assert proc.returncode == -signal.SIGKILL
 
     kept = assert_consistent(settings.paths.index_dir)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ from rag_app.ingest.pipeline import ingest
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import NewChunk, Store, open_store
 
-from conftest import MODELS, make_settings
+from conftest import MODELS, kill_after_commits, make_settings, write_bulk_files
 from fakes import FakeEmbedder
 
 FAKE = FakeEmbedder()
@@ -152,21 +151,11 @@ KILLED_INGEST = textwrap.dedent(
 def test_a_killed_ingest_resumes_in_every_store(store_settings: dict[str, str], tmp_path: Path,
                                                 embedder: Embedder) -> None:
     data = tmp_path / "data"
-    data.mkdir()
-    for i in range(24):
-        body = "\n\n".join(f"File {i} paragraph {j}: words about subject {i * 100 + j}." * 4 for j in range(4))
-        (data / f"bulk{i:02d}.txt").write_text(body, encoding="utf-8")
+    write_bulk_files(data, 24)
     settings = settings_for(data, tmp_path / "index", store_settings, ingest_batch_chunks=6)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(data), str(settings.paths.index_dir)],
                             stdout=subprocess.PIPE, text=True, env=env_for(settings))
-    assert proc.stdout is not None
-    for line in proc.stdout:  # let it commit a few batches, then kill it mid-run
-        if line.startswith("committed") and int(line.split()[1]) >= 12:
-            break
-    else:
-        pytest.fail("the ingest subprocess ended before it was killed")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_commits(proc)  # a few batches committed, killed mid-run
 
     with open_index(settings) as store:
         finished = len(store.documents())

@@ -43,6 +43,29 @@ class StoreWriter(Protocol):
         ...
 
 
+class RecordedValues:
+    """The recorded values both stores read the same way, from their own `meta`."""
+
+    def meta(self, key: str) -> str | None:
+        """One recorded value of the index, or None."""
+        raise NotImplementedError
+
+    @property
+    def embedding_model(self) -> str:
+        """Name of the embedding model the index was built with ('' when empty)."""
+        return self.meta("embedding_model") or ""
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension (0 when the index is still empty)."""
+        return int(self.meta("dimension") or 0)
+
+    @property
+    def generation(self) -> int:
+        """Number of commits so far (0 for a new index)."""
+        return int(self.meta("generation") or 0)
+
+
 class Store(Protocol):
     """An index: reads for any number of processes, `writing` for the one that writes."""
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rag_app.store import checks, fts, schema
+from rag_app.store.base import RecordedValues
 from rag_app.store.checks import chunking_key
 from rag_app.store.records import (
     ChunkRecord,
@@ -80,7 +81,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
-class IndexStore:
+class IndexStore(RecordedValues):
     """An index folder: reads for any number of processes, `writing` for the one that writes.
 
     Opening an existing index writes nothing. ``embedding_model``/``dimension`` given to `open`
@@ -251,21 +252,6 @@ class IndexStore:
 
     def _set_meta(self, values: dict[str, str]) -> None:
         schema.set_meta(self._conn, values)
-
-    @property
-    def embedding_model(self) -> str:
-        """Name of the embedding model the index was built with ('' when empty)."""
-        return self.meta("embedding_model") or ""
-
-    @property
-    def dimension(self) -> int:
-        """Vector dimension ('0' when the index is still empty)."""
-        return int(self.meta("dimension") or 0)
-
-    @property
-    def generation(self) -> int:
-        """Number of commits so far (0 for a new index)."""
-        return int(self.meta("generation") or 0)
 
     # ----- vectors -----------------------------------------------------------------------
     @property

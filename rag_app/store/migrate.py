@@ -47,10 +47,9 @@ def copy_index(source: Store, target: Store, *, progress: Callable[[int, int], N
                 "milvus_collection or index_dir), or delete it first.")
         documents = source.documents()
         done = 0
-        for start in _batches([d.n_chunks for d in documents]):
-            batch = documents[start[0]:start[1]]
+        for first, end in _batches([d.n_chunks for d in documents]):
             with target.transaction(model, dimension, chunking=chunk_setting) as writer:
-                for document in batch:
+                for document in documents[first:end]:
                     chunks = source.document_chunks(document.path)
                     vectors = source.vectors([c.id for c in chunks]) if chunks else np.zeros((0, dimension))
                     writer.add_document(

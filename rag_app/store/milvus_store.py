@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag_app.store import checks
+from rag_app.store.base import RecordedValues
 from rag_app.store.checks import chunking_key
 from rag_app.store.fts import fts_token, query_terms
 from rag_app.store.records import (
@@ -116,7 +117,7 @@ def _ids(values: Iterable[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
 
 
-class MilvusStore:
+class MilvusStore(RecordedValues):
     """An index kept on Milvus (see the module's docstring); same contract as `IndexStore`."""
 
     def __init__(self, client: MilvusClient, name: str, index_dir: Path, uri: str,
@@ -261,18 +262,6 @@ class MilvusStore:
     def meta(self, key: str) -> str | None:
         """One recorded value (embedding model, dimension, chunking, generation, …)."""
         return self._meta().get(key)
-
-    @property
-    def embedding_model(self) -> str:
-        return self.meta("embedding_model") or ""
-
-    @property
-    def dimension(self) -> int:
-        return int(self.meta("dimension") or 0)
-
-    @property
-    def generation(self) -> int:
-        return int(self.meta("generation") or 0)
 
     # ----- reads ---------------------------------------------------------------------------
     @contextlib.contextmanager
