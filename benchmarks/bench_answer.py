@@ -141,12 +141,15 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         pipeline.answer(QUESTIONS[0], options=AskOptions(max_tokens=8))  # warm-up
         first_tokens, totals, ours, raws, raw_first, refused = [], [], [], [], [], 0
         decision_ms: list[float] = []
+        answers: list[dict[str, Any]] = []  # what each question got: to compare two runs
         for question in QUESTIONS:
             pipeline.generator.cache.forget_live()  # each question pays its full prefill
             before = clock.seconds
             answer = pipeline.answer(question, options=AskOptions(max_tokens=ANSWER_TOKENS, temperature=0.0))
             totals.append(answer.timings.total_ms)
             decision_ms.append((clock.seconds - before) * 1000)
+            answers.append({"question": question, "refused": answer.refused, "verified": answer.verified,
+                            "reply": answer.raw_answer})
             if answer.refused:
                 refused += 1
                 continue
@@ -172,6 +175,7 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "model": model,
         "questions": len(QUESTIONS),
         "refused": refused,
+        "verified": sum(a["verified"] for a in answers),
         "retrieval_p50_ms": p50,
         "retrieval_p95_ms": p95,
         "first_token_p50_ms": ttft50,
@@ -185,6 +189,7 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "decision_ms_per_answer": round(statistics.mean(decision_ms), 2),
         "decision_share_of_answer": round(sum(decision_ms) / sum(totals), 4) if sum(totals) else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "answers": answers,
     }
 
 
@@ -228,6 +233,8 @@ def main() -> None:
     table.add_column("value", justify="right")
     table.add_column("target")
     for key, value in figures.items():
+        if key == "answers":
+            continue
         table.add_row(key, str(value), targets.get(key, ""))
     Console().print(table)
 

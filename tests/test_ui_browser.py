@@ -115,6 +115,35 @@ def test_answer_streams_and_cites_the_right_file(page) -> None:
     assert any(FACT.file in h for h in last_answer(page).locator(".rag-source-head").all_inner_texts())
 
 
+# Notes, in the page's clock, when the new message first lists the passages found and when it
+# first shows answer text, and whether answer text was ever shown without the passages beside it.
+WATCH_ORDER = """() => {
+  const t = window.__order = {textAlone: false};
+  const seen = () => {
+    const now = performance.now();
+    const found = [...document.querySelectorAll('#chat .rag-sources-title')]
+      .some(e => e.innerText.startsWith('Found in your documents'));
+    const text = [...document.querySelectorAll('#chat .rag-streaming')]
+      .some(e => e.innerText.replace('▌', '').trim().length > 0);
+    if (found && !t.sources) t.sources = now;
+    if (text && !t.text) t.text = now;
+    if (text && !found && !t.sources) t.textAlone = true;
+  };
+  new MutationObserver(seen).observe(document.querySelector('#chat'),
+                                     {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_the_passages_found_show_before_the_first_answer_word(page) -> None:
+    fact = next(f for f in DEMO_FACTS if f.question != FACT.question)
+    page.evaluate(WATCH_ORDER)
+    ask(page, fact.question, expect_stream=True)
+    order = page.evaluate("() => window.__order")
+    shot(page, "1c-sources-first")
+    assert order.get("sources") and order.get("text"), order
+    assert order["sources"] < order["text"] and not order["textAlone"], order
+
+
 def source_frame(page):
     """The source panel's frame, once a page has loaded in it."""
     page.wait_for_function("() => { const f = document.getElementById('rag-source-frame');"
