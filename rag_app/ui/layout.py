@@ -120,7 +120,8 @@ def build_blocks(page: ChatPage) -> gr.Blocks:
                                        label="Maximum answer length (tokens)")
                 model = gr.Dropdown(label=f"Model (the catalogue's, or any .gguf in {settings.paths.models_dir}/)",
                                     choices=[(c.label, c.path) for c in choices],
-                                    value=page.model_path, elem_id="model")
+                                    value=page.model_path, elem_id="model",
+                                    interactive=page.keys is None)  # off loopback: shared, not switched
                 model_status = gr.Markdown(f"Model: `{Path(page.model_path).name}`")
 
         index_outputs = [status, notice, documents, failures, to_remove, upload_help]

@@ -416,7 +416,12 @@ class ChatPage:
 
     # ----- settings -----------------------------------------------------------------------
     def switch_model(self, path: str | None, progress: gr.Progress = gr.Progress()) -> str:
-        """Load another GGUF model for every tab (waits for the running answer)."""
+        """Load another GGUF model for every tab (waits for the running answer). Only on this
+        machine: off loopback (`keys` set) the people logged in share the model and cannot
+        switch it; the model stays and the reply says so."""
+        if self.keys is not None:
+            return (f"Model: `{Path(self.model_path).name}`. It is chosen on the machine that serves "
+                    "this page (`rag-app models use`), for everyone.")
         if not path or path == self.model_path:
             return f"Model: `{Path(self.model_path).name}`"
         progress(None, desc="Loading model")

@@ -224,6 +224,11 @@ def test_the_page_asks_and_uploads_in_the_picked_collection_and_a_login_sees_onl
         assert not (settings.paths.data_dir / "bread.md").exists()
         assert "⚠" in away.remove("storks.md", True, "default", cook)[0]
         assert (settings.paths.data_dir / "storks.md").exists()
+        other = tmp_path / "other.gguf"
+        other.write_bytes(b"GGUF")
+        before = away.app.pipeline.generator.model_path, away.model_path
+        assert "rag-app models use" in away.switch_model(str(other))  # shared by everyone logged in
+        assert (away.app.pipeline.generator.model_path, away.model_path) == before
         picker, status, *_ = away.load(gr.Request(username="stranger"))
         assert picker["choices"] == [] and "reads none of the collections" in status
         keys.remove("cook")  # a key removed counts at once, even for a login made before
