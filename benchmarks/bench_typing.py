@@ -27,11 +27,13 @@ typed, <= 1.0 s paused; sources p95 <= 0.5 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -224,7 +226,8 @@ def run(corpus: Path, questions: list[str]) -> dict[str, Any]:
             return {"corpus": str(corpus), "model": page.app.model_path.name} | bench(
                 f"http://127.0.0.1:{port}/", questions)
         finally:
-            demo.close()
+            with contextlib.redirect_stdout(sys.stderr):  # Gradio prints "Closing server…": keep stdout for --json
+                demo.close()
             page.close()
 
 
