@@ -3,7 +3,7 @@
 `Store` (base.py) is what the app reads and writes an index through; `open_store` opens the one
 the settings name: `IndexStore` (index_store.py, the default), which reads and, inside
 `IndexStore.writing`, writes an index folder, or `MilvusStore` (milvus_store.py, collections on
-a Milvus server);
+a Milvus server; `milvus_rows` its rows, `milvus_writer` one commit);
 `schema` holds the layout and its migrations, `writer` the changes of one transaction and the
 writer lock, `vectors` / `vector_index` the dense search kept in step with the database, `fts`
 the full-text query syntax. Everything above this package imports from here.

@@ -27,7 +27,6 @@ each deployment builds, and what Milvus Lite lacks, is in docs/scaling.md.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -35,7 +34,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +44,21 @@ from rag_app.store import checks
 from rag_app.store.base import RecordedValues
 from rag_app.store.checks import chunking_key
 from rag_app.store.fts import fts_token, query_terms
+from rag_app.store.milvus_rows import (
+    CHUNK_FIELDS,
+    TEXT_BYTES,
+    chunk_of,
+    document_of,
+    ids_literal,
+    record_key,
+    record_row,
+)
+from rag_app.store.milvus_writer import MilvusWriter
 from rag_app.store.records import (
     ChunkRecord,
     DocumentRecord,
     IndexStats,
     IndexUnavailableError,
-    NewChunk,
 )
 from rag_app.store.writer import writer_lock
 from rag_app.text import search_words
@@ -62,7 +70,6 @@ log = logging.getLogger(__name__)
 
 QUERY_PAGE = 4096  # rows a query or a query iterator asks for at once (Milvus caps one query at 16,384)
 INSERT_ROWS = 512  # chunk rows a request carries (far below gRPC's message limit)
-TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 MENTION_CANDIDATES = 100  # BM25 hits whose text is checked for a phrase
 _HEX = re.compile(r"^[0-9a-f]+$")
 # The analyser of the text field: words lowercased and without accents, as SQLite's FTS5
@@ -104,17 +111,6 @@ def connect(uri: str, token: str = "") -> MilvusClient:
             raise IndexUnavailableError(
                 f"Milvus at {uri} cannot be reached ({str(exc)[:300]}). Check that it is running and that "
                 "milvus_uri (and milvus_token) are right, or set store = \"sqlite\".") from exc
-
-
-def _cut(text: str, limit: int = TEXT_BYTES) -> str:
-    """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
-    data = text.encode("utf-8")
-    return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
-
-
-def _ids(values: Iterable[int]) -> str:
-    """A Milvus list literal of integers."""
-    return "[" + ",".join(str(int(v)) for v in values) + "]"
 
 
 class MilvusStore(RecordedValues):
@@ -316,7 +312,7 @@ class MilvusStore(RecordedValues):
         unique = list(dict.fromkeys(int(i) for i in ids))
         for start in range(0, len(unique), QUERY_PAGE):
             part = unique[start:start + QUERY_PAGE]
-            rows += self._client.query(self._chunks, filter=f"id in {_ids(part)}", output_fields=fields,
+            rows += self._client.query(self._chunks, filter=f"id in {ids_literal(part)}", output_fields=fields,
                                        limit=len(part))
         return rows
 
@@ -370,9 +366,9 @@ class MilvusStore(RecordedValues):
         commit not finished or of a document replaced since, are skipped)."""
         if not ids or not self._has_chunks():
             return []
-        rows = self._rows_by_id(ids, _CHUNK_FIELDS)
+        rows = self._rows_by_id(ids, CHUNK_FIELDS)
         documents = self._documents_at({r["path"] for r in rows})
-        by_id = {int(r["id"]): _chunk(r, documents[r["path"]]) for r in rows
+        by_id = {int(r["id"]): chunk_of(r, documents[r["path"]]) for r in rows
                  if r["path"] in documents and documents[r["path"]].id == int(r["document_id"])}
         return [by_id[int(i)] for i in ids if int(i) in by_id]
 
@@ -382,8 +378,8 @@ class MilvusStore(RecordedValues):
         if not found or not self._has_chunks():
             return []
         document = found[0]
-        rows = list(self._query_all(self._chunks, f"document_id == {document.id}", _CHUNK_FIELDS))
-        return [_chunk(r, document) for r in sorted(rows, key=lambda r: int(r["ordinal"]))]
+        rows = list(self._query_all(self._chunks, f"document_id == {document.id}", CHUNK_FIELDS))
+        return [chunk_of(r, document) for r in sorted(rows, key=lambda r: int(r["ordinal"]))]
 
     def _documents_at(self, paths: set[str]) -> dict[str, DocumentRecord]:
         """The current documents at these paths."""
@@ -391,14 +387,14 @@ class MilvusStore(RecordedValues):
             return {}
         rows = self._client.get(self._records, ids=[record_key("doc", p) for p in sorted(paths)],
                                 output_fields=["name", "value"])
-        return {doc.path: doc for doc in map(_document, rows)}
+        return {doc.path: doc for doc in map(document_of, rows)}
 
     def documents(self, path: str | None = None) -> list[DocumentRecord]:
         """Every indexed document with its chunk count, by path (only ``path``'s, when given)."""
         if path is not None:
             return list(self._documents_at({path}).values())
         rows = self._query_all(self._records, 'kind == "doc"', ["name", "value"])
-        return sorted((_document(row) for row in rows), key=lambda d: d.path)
+        return sorted((document_of(row) for row in rows), key=lambda d: d.path)
 
     def failures(self) -> list[tuple[str, str]]:
         """Files the last ingestions could not read, as (path, reason)."""
@@ -465,12 +461,12 @@ class MilvusStore(RecordedValues):
         pending = json.loads(meta.get("pending") or "[]")
         self._client.delete(self._chunks, filter=f"id >= {next_id}")
         if pending:
-            self._client.delete(self._chunks, filter=f"document_id in {_ids(pending)}")
+            self._client.delete(self._chunks, filter=f"document_id in {ids_literal(pending)}")
             self._set_meta({"pending": "[]"})
             log.info("Removed the chunks of %d replaced documents left by an interrupted commit", len(pending))
 
     def _set_meta(self, values: dict[str, str]) -> None:
-        self._client.upsert(self._records, [_record("meta", key, value) for key, value in values.items()])
+        self._client.upsert(self._records, [record_row("meta", key, value) for key, value in values.items()])
 
     @contextlib.contextmanager
     def transaction(self, embedding_model: str, dimension: int, *,
@@ -497,7 +493,7 @@ class MilvusStore(RecordedValues):
         return False
 
     def insert_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Insert chunk rows (used by a commit and by `migrate`, which keeps the ids)."""
+        """Insert chunk rows, ``INSERT_ROWS`` a request."""
         for start in range(0, len(rows), INSERT_ROWS):
             self._client.insert(self._chunks, rows[start:start + INSERT_ROWS])
 
@@ -512,137 +508,7 @@ class MilvusStore(RecordedValues):
 
     def delete_document_chunks(self, document_ids: list[int]) -> None:
         if document_ids and self._has_chunks():
-            self._client.delete(self._chunks, filter=f"document_id in {_ids(document_ids)}")
-
-
-class MilvusWriter:
-    """The changes of one commit to a `MilvusStore`, kept until `commit`."""
-
-    def __init__(self, store: MilvusStore, next_id: int) -> None:
-        self._store = store
-        self._next_id = next_id
-        self._current = {doc.path: doc for doc in store.documents()}
-        self._rows: list[dict[str, Any]] = []
-        self._records: dict[str, dict[str, Any]] = {}  # key -> record to write
-        self._deleted: set[str] = set()  # keys of records to delete
-        self._replaced: list[int] = []  # ids of documents whose chunks go
-
-    def _take_id(self) -> int:
-        self._next_id += 1
-        return self._next_id - 1
-
-    def _document(self, path: str) -> DocumentRecord | None:
-        key = f"doc:{path}"
-        if key in self._deleted:
-            return None
-        if key in self._records:
-            return _document(self._records[key])
-        return self._current.get(path)
-
-    def remove_document(self, path: str) -> int:
-        """Remove a document with its chunks; returns the number of chunks removed."""
-        document = self._document(path)
-        if document is None:
-            return 0
-        self._replaced.append(document.id)
-        self._rows = [row for row in self._rows if row["document_id"] != document.id]
-        self._records.pop(f"doc:{path}", None)
-        self._deleted.add(f"doc:{path}")
-        return document.n_chunks
-
-    def add_document(self, *, path: str, content_hash: str, size: int, mtime: float, title: str,
-                     metadata: dict[str, str], chunks: Sequence[NewChunk], vectors: np.ndarray) -> list[int]:
-        """Store a document (replacing any earlier version) with its chunks and vectors."""
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk is required")
-        self.remove_document(path)
-        document_id = self._take_id()
-        ids = [self._take_id() for _ in chunks]
-        rows = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._rows += [chunk_row(i, document_id, path, chunk, vector)
-                       for i, chunk, vector in zip(ids, chunks, rows, strict=True)]
-        self._deleted.discard(f"doc:{path}")
-        self._records[f"doc:{path}"] = document_record(DocumentRecord(
-            id=document_id, path=path, content_hash=content_hash, size=size, mtime=mtime, title=title,
-            metadata=metadata, ingested_at=time.time(), n_chunks=len(chunks)))
-        self.forget_failure(path)
-        return ids
-
-    def touch_document(self, path: str, mtime: float) -> None:
-        """Record a new mtime for a document whose content did not change."""
-        document = self._document(path)
-        if document is not None:
-            self._records[f"doc:{path}"] = document_record(dataclasses.replace(document, mtime=mtime))
-
-    def record_failure(self, path: str, reason: str, size: int = -1, mtime: float = -1) -> None:
-        """Remember that a file (of this size and mtime) could not be ingested, and why."""
-        self._deleted.discard(f"fail:{path}")
-        self._records[f"fail:{path}"] = _record("fail", path, json.dumps(
-            {"reason": reason, "size": size, "mtime": mtime, "failed_at": time.time()}))
-
-    def forget_failure(self, path: str) -> None:
-        """Drop a failure record (the file was deleted or is now readable)."""
-        self._records.pop(f"fail:{path}", None)
-        self._deleted.add(f"fail:{path}")
-
-    def commit(self, meta: dict[str, str]) -> None:
-        """Apply the changes: new chunks, then the records with the counter (the commit point),
-        then the replaced chunks' removal."""
-        store = self._store
-        store.insert_rows(self._rows)
-        meta = meta | {"next_id": str(self._next_id), "pending": json.dumps(self._replaced)}
-        store.upsert_records([*self._records.values(), *(_record("meta", k, v) for k, v in meta.items())])
-        store.delete_records(sorted(self._deleted - set(self._records)))
-        store.delete_document_chunks(self._replaced)
-        store.upsert_records([_record("meta", "pending", "[]")])
-
-
-# ----- rows and records ------------------------------------------------------------------
-_CHUNK_FIELDS = ["id", "document_id", "path", "ordinal", "text", "text_hash", "page", "heading", "char_start",
-                 "char_end"]
-
-
-def chunk_row(chunk_id: int, document_id: int, path: str, chunk: NewChunk | ChunkRecord, vector: np.ndarray,
-              text_hash: str | None = None) -> dict[str, Any]:
-    """The Milvus row of one chunk."""
-    return {
-        "id": int(chunk_id), "document_id": int(document_id), "path": path, "ordinal": int(chunk.ordinal),
-        "text": _cut(chunk.text), "text_hash": text_hash or getattr(chunk, "text_hash", ""),
-        "page": -1 if chunk.page is None else int(chunk.page), "heading": _cut(chunk.heading, 4096),
-        "char_start": int(chunk.char_start), "char_end": int(chunk.char_end),
-        "dense": np.asarray(vector, dtype=np.float32).tolist(),
-    }
-
-
-def record_key(kind: str, name: str) -> str:
-    """The primary key of record ``name`` of ``kind``: hex, safe in any Milvus expression."""
-    return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
-
-
-def _record(kind: str, name: str, value: str) -> dict[str, Any]:
-    return {"key": record_key(kind, name), "kind": kind, "name": name, "value": value, "unused": [0.0, 0.0]}
-
-
-def document_record(document: DocumentRecord) -> dict[str, Any]:
-    """The records row of a document."""
-    value = {k: v for k, v in dataclasses.asdict(document).items() if k != "path"}
-    return _record("doc", document.path, json.dumps(value))
-
-
-def _document(row: dict[str, Any]) -> DocumentRecord:
-    value = json.loads(row["value"])
-    return DocumentRecord(path=row["name"], **value)
-
-
-def _chunk(row: dict[str, Any], document: DocumentRecord) -> ChunkRecord:
-    page = None if int(row["page"]) < 0 else int(row["page"])
-    ocr_pages = set(str(document.metadata.get("ocr_pages", "")).split(","))
-    return ChunkRecord(
-        id=int(row["id"]), document_id=document.id, path=document.path, title=document.title,
-        ordinal=int(row["ordinal"]), text=row["text"], page=page, heading=row["heading"],
-        char_start=int(row["char_start"]), char_end=int(row["char_end"]),
-        ocr=page is not None and str(page) in ocr_pages, text_hash=row["text_hash"],
-    )
+            self._client.delete(self._chunks, filter=f"document_id in {ids_literal(document_ids)}")
 
 
 def _holds(text: str, wanted: list[str], prefix: bool) -> bool:
