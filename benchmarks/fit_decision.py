@@ -1,7 +1,8 @@
 """Fit the calibrated "verified" decision on recorded evaluation answers, and show what it does.
 
-    python -m benchmarks.fit_decision REPORT.json|ROWS.jsonl [...] [--write] [--plot docs/x.png]
-                                      [--max-unanswerable 0.05] [--save-rows ROWS.jsonl]
+    python -m benchmarks.fit_decision REPORT.json|ROWS.jsonl [...] [--rejudge] [--write]
+           [--plot docs/x.png] [--reliability docs/y.png] [--hold-out sets|folds] [--drop SIGNAL]
+           [--any-model] [--max-unanswerable 0.05] [--save-rows ROWS.jsonl]
 
 Each report is a per-set JSON file of `make eval` / `python -m rag_app.eval.suite` (every
 asked question has its answer's signals, its probability under the decision in force, and
@@ -9,20 +10,26 @@ whether the model's reply is right); ``--save-rows`` keeps just what the fit rea
 line (benchmarks/data/ holds the rows the shipped decision was fitted on). Rows are the replies
 that could be shown: the gate was open and the model did not refuse. The label is "the reply is
 right" (an answerable question and `rag_app.eval.metrics.reply_is_right`); unanswerable and
-out-of-corpus questions are 0.
+out-of-corpus questions are 0. ``--rejudge`` judges every recorded reply again with today's
+rule checks (support, subject, kind: the embedder is loaded), so that a report written before a
+check changed is read as the app would judge it now; the text signals are always recomputed.
 
 It prints, for every set, the decision fitted on the *other* sets (its threshold chosen on
-them) applied to this one: the transfer test. Then it fits on all sets, chooses the lowest
-threshold at which no set, scored out of fold (5 folds), has more than ``--max-unanswerable``
-of its unanswerable questions verified (2% of out-of-corpus ones; with ``--min-precision``, also
-that share of its verified answers right, where some threshold allows it); with ``--write`` stores the coefficients in
-rag_app/grounding/decision.json (with this command and the data). ``--plot`` draws the
-risk–coverage curves (out of fold) with the chosen threshold marked.
+them) applied to this one: the transfer test. Then every set is scored by a decision fitted on
+the other sets (``--hold-out sets``, the default; ``folds``: 5 interleaved folds), and the
+threshold is the lowest at which no set so scored has more than ``--max-unanswerable`` of its
+unanswerable questions verified (2% of out-of-corpus ones; with ``--min-precision``, also that
+share of its verified answers right, where some threshold allows it): chosen on the worst
+held-out set. The decision stored is fitted on all sets. ``--any-model`` leaves out the signals
+that come from the model's log-probabilities and stores the entry for any answer model without
+its own fit. ``--write`` stores the coefficients in rag_app/grounding/decision.json (with this
+command and the data); ``--plot`` draws the risk–coverage curves (held out) with the threshold
+marked, ``--reliability`` the reliability diagram of the held-out probabilities.
 """
-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -36,9 +43,16 @@ from rich.console import Console
 from rich.table import Table
 
 from rag_app.answer import Passage
+from rag_app.config import load_settings
+from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval import metrics
-from rag_app.grounding.decision import DECISION_FILE, DecisionModel, write_decisions
-from rag_app.grounding.signals import FEATURES, text_signals
+from rag_app.generation import GenerationStats
+from rag_app.grounding.decision import ANY_MODEL, DECISION_FILE, DecisionModel, write_decisions
+from rag_app.grounding.evidence import PassageSentences
+from rag_app.grounding.gate import GateDecision
+from rag_app.grounding.question import Question
+from rag_app.grounding.relevance import judge_reply
+from rag_app.grounding.signals import FEATURES, answer_signals, text_signals
 
 MAX_UNANSWERABLE = 0.05  # unanswerable questions answered as verified, per set, at most
 MAX_FOREIGN = 0.02  # out-of-corpus questions answered as verified, per set, at most
@@ -59,8 +73,9 @@ class Row:
     signals: dict[str, float | None]
 
 
-def read_rows(paths: Sequence[Path]) -> list[Row]:
-    """The asked questions of every report (an eval report, or rows saved by ``--save-rows``)."""
+def read_rows(paths: Sequence[Path], embedder: Embedder | None = None) -> list[Row]:
+    """The asked questions of every report (an eval report, or rows saved by ``--save-rows``).
+    With ``embedder``, every reply is judged again by today's rule checks (`rejudged_signals`)."""
     rows = []
     for path in paths:
         if path.suffix == ".jsonl":
@@ -72,9 +87,12 @@ def read_rows(paths: Sequence[Path]) -> list[Row]:
             if answer is None:
                 continue
             signals = dict(answer.get("signals") or {})
-            if signals:
+            refused = bool(answer["refused"])
+            if signals and embedder is not None:
+                signals, refused = rejudged_signals(record, embedder)
+            elif signals:
                 signals |= replayed_signals(record)
-            rows.append(Row(report["dataset"], record["kind"], bool(answer["refused"]),
+            rows.append(Row(report["dataset"], record["kind"], refused,
                             record["kind"] == "answerable" and bool(answer.get("reply_right")),
                             bool(signals.get("rules_verified")), signals))
     return rows
@@ -87,8 +105,29 @@ def replayed_signals(record: dict[str, Any]) -> dict[str, float | None]:
     answer = record["answer"]
     passages = [Passage(**p) for p in answer["passages"]]
     evidence = [e["text"] for e in answer["evidence"]]
-    values = text_signals(record["question"], answer["raw_answer"], passages, evidence, len(passages))
+    values = text_signals(Question.read(record["question"]), answer["raw_answer"], passages, evidence,
+                          len(passages))
     return {name: None if value is None else round(float(value), 5) for name, value in values.items()}
+
+
+def rejudged_signals(record: dict[str, Any], embedder: Embedder) -> tuple[dict[str, float | None], bool]:
+    """Every signal of a recorded answer computed again with today's checks (refusal, support,
+    subject, kind, the text signals), from what the report keeps: the question, the reply, the
+    passages and evidence, and the signals only the model or the gate gave (log-probabilities,
+    the gate's figures). Returns the signals and whether the reply is a refusal."""
+    answer = record["answer"]
+    stored = answer["signals"]
+    question = Question.read(record["question"])
+    passages = [Passage(**p) for p in answer["passages"]]
+    index = PassageSentences.build(passages, embedder)
+    judgement = judge_reply(question, answer["raw_answer"], index, embedder, len(passages), question.language)
+    gated = GateDecision(True, float(stored.get("gate_dense") or 0.0), float(stored.get("gate_coverage") or 0.0),
+                         bool(stored.get("gate_key_term")), "")
+    signals = answer_signals(question, answer["raw_answer"], GenerationStats(), gated, passages, index, judgement,
+                             len(passages), question.language, [e["text"] for e in answer["evidence"]])
+    for name in ("lp_mean", "lp_min", "lp_key_mean", "lp_key_min", "refusal_start", "reply_tokens"):
+        signals[name] = stored.get(name)  # what the model gave while writing
+    return signals, judgement.refusal
 
 
 def matrix(rows: Sequence[Row], features: Sequence[str]) -> np.ndarray:
@@ -127,14 +166,16 @@ def scores(rows: Sequence[Row], model: DecisionModel) -> list[float | None]:
     return [None if r.refused else (model.probability(r.signals) if r.rules else 0.0) for r in rows]
 
 
-def out_of_fold(rows: Sequence[Row], features: Sequence[str]) -> list[float | None]:
-    """Each row scored by a decision fitted without its fold (folds interleaved, per set)."""
+def out_of_fold(rows: Sequence[Row], features: Sequence[str], by_set: bool = False) -> list[float | None]:
+    """Each row scored by a decision fitted without its fold: folds interleaved (`FOLDS`), or,
+    ``by_set``, one fold a set (each set scored by a decision that never saw it)."""
+    folds = sorted({r.dataset for r in rows}) if by_set else list(range(FOLDS))
     result: list[float | None] = [None] * len(rows)
-    for fold in range(FOLDS):
-        train = [r for i, r in enumerate(rows) if i % FOLDS != fold]
-        model = decision(train, features)
+    for fold in folds:
+        held = [(r.dataset == fold) if by_set else (i % FOLDS == fold) for i, r in enumerate(rows)]
+        model = decision([r for r, out in zip(rows, held, strict=True) if not out], features)
         for i, r in enumerate(rows):
-            if i % FOLDS == fold and not r.refused:
+            if held[i] and not r.refused:
                 result[i] = model.probability(r.signals) if r.rules else 0.0  # the rules veto
     return result
 
@@ -214,8 +255,16 @@ def table(title: str, results: dict[str, dict[str, Any]]) -> Table:
     return out
 
 
-def plot(rows: Sequence[Row], probs: Sequence[float | None], threshold: float, path: Path, title: str) -> None:
-    """One risk–coverage panel per set (out-of-fold decision), the threshold and the rules marked."""
+def language_of(rows: Sequence[Row]) -> str:
+    """"fr" when most of the rows are French questions, else "en"."""
+    french = [float(r.signals.get("french") or 0.0) for r in rows]
+    return "fr" if french and sum(french) > len(french) / 2 else "en"
+
+
+def plot(rows: Sequence[Row], probs: Sequence[float | None], thresholds: dict[str, float], path: Path,
+         title: str) -> None:
+    """One risk–coverage panel per set (held-out decision), its threshold and the rules marked;
+    ``thresholds`` by set."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -231,6 +280,7 @@ def plot(rows: Sequence[Row], probs: Sequence[float | None], threshold: float, p
         curve, area = metrics.risk_coverage(answerable, unanswerable)
         ax.plot([0] + [x for _, x, _ in curve], [0] + [y for _, _, y in curve], lw=2,
                 label=f"decision (area {100 * area:.0f}%)")
+        threshold = thresholds[name]
         at = figures([r for r, _ in sub], [p for _, p in sub], threshold)
         ax.plot([at["unanswerable_verified"]], [at["verified_right"]], "o", ms=9, color="C3",
                 label=f"threshold {threshold:.2f}")
@@ -253,6 +303,43 @@ def plot(rows: Sequence[Row], probs: Sequence[float | None], threshold: float, p
     fig.savefig(path, dpi=110)
 
 
+MODEL_SIGNALS = ("lp_mean", "lp_min", "lp_key_mean", "lp_key_min", "refusal_start", "reply_tokens")
+
+
+def reliability(rows: Sequence[Row], probs: Sequence[float | None], path: Path, title: str, bins: int = 10) -> None:
+    """The reliability diagram of the probabilities shown (replies the rules pass): per bin of
+    probability, the share of those replies that are right, with the count of each bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [(p, r.right) for r, p in zip(rows, probs, strict=True) if p is not None and r.rules]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    xs, ys, ns = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = [right for p, right in shown if lo <= p < hi or (hi == 1.0 and p == 1.0)]
+        if inside:
+            xs.append(float(np.mean([p for p, _ in shown if lo <= p < hi or (hi == 1.0 and p == 1.0)])))
+            ys.append(sum(inside) / len(inside))
+            ns.append(len(inside))
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], color="C7", ls="--", lw=1, label="perfectly calibrated")
+    ax.plot(xs, ys, "o-", color="C0", label="replies the rules pass")
+    for x, y, n in zip(xs, ys, ns, strict=True):
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("probability shown (out of set)")
+    ax.set_ylabel("share right")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Transfer test, final fit, threshold; print the tables, optionally write and plot."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_decision", description=__doc__.split("\n\n")[0])
@@ -260,21 +347,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-unanswerable", type=float, default=MAX_UNANSWERABLE)
     parser.add_argument("--min-precision", type=float, default=None,
                         help=f"also require this share of right verified answers per set (target {MIN_PRECISION})")
+    parser.add_argument("--hold-out", choices=("sets", "folds"), default="sets",
+                        help="score each set with a decision fitted on the other sets (default), or 5 folds")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="judge every recorded reply again with today's rule checks (needs the embedder)")
+    parser.add_argument("--per-language", action="store_true",
+                        help="choose the threshold apart for the French sets and the English ones")
+    parser.add_argument("--drop", action="append", default=[], help="leave this signal out (repeatable)")
+    parser.add_argument("--any-model", action="store_true",
+                        help=f"fit on the signals of the text only (no log-probabilities) for model {ANY_MODEL!r}: "
+                             "the decision of an answer model without its own fit")
     parser.add_argument("--write", action="store_true", help=f"store the fitted decision in {DECISION_FILE}")
     parser.add_argument("--plot", type=Path, default=None, help="write the risk-coverage curves as PNG")
+    parser.add_argument("--reliability", type=Path, default=None, help="write the reliability diagram as PNG")
     parser.add_argument("--save-rows", type=Path, default=None,
                         help="also write the rows read (signals and labels, one JSON a line) to this file")
     parser.add_argument("--embedder", default="multilingual-e5-small")
     parser.add_argument("--model", default="qwen2.5-1.5b")
     args = parser.parse_args(argv)
     console = Console()
-    rows = read_rows(args.reports)
+    embedder = embedder_from_settings(load_settings()) if args.rejudge else None
+    rows = read_rows(args.reports, embedder)
     if args.save_rows:
         args.save_rows.parent.mkdir(parents=True, exist_ok=True)
         args.save_rows.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows),
                                   encoding="utf-8")
     sets = list(dict.fromkeys(r.dataset for r in rows))
-    features = list(FEATURES)
+    model_name = ANY_MODEL if args.any_model else args.model
+    dropped = set(args.drop) | (set(MODEL_SIGNALS) if args.any_model else set())
+    features = [f for f in FEATURES if f not in dropped]
+    by_set = args.hold_out == "sets" and len(sets) > 1
+    held_out = "each set scored by a decision fitted on the others" if by_set else f"out of fold ({FOLDS} folds)"
 
     console.print(table("Rule checks alone (the verdict before the decision)",
                         {s: rule_figures([r for r in rows if r.dataset == s]) for s in sets}))
@@ -288,18 +391,32 @@ def main(argv: list[str] | None = None) -> int:
     if transfer:
         console.print(table("Transfer: fitted on the other sets, threshold chosen on them", transfer))
 
-    oof = out_of_fold(rows, features)
-    threshold = choose_threshold(rows, oof, args.max_unanswerable, args.min_precision)
-    console.print(table(f"All sets, out of fold, threshold {threshold:.3f}",
+    # The threshold: the lowest at which every set, held out, stays within the limits: chosen on
+    # the worst held-out set, not the average (with --per-language, one for each language).
+    oof = out_of_fold(rows, features, by_set=by_set)
+    language = {s: language_of([r for r in rows if r.dataset == s]) if args.per_language else "en" for s in sets}
+    chosen = {lang: choose_threshold([r for r in rows if language[r.dataset] == lang],
+                                     [p for r, p in zip(rows, oof, strict=True) if language[r.dataset] == lang],
+                                     args.max_unanswerable, args.min_precision)
+              for lang in sorted(set(language.values()))}
+    threshold = chosen.get("en", min(chosen.values()))
+    by_set_threshold = {s: chosen[language[s]] for s in sets}
+    named = ", ".join(f"{lang} {t:.3f}" for lang, t in chosen.items())
+    console.print(table(f"All sets, {held_out}, threshold {named}",
                         {s: figures([r for r in rows if r.dataset == s],
-                                    [p for r, p in zip(rows, oof, strict=True) if r.dataset == s], threshold)
-                         for s in sets}))
-    final = decision(rows, features, threshold, args.embedder, args.model)
+                                    [p for r, p in zip(rows, oof, strict=True) if r.dataset == s],
+                                    by_set_threshold[s]) for s in sets}))
+    final = decision(rows, features, threshold, args.embedder, model_name)
+    final = dataclasses.replace(final, thresholds=tuple((lang, t) for lang, t in chosen.items() if t != threshold))
     weights = sorted(zip(features, final.coef, strict=True), key=lambda item: -abs(item[1]))
     console.print("Coefficients (standardised signals): " + ", ".join(f"{f} {c:+.2f}" for f, c in weights))
+    title = f"{model_name} + {args.embedder}, {held_out}"
     if args.plot:
-        plot(rows, oof, threshold, args.plot, f"{args.model} + {args.embedder}, out of fold (5 folds)")
+        plot(rows, oof, by_set_threshold, args.plot, title)
         console.print(f"Curves written to {args.plot}")
+    if args.reliability:
+        reliability(rows, oof, args.reliability, title)
+        console.print(f"Reliability diagram written to {args.reliability}")
     if args.write:
         provenance = {
             "fitted_by": "python -m benchmarks.fit_decision "
@@ -307,9 +424,10 @@ def main(argv: list[str] | None = None) -> int:
             "data": sorted({str(p) for p in args.reports}),
             "rows": {s: sum(1 for r in rows if r.dataset == s and not r.refused) for s in sets},
             "max_unanswerable": args.max_unanswerable,
+            "held_out": held_out,
         }
         write_decisions(DECISION_FILE, [final], provenance)
-        console.print(f"Decision written to {DECISION_FILE}")
+        console.print(f"Decision for {model_name} written to {DECISION_FILE}")
     return 0
 
 

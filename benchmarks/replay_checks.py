@@ -28,8 +28,8 @@ from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval import metrics
 from rag_app.generation import LlamaGenerator
 from rag_app.grounding.evidence import PassageSentences
+from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import ModelCheck, judge_reply
-from rag_app.text import guess_language
 
 
 def replay_record(
@@ -41,10 +41,9 @@ def replay_record(
     if answer["refused"] and not raw:  # the gate refused: no reply to judge
         return {"refused": True, "verified": False, "gold": False, "reason": "gate"}
     passages = [Passage(**p) for p in answer["passages"]]
-    question = record["question"]
+    question = Question.read(record["question"])
     index = PassageSentences.build(passages, embedder)
-    judgement = judge_reply(question, raw, index, embedder, len(passages), guess_language(question),
-                            model_check)
+    judgement = judge_reply(question, raw, index, embedder, len(passages), question.language, model_check)
     text = judgement.verification.text
     gold = bool(record["gold"]) and judgement.verified and bool(metrics.contains(text, record["gold"]))
     reason = "refusal" if judgement.refusal else judgement.relevance.reason[:24] if (

@@ -27,6 +27,7 @@ from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval.formats import EvalDataset, load_dataset
 from rag_app.eval.runner import prepare_index
 from rag_app.grounding import gate as gating
+from rag_app.grounding.question import Question
 from rag_app.retrieval import HybridRetriever
 from rag_app.store import IndexStore
 from rag_app.text import guess_language
@@ -58,7 +59,8 @@ def collect(
         for question, should_open in questions:
             language = guess_language(question)
             passages = retriever.search(question)
-            decision = gating.gate(question, passages, language, gating.GateThresholds.of(embedder.calibration))
+            decision = gating.gate(Question.read(question), passages, language,
+                                   gating.GateThresholds.of(embedder.calibration))
             samples.append(Sample(name, question, language, should_open, decision.dense, decision.coverage,
                                   decision.key_term, embedder.calibration.multilingual))
     return samples

@@ -109,6 +109,16 @@ class Timings:
     cached_tokens: int = 0  # of those, the tokens it had read already (a draft, an earlier turn)
 
 
+CHECKED, NOT_CHECKED, NOT_IN_DOCUMENTS = "checked", "not_checked", "not_in_documents"
+# What a person reads first about an answer (the views show it; `Answer.verdict_line`).
+VERDICTS = {
+    CHECKED: {"en": "✓ Checked against the passages", "fr": "✓ Vérifié dans les passages"},
+    NOT_CHECKED: {"en": "⚠ Not checked", "fr": "⚠ Non vérifié"},
+    NOT_IN_DOCUMENTS: {"en": "Not in your documents", "fr": "Pas dans vos documents"},
+}
+DOCUMENTS_SAY = {"en": "Your documents say: «{text}»", "fr": "Vos documents disent : « {text} »"}
+
+
 @dataclass
 class Answer:
     """The final answer with everything it rests on."""
@@ -131,6 +141,22 @@ class Answer:
     # when the model was not called or no decision is fitted for this embedder and model.
     probability: float | None = None
     signals: dict[str, float | None] = field(default_factory=dict)  # what the decision read
+    # When the reply is not verified: the evidence sentence that answers the question by itself
+    # (it names what the question asks about and gives a value of the kind asked), shown first.
+    documents_say: Evidence | None = None
+
+    @property
+    def verdict(self) -> str:
+        """`CHECKED` (the reply is shown, verified), `NOT_CHECKED` or `NOT_IN_DOCUMENTS`."""
+        if self.refused:
+            return NOT_IN_DOCUMENTS
+        return CHECKED if self.verified else NOT_CHECKED
+
+    def verdict_line(self, with_reason: bool = True) -> str:
+        """The verdict in plain words, in the question's language, with the reason when there is
+        one (and ``with_reason``)."""
+        label = VERDICTS[self.verdict].get(self.language, VERDICTS[self.verdict]["en"])
+        return f"{label}: {self.reason}" if with_reason and self.reason and self.verdict != CHECKED else label
 
     def to_json(self) -> dict[str, Any]:
         """The `rag-app ask --json` object: answer, refused, citations, evidence, sentences, timings."""
@@ -145,6 +171,11 @@ class Answer:
                          for e in self.evidence],
             "sentences": [{"text": s.text, "supported": s.supported} for s in self.sentences],
             "verified": self.verified,
+            "verdict": self.verdict,
+            "verdict_line": self.verdict_line(),
+            "documents_say": None if self.documents_say is None else {
+                "text": self.documents_say.text, "path": self.documents_say.path, "page": self.documents_say.page,
+                "heading": self.documents_say.heading},
             "probability": None if self.probability is None else round(self.probability, 4),
             "reason": self.reason,
             "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag_app.answer import (
+    DOCUMENTS_SAY,
     Answer,
     AnswerEvent,
     AskOptions,
@@ -46,12 +47,14 @@ from rag_app.grounding.evidence import (
 )
 from rag_app.grounding.gate import GateDecision, GateThresholds, gate
 from rag_app.grounding.missing import explain
+from rag_app.grounding.proposition import answering_sentence
+from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexUnavailableError, Store, open_store
-from rag_app.text import content_words, guess_language
+from rag_app.text import content_words
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,7 @@ def open_index(
 class _Found:
     """What retrieval found for one question (`AnswerPipeline._find`)."""
 
-    language: str
+    question: Question  # the question, read once
     timings: Timings
     passages: list[Passage] = field(default_factory=list)
     gated: GateDecision | None = None
@@ -114,6 +117,11 @@ class _Found:
     scores: list[float] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     answer: Answer | None = None  # set when the model is not to be asked
+
+    @property
+    def language(self) -> str:
+        """The question's language."""
+        return self.question.language
 
 
 class AnswerPipeline:
@@ -215,23 +223,26 @@ class AnswerPipeline:
     def _find(self, question: str, history: History, k: int | None, started: float) -> _Found:
         """Retrieval, the gate and the evidence; with an `Answer` already when there is nothing to
         ask the model (an empty question, or no passage close enough)."""
-        language = guess_language(question)
+        read = Question.read(question)
+        language = read.language
         timings = Timings()
         query = retrieval_query(question, history, self.settings.grounding.follow_up_max_words)
         try:
             passages, vector = self._retrieve(query, k)
         except EmptyQueryError as exc:
             timings.total_ms = _ms(started)
-            return _Found(language, timings, answer=Answer(question, str(exc), True, [], [], [], [],
-                                                                    timings, language))
+            return _Found(read, timings, answer=Answer(question, str(exc), True, [], [], [], [],
+                                                       timings, language))
         timings.retrieval_ms = _ms(started)
-        gated = gate(query, passages, language, GateThresholds.of(self.embedder.calibration, self.settings.grounding))
+        searched = read if query == question else Question.read(query)
+        gated = gate(searched, passages, language,
+                     GateThresholds.of(self.embedder.calibration, self.settings.grounding))
         log.info("Gate %s (%s): dense %.3f, coverage %.2f", "open" if gated.open else "closed",
                  gated.reason, gated.dense, gated.coverage)
         sentences = PassageSentences.build(passages, self.embedder, self._sentence_vectors)
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
-        found = _Found(language, timings, passages, gated, sentences, scores,
+        found = _Found(read, timings, passages, gated, sentences, scores,
                        evidence(sentences, scores, self.settings.grounding.evidence_sentences))
         if not gated.open:
             found.answer = self._refusal(question, found, started, relevant=False)
@@ -243,9 +254,9 @@ class AnswerPipeline:
         calibrated decision (or the rules alone without one), then the judge if asked for."""
         assert found.gated is not None and found.sentences is not None
         language, passages = found.language, found.passages
-        judgement = judge_reply(question, raw, found.sentences, self.embedder, valid, language,
+        judgement = judge_reply(found.question, raw, found.sentences, self.embedder, valid, language,
                                 settings=self.settings.grounding)
-        signals = answer_signals(question, raw, stats, found.gated, passages, found.sentences, judgement,
+        signals = answer_signals(found.question, raw, stats, found.gated, passages, found.sentences, judgement,
                                  valid, language, [e.text for e in found.evidence])
         if judgement.refusal:  # the model itself says the documents do not answer
             return self._refusal(question, found, started, raw=raw, signals=signals)
@@ -257,19 +268,21 @@ class AnswerPipeline:
         verified = judgement.verified
         if decider is not None:
             probability = decider.probability(signals)
-            verified = verified and decider.verified(probability)
+            verified = verified and decider.verified(probability, language)
         reason = ""
         if verified and self.settings.grounding.model_check and not model_agrees(
-                question, check, found.sentences, self.generator.judge_support,
+                found.question, check, found.sentences, self.generator.judge_support,
                 self.settings.grounding.model_check_threshold):
             verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
+        said = None
         if verified:
             text = check.text
             supported_cites = [n for s in check.sentences if s.supported for n in s.citations]
             numbers = list(dict.fromkeys(supported_cites + check.supporting + check.cited))
         else:
-            reason = reason or self.why_not(question, passages, language)
-            text, numbers = _unverified_text(found.evidence, passages, language, reason)
+            reason = reason or self.why_not(found.question, passages)
+            said = answering_sentence(found.question, found.evidence)
+            text, numbers = _unverified_text(found.evidence, passages, language, reason, said)
         timings = found.timings
         timings.total_ms = _ms(started)
         timings.generated_tokens = stats.generated_tokens
@@ -289,13 +302,14 @@ class AnswerPipeline:
             reason=reason,
             probability=probability,
             signals=signals,
+            documents_say=said,
         )
 
     def _refusal(self, question: str, found: _Found, started: float, *, relevant: bool = True, raw: str = "",
                  signals: dict[str, float | None] | None = None) -> Answer:
         """"Not in your documents", with why (`why_not`), the evidence and the closest passages."""
         found.timings.total_ms = _ms(started)
-        reason = self.why_not(question, found.passages, found.language, relevant=relevant)
+        reason = self.why_not(found.question, found.passages, relevant=relevant)
         return Answer(question, message("refused", found.language, reason), True, [], found.evidence, [],
                       found.passages, found.timings, found.language, verified=False, raw_answer=raw,
                       reason=reason, signals=signals or {})
@@ -327,10 +341,10 @@ class AnswerPipeline:
         vector = self.retriever.query_vector(query)
         return self.retriever.search(query, k=k, vector=vector), vector
 
-    def why_not(self, question: str, passages: list[Passage], language: str, *, relevant: bool = True) -> str:
+    def why_not(self, question: Question, passages: list[Passage], *, relevant: bool = True) -> str:
         """Why ``question`` gets no verified answer (`rag_app.grounding.missing.explain`): its
-        terms are looked up in the whole index."""
-        return explain(question, passages, language, self.store.mentions, relevant=relevant)
+        subject's terms are looked up in the whole index."""
+        return explain(question, passages, question.language, self.store.mentions, relevant=relevant)
 
     def close(self) -> None:
         """Close the index if this pipeline opened it."""
@@ -345,13 +359,22 @@ class AnswerPipeline:
 
 
 def _unverified_text(
-    found: list[Evidence], passages: list[Passage], language: str, reason: str = ""
+    found: list[Evidence], passages: list[Passage], language: str, reason: str = "", said: Evidence | None = None
 ) -> tuple[str, list[int]]:
-    """The "could not be verified" message (with ``reason``), then the evidence sentences by number."""
+    """The "could not be verified" message (with ``reason``), then the evidence sentences by
+    number; ``said``, the sentence that answers the question by itself, first of all."""
     numbers: list[int] = []
-    lines = [message("unverified", language, reason)]
     by_chunk = {p.chunk_id: n for n, p in enumerate(passages, start=1)}
+    lines = []
+    if said is not None:
+        n = by_chunk.get(said.chunk_id)
+        template = DOCUMENTS_SAY.get(language, DOCUMENTS_SAY["en"])
+        lines.append(template.format(text=said.text) + (f" [{n}]" if n else ""))
+        numbers += [n] if n else []
+    lines.append(message("unverified", language, reason))
     for item in found:
+        if said is not None and item.text == said.text:
+            continue
         n = by_chunk.get(item.chunk_id)
         lines.append(f"- {item.text}" + (f" [{n}]" if n else ""))
         if n and n not in numbers:

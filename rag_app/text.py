@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 MAX_SENTENCE_CHARS = 400
 
@@ -277,3 +278,95 @@ def holds_phrase(text_normalized: str, phrase: str) -> bool:
     haystack = f" {text_normalized} "
     return f" {words} " in haystack or f" {words}s " in haystack or (
         words.endswith("s") and f" {words[:-1]} " in haystack)
+
+
+# ----- terms a question is about: names, years, numbers ------------------------------------
+# A run of capitalised words ("Super Bowl", "Jean-Paul Sartre"); a trailing number belongs to it
+# only when glued ("Llama-2"): "Super Bowl 50" keeps 50 as a number of its own.
+_NAME_RUN = re.compile(r"(?<![\w'’-])[A-ZÀ-Ý][\w'’-]*[^\W_](?:\s+[A-ZÀ-Ý][\w'’-]*[^\W_])*")
+_TERM_YEAR = re.compile(r"(?<![\w.,])(1[0-9]{3}|20[0-9]{2})(?![\w.,]?\d)")
+_TERM_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w.,]?\d)")
+# Words a capitalised run may not consist of alone (question openers, pronouns).
+_NOT_NAMES = frozenset([
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at", "the", "a",
+    "an", "of", "for", "from", "by", "to", "is", "are", "was", "were", "did", "does", "do", "quel", "quelle",
+    "quels", "quelles", "qui", "que", "quoi", "quand", "où", "comment", "combien", "pourquoi", "le", "la",
+    "les", "un", "une", "des", "du", "de", "en", "dans", "est", "sont", "a", "ont", "lors", "selon",
+    "however", "after", "before", "during", "although", "while", "since", "this", "these", "those", "it",
+    "its", "he", "she", "they", "there", "as", "with", "for", "but", "and", "also", "il", "elle", "ils",
+    "elles", "ce", "cette", "ces", "après", "avant", "pendant", "depuis", "au", "aux", "avec", "pour", "par",
+    "sur", "mais", "puis", "ainsi", "cependant",
+])
+
+
+@dataclass(frozen=True)
+class Span:
+    """A swappable term of a text: its kind ("name", "year", "number") and where it stands."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+def term_spans(text: str, *, skip_first_word: bool = True) -> list[Span]:
+    """The names, years and numbers of ``text`` (a sentence's opening question word or article is
+    not taken for a name)."""
+    found: list[Span] = []
+    for match in _TERM_YEAR.finditer(text):
+        found.append(Span("year", match.group(0), match.start(), match.end()))
+    for match in _TERM_NUMBER.finditer(text):
+        if not any(s.start <= match.start() < s.end for s in found):
+            found.append(Span("number", match.group(0), match.start(), match.end()))
+    for match in _NAME_RUN.finditer(text):
+        start, term = match.start(), match.group(0)
+        opener = term.split()[0].lower() in _NOT_NAMES or len(term.split()) == 1
+        if skip_first_word and not text[:start].strip(" \"'«¿¡") and opener:
+            gap = re.search(r"\s+", term)  # "What Super Bowl", "Contre": the opener is no name
+            if gap is None:
+                continue
+            start, term = start + gap.end(), term[gap.end():]
+        if re.search(r"['’]s$", term):  # "Edison's": the name without its possessive
+            term = term[:-2]
+        if all(w.lower() in _NOT_NAMES for w in term.split()) or len(term) < 3:
+            continue
+        found.append(Span("name", term, start, start + len(term)))
+    return sorted(found, key=lambda s: s.start)
+
+
+# ----- numbers written as words ------------------------------------------------------------
+_UNITS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "thirtieth": 30, "fortieth": 40, "fiftieth": 50,
+    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9,
+    "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16,
+    "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
+    "premier": 1, "première": 1, "deuxième": 2, "troisième": 3, "quatrième": 4, "cinquième": 5,
+    "sixième": 6, "septième": 7, "huitième": 8, "neuvième": 9, "dixième": 10,
+}
+# Words that are numbers too often to be read as a constraint when a question uses them ("which
+# one", "the first time", "a second opinion", "un livre").
+AMBIGUOUS_NUMBER_WORDS = frozenset({"one", "first", "second", "un", "une", "premier", "première"})
+_NUMBER_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(_UNITS, key=len, reverse=True))
+                          + r")(?:[- ](" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"))?(?![\w-])",
+                          re.IGNORECASE)
+
+
+def number_words(text: str, *, ambiguous: bool = True) -> set[str]:
+    """The numbers ``text`` writes in English or French words, as digits: "thirty-fourth" ->
+    "34", "deux" -> "2" (ordinals as their number). ``ambiguous=False`` leaves out the words in
+    `AMBIGUOUS_NUMBER_WORDS` standing alone."""
+    found = set()
+    for match in _NUMBER_WORD.finditer(text):
+        first, second = match.group(1).lower(), (match.group(2) or "").lower()
+        if not ambiguous and not second and first in AMBIGUOUS_NUMBER_WORDS:
+            continue
+        value = _UNITS[first] + (_UNITS[second] if second and _UNITS[first] >= 20 and _UNITS[second] < 10 else 0)
+        found.add(str(value))
+    return found

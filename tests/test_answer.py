@@ -19,6 +19,7 @@ from rag_app.embedding import Embedder
 from rag_app.generation import LlamaGenerator
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateThresholds, gate
+from rag_app.grounding.question import Question
 from rag_app.grounding.support import verify
 from rag_app.store import IndexUnavailableError
 from rag_app.text import cited_numbers, content_words, guess_language, remove_invalid_citations, split_sentences
@@ -100,7 +101,7 @@ def test_gate_opens_for_every_demo_question_in_both_languages(pipeline: AnswerPi
     for question, fact in questions:
         passages = pipeline.retrieve(question)
         thresholds = GateThresholds.of(pipeline.embedder.calibration)
-        if not gate(question, passages, guess_language(question), thresholds).open:
+        if not gate(Question.read(question), passages, guess_language(question), thresholds).open:
             closed.append(question)
         if not any(_matches(p.path, p.page, fact) for p in passages):
             missed.append(question)
@@ -137,8 +138,9 @@ def test_default_model_writes_correct_verified_answers(pipeline: AnswerPipeline)
         if answer.verified and not answer.refused and fact.answer.lower() in answer.answer.lower():
             right.append(fact.question)
     # 10 of 15 with the rule checks alone; the calibrated decision trades coverage for near-miss
-    # refusals (7 of 15 measured, docs/evaluation.md#the-verified-decision).
-    assert len(right) >= 7, right
+    # refusals: 7 of 15 before issue 40, 6 since its English threshold is set by crowd-written
+    # near-miss questions (docs/evaluation.md#near-miss-questions-issue-40).
+    assert len(right) >= 6, right
 
 
 @pytest.mark.parametrize("question", NEAR_TOPIC_UNANSWERABLE)
@@ -163,6 +165,24 @@ def test_a_refusal_names_the_term_no_document_holds(pipeline: AnswerPipeline, qu
     assert answer.evidence  # what the documents do say is still shown
 
 
+@pytest.mark.parametrize(("question", "reason"), [
+    ("How many attention heads per layer does GPT-2 have?",
+     "your documents mention “GPT-2”, but the passages found give no figure for it"),
+    ("Combien de têtes d'attention par couche a GPT-2 ?",
+     "vos documents mentionnent “GPT-2”, mais les passages trouvés n'en donnent pas le chiffre"),
+])
+def test_a_near_miss_question_is_not_verified_and_its_reason_is_true(
+    pipeline: AnswerPipeline, question: str, reason: str
+) -> None:
+    """BERT-base's 12 heads are in the passages and GPT-2 is in the documents (its tokenizer):
+    a reply giving GPT-2 twelve heads is not shown as checked, and the reason says what is true:
+    GPT-2 is mentioned, the figure asked for is not given for it (never "in no document")."""
+    answer = pipeline.answer(question, options=AskOptions(max_tokens=SHORT))
+    assert answer.refused or not answer.verified, (answer.raw_answer, answer.probability)
+    assert answer.reason == reason, answer.reason
+    assert answer.to_json()["verdict"] in ("not_checked", "not_in_documents")
+
+
 def test_french_question_gets_a_verified_french_answer(pipeline: AnswerPipeline) -> None:
     fact = next(f for f in DEMO_FACTS if f.answer == "nDCG@10")
     answer = pipeline.answer(fact.question_fr)
@@ -180,7 +200,7 @@ def test_model_refusal_is_recognised(pipeline: AnswerPipeline, embedder: Embedde
     passages = pipeline.retrieve("How many bits per weight does Q4_K_M use?", k=3)
     index = PassageSentences.build(passages, embedder)
     for reply, language in (("The documents do not say.", "en"), ("Les documents ne le disent pas.", "fr")):
-        judgement = judge_reply("How many bits?", reply, index, embedder, 3, language)
+        judgement = judge_reply(Question.read("How many bits?"), reply, index, embedder, 3, language)
         assert judgement.refusal and not judgement.verified
 
 
@@ -194,12 +214,12 @@ def test_model_check_can_reject_a_supported_reply(
     index = PassageSentences.build(passages, embedder)
     fact = next(i for i, s in enumerate(index.sentences) if "4.8 bits" in s)
     reply = f"{index.sentences[fact]} [{index.owner[fact] + 1}]"
-    assert judge_reply(question, reply, index, embedder, 3, "en").verified
+    assert judge_reply(Question.read(question), reply, index, embedder, 3, "en").verified
     asked: list[tuple[str, str, str]] = []
-    agreed = judge_reply(question, reply, index, embedder, 3, "en",
+    agreed = judge_reply(Question.read(question), reply, index, embedder, 3, "en",
                          model_check=lambda p, q, a: asked.append((p, q, a)) or 0.9)
     assert agreed.verified and "4.8 bits" in asked[0][0] and asked[0][1] == question
-    doubted = judge_reply(question, reply, index, embedder, 3, "en", model_check=lambda p, q, a: 0.1)
+    doubted = judge_reply(Question.read(question), reply, index, embedder, 3, "en", model_check=lambda p, q, a: 0.1)
     assert not doubted.verified and "asked again" in doubted.relevance.reason
     # The real judgement is a probability read from the model's logits.
     generator = LlamaGenerator(demo_index.generation, MODELS, "smollm2-135m")
@@ -235,8 +255,8 @@ def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     answer = pipeline.answer(DEMO_FACTS[0].question, options=AskOptions(max_tokens=SHORT))
     assert "how_llms_work.pdf" not in answer.answer
     data = answer.to_json()
-    assert set(data) == {"answer", "refused", "verified", "probability", "reason", "citations", "evidence",
-                         "sentences", "timings"}
+    assert set(data) == {"answer", "refused", "verified", "verdict", "verdict_line", "documents_say",
+                         "probability", "reason", "citations", "evidence", "sentences", "timings"}
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
         assert set(c) == {"n", "path", "page", "heading", "text", "chunk_id", "supporting_sentence"}
@@ -459,6 +479,13 @@ def test_cli_ask_json(demo_index: Settings) -> None:
     assert data["refused"] is False
     assert any(Path(c["path"]).name == DEMO_FACTS[5].file for c in data["citations"])
     assert data["timings"]["total_ms"] > 0
+    # A right answer is shown as checked, in plain words, with the calibrated probability beside.
+    fact = next(f for f in DEMO_FACTS if f.answer == "nDCG@10")
+    result = CliRunner().invoke(app, ["ask", fact.question_fr, "--index-dir", str(demo_index.paths.index_dir),
+                                      "--json"])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["verdict"] == "checked" and data["verdict_line"] == "✓ Vérifié dans les passages", data
+    assert fact.answer.lower() in data["answer"].lower() and 0 < data["probability"] <= 1
 
 
 def test_cli_ask_without_index_says_ingest(tmp_path: Path) -> None:

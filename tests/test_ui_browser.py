@@ -105,6 +105,9 @@ def test_answer_streams_and_cites_the_right_file(page) -> None:
     answer = last_answer(page)
     heads = answer.locator(".rag-source-head").all_inner_texts()
     assert any(FACT.file in h and f"page {FACT.page}" in h for h in heads), heads
+    # A right answer leads with a plain verdict; how sure the checks are is in the details.
+    assert answer.locator(".rag-verdict.checked").inner_text() == "✓ Checked against the passages"
+    assert "chance of being right" in answer.locator(".rag-confidence").text_content()
     assert answer.locator(".rag-source mark").count() >= 1  # the supporting sentence is highlighted
     assert page.locator("#chat .rag-refusal").count() == 0
 

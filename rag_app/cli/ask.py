@@ -69,10 +69,12 @@ def show_events(events: Iterator[Event], *, as_json: bool, console: Console) -> 
 
 def show_answer(answer: Answer, console: Console) -> None:
     """The verified answer, its sentence verdicts, citations and evidence."""
+    console.print(answer.verdict_line(with_reason=False), style="bold green" if answer.verified else "bold yellow",
+                  markup=False, highlight=False)
     if answer.refused or not answer.verified:
-        console.print(answer.answer, style="bold yellow", markup=False, highlight=False)
+        console.print(answer.answer, style="yellow", markup=False, highlight=False)
     else:
-        console.print("[bold]Answer[/] [dim](✓ supported by the passages, ✗ not found in them)[/]")
+        console.print("[dim]Sentence by sentence: ✓ supported by the passages, ✗ not found in them[/]")
         for sentence in answer.sentences:
             mark = "[green]✓[/]" if sentence.supported else "[red]✗[/]"
             style = "" if sentence.supported else "dim"
@@ -86,7 +88,8 @@ def show_answer(answer: Answer, console: Console) -> None:
             table.add_row(f"[{c.n}]", c.path, str(c.page or "-"), c.heading or "-")
         console.print(table)
     if answer.probability is not None:
-        console.print(f"[dim]Checked against these passages: {100 * answer.probability:.0f}% likely right[/]")
+        console.print(f"[dim]Details: the checks give this reply a {100 * answer.probability:.0f}% chance of "
+                      "being right (calibrated on public question sets)[/]")
     if answer.evidence:
         console.print("[bold]Evidence from your documents[/]")
         for e in answer.evidence:

@@ -341,6 +341,9 @@ def eval_(
     hide_gold: Annotated[bool, typer.Option(
         "--hide-gold", help="SQuAD sets: leave every other paragraph out of the index and ask its "
                             "questions as near-topic unanswerable ones.")] = False,
+    near_miss: Annotated[bool, typer.Option(
+        "--near-miss", help="SQuAD sets: also ask each question with one name, number or year swapped "
+                            "for another of its article, as an unanswerable near-miss question.")] = False,
     answer_limit: Annotated[Optional[int], typer.Option(
         "--answer-limit", help="Ask at most N answerable and N unanswerable questions (default: all).")] = None,
     as_json: JsonOpt = False,
@@ -354,7 +357,7 @@ def eval_(
 
     options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
                           retrieval_only=retrieval_only, foreign=foreign, hide_gold=hide_gold,
-                          answer_limit=answer_limit)
+                          near_miss=near_miss, answer_limit=answer_limit)
     try:
         eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
     except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_app.eval import near_miss as near_misses
 from rag_app.eval.metrics import normalize_answer
 
 FORMATS = ("squad", "beir", "clapnq", "financebench")
@@ -87,16 +88,19 @@ class EvalDataset:
 
 
 def load_dataset(path: Path | str, fmt: str, *, unit: str = "paragraph", split: str | None = None,
-                 hide_gold: bool = False) -> EvalDataset:
+                 hide_gold: bool = False, near_miss: bool = False) -> EvalDataset:
     """Read a dataset of format ``fmt`` (one of `FORMATS`) from ``path``; ``hide_gold`` (SQuAD
-    only) asks part of it as near-topic unanswerable questions (see `load_squad`)."""
+    only) asks part of it as near-topic unanswerable questions, ``near_miss`` (SQuAD only) adds
+    near-miss versions of its questions (see `load_squad`)."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"Dataset not found: {path}")
     if hide_gold and fmt != "squad":
         raise DatasetError(f"--hide-gold needs a SQuAD-style set (with answer offsets), not {fmt}.")
+    if near_miss and fmt != "squad":
+        raise DatasetError(f"--near-miss needs a SQuAD-style set, not {fmt}.")
     if fmt == "squad":
-        return load_squad(path, unit=unit, hide_gold=hide_gold)
+        return load_squad(path, unit=unit, hide_gold=hide_gold, near_miss=near_miss)
     if fmt == "beir":
         return load_beir(path, split=split)
     if fmt == "clapnq":
@@ -213,7 +217,8 @@ def _line_blocks(context: str) -> list[tuple[int, int]]:
     return blocks or [(0, len(context))]
 
 
-def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) -> EvalDataset:
+def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False,
+               near_miss: bool = False) -> EvalDataset:
     """SQuAD v1.1/v2.0 JSON: each paragraph (or article) is a document.
 
     A question's relevant document is the one holding its context; v2.0 questions marked
@@ -227,9 +232,15 @@ def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) 
     unanswerable: the passages they find are on their topic (the rest of their article) and
     their answer is absent. A hidden question whose gold answer is still written in the corpus
     (in the rest of its article, or anywhere for one-paragraph articles) is dropped.
+
+    ``near_miss`` (paragraph unit) adds, for every answerable question where a safe swap exists,
+    its near-miss version as an unanswerable question (`rag_app.eval.near_miss`): one name,
+    number or year swapped for another of its article; every paragraph stays in the corpus.
     """
     if unit not in UNITS:
         raise DatasetError(f"Unknown unit {unit!r}: use 'paragraph' or 'article'.")
+    if near_miss and (unit != "paragraph" or hide_gold):
+        raise DatasetError("--near-miss works on paragraph units without --hide-gold.")
     if path.is_dir():
         raise DatasetError(f"{path} is a folder: give the SQuAD JSON file.")
     data = _read_json(path)
@@ -240,6 +251,8 @@ def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) 
     questions: list[EvalQuestion] = []
     hidden: list[tuple[int, _SquadQuestion]] = []  # (article, question) asked as unanswerable
     kept_text: dict[int, list[str]] = {}  # article -> the normalized text left in the corpus
+    swappable: list[tuple[int, int, _SquadQuestion]] = []  # (article, paragraph, question) for near_miss
+    paragraph_texts: dict[int, list[str]] = {}  # article -> its contexts, in order
     for a, article in enumerate(articles):
         where_a = f"{path}: data[{a}]"
         if not isinstance(article, dict):
@@ -255,6 +268,8 @@ def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) 
             context = _field(paragraph, "context", where_p)
             lines = _line_blocks(context) if unit == "article" and hide_gold else [(0, len(context) + 1)]
             found = _squad_questions(paragraph, where_p, a, p, lines)
+            paragraph_texts.setdefault(a, []).append(context)
+            swappable += [(a, p, q) for q in found if not q.impossible]
             if unit == "paragraph":
                 name = f"a{a:04d}-p{p:03d}-{_slug(title or str(a), 30)}.txt"
                 hide = hide_gold and (p % 2 == 1 if len(paragraphs) > 1 else a % 2 == 1)
@@ -288,8 +303,24 @@ def load_squad(path: Path, *, unit: str = "paragraph", hide_gold: bool = False) 
             continue  # still answerable from what is left
         questions.append(EvalQuestion(id=f"{q.id}-hidden", question=q.question, answers=[], relevant=[],
                                       answerable=False))
-    name = path.stem + ("-hidden-gold" if hide_gold else "")
+    if near_miss:
+        questions += _near_miss_questions(swappable, paragraph_texts)
+    name = path.stem + ("-hidden-gold" if hide_gold else "-near-miss" if near_miss else "")
     return EvalDataset(name, "squad", documents, questions)
+
+
+def _near_miss_questions(swappable: list[tuple[int, int, _SquadQuestion]],
+                         paragraphs: dict[int, list[str]]) -> list[EvalQuestion]:
+    """The unanswerable near-miss version of each question that has a safe swap."""
+    corpus = near_misses.Corpus([text for texts in paragraphs.values() for text in texts])
+    made = []
+    for a, p, q in swappable:
+        others = paragraphs[a][:p] + paragraphs[a][p + 1:]
+        swapped = near_misses.near_miss(q.id, q.question, paragraphs[a][p], others, corpus)
+        if swapped is not None:
+            made.append(EvalQuestion(id=f"{q.id}-near-miss", question=swapped, answers=[], relevant=[],
+                                     answerable=False))
+    return made
 
 
 # ----- BEIR --------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class EvalOptions:
     foreign_limit: int = 50
     answer_limit: int | None = None  # ask at most this many questions of each kind (spread evenly)
     hide_gold: bool = False  # SQuAD: ask every other paragraph's questions with it left out
+    near_miss: bool = False  # SQuAD: also ask each question with a term swapped, as unanswerable
     depth: int = DEPTH
     name: str = ""
 
@@ -247,7 +248,8 @@ def run_eval(
 ) -> EvalResult:
     """Evaluate ``options.dataset`` with ``settings``; see the module docstring."""
     fmt = options.format or guess_format(options.dataset)
-    dataset = load_dataset(options.dataset, fmt, unit=options.unit, hide_gold=options.hide_gold)
+    dataset = load_dataset(options.dataset, fmt, unit=options.unit, hide_gold=options.hide_gold,
+                           near_miss=options.near_miss)
     if options.name:
         dataset.name = options.name
     dataset = dataset.limited(options.limit)
@@ -298,7 +300,7 @@ def run_eval(
                         "foreign_dense_factor", "model", "n_ctx", "temperature", "seed",
                         "max_prompt_tokens", "prompt_sentences", "model_check", "max_tokens")
         } | {"depth": options.depth, "limit": options.limit, "answer_limit": options.answer_limit,
-             "hide_gold": options.hide_gold},
+             "hide_gold": options.hide_gold, "near_miss": options.near_miss},
         corpus=corpus,
         summary=summary,
         questions=records,

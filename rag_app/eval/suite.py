@@ -9,7 +9,9 @@ cnil-faq-fr (French), covid-qa (whole articles, --unit article) and financebench
 pages). Retrieval is measured on every question (or ``--limit``); answers on
 ``--answer-limit`` questions of each kind per set (default 50), spread evenly. The three
 ``-hidden`` sets ask every other paragraph's questions with that paragraph left out of the index
-(near-topic unanswerable questions, see `rag_app.eval.formats.load_squad`). Indexes are cached (see
+(near-topic unanswerable questions, see `rag_app.eval.formats.load_squad`); the three near-miss
+sets ask SQuAD 2.0's crowd-written unanswerable questions and synthetic ones
+(`rag_app.eval.near_miss`) beside answerable ones. Indexes are cached (see
 `rag_app.eval.runner.cache_root`). The per-set JSON reports go to REPORT_DIR (default
 eval-reports/), with summary.md: the table in Markdown.
 """
@@ -45,6 +47,7 @@ class SuiteEntry:
     unit: str = "paragraph"
     foreign: str | None = None
     hide_gold: bool = False  # ask every other paragraph's questions with it left out (near-topic)
+    near_miss: bool = False  # also ask each question with a term swapped (rag_app.eval.near_miss)
 
 
 SUITE = (
@@ -58,6 +61,11 @@ SUITE = (
                hide_gold=True),
     SuiteEntry("cnil-faq-fr-hidden", "cnil-faq-fr/cnil_besoindaide_squad.json", "squad", hide_gold=True),
     SuiteEntry("covid-qa-hidden", "covid-qa/200423_covidQA.json", "squad", unit="article", hide_gold=True),
+    # Near-miss questions (a name, number or year swapped; the paragraph stays in the index):
+    # crowd-written ones (SQuAD 2.0) and synthetic ones in English and French.
+    SuiteEntry("squad2-train", "squad2-train-sample/squad2-train-10-articles.json", "squad"),
+    SuiteEntry("xquad-en-near-miss", "xquad-en/xquad.en.json", "squad", near_miss=True),
+    SuiteEntry("piaf-fr-near-miss", "piaf-fr-dev/piaf-fr-dev.json", "squad", near_miss=True),
 )
 
 
@@ -95,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             foreign_limit=args.answer_limit,
             name=entry.name,
             hide_gold=entry.hide_gold,
+            near_miss=entry.near_miss,
         )
         with progress_bar(err_console, disable=not err_console.is_terminal) as bar:
             result = run_eval(options, settings, embedder=embedder, progress=stage_callback(bar, f"{entry.name}: "))

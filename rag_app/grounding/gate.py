@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from rag_app.answer import Passage
 from rag_app.config import GroundingSettings
 from rag_app.embedding import Calibration
-from rag_app.text import ENGLISH, content_words, coverage, key_terms
+from rag_app.grounding.question import Question
+from rag_app.text import ENGLISH, coverage
 
 _DEFAULTS = GroundingSettings()
 
@@ -51,7 +52,7 @@ class GateDecision:
 
 
 def gate(
-    question: str, passages: Sequence[Passage], language: str, thresholds: GateThresholds
+    question: Question, passages: Sequence[Passage], language: str, thresholds: GateThresholds
 ) -> GateDecision:
     """Open the gate when the best passages are relevant enough to answer ``question``.
 
@@ -67,10 +68,10 @@ def gate(
     if not top:
         return GateDecision(False, 0.0, 0.0, False, "no passage")
     dense = max((p.dense_score for p in top if p.dense_score is not None), default=0.0)
-    words = content_words(question)
+    words = list(question.words)
     texts = [f"{p.heading} {p.text}" for p in top]
     cover = max(coverage(words, text) for text in texts)
-    terms = key_terms(question)
+    terms = question.key_terms
     lowered = [text.lower() for text in texts]
     key = any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text) for t in terms for text in lowered)
     is_open, reason = gate_rule(language, dense, cover, key, thresholds)

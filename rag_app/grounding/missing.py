@@ -3,9 +3,10 @@
 A refusal that only says "not in your documents" leaves a person wondering whether their file
 was read at all. `explain` says which of three things happened:
 
-1. a term the question is about is in **no document of the index** (checked over the whole index
-   with full-text search, not only the passages found): "none of your documents mention GPT-4;
-   the closest passages are about GPT-3";
+1. a term that carries the question's subject (a name, key term, year or number; never an
+   ordinary word) is in **no document of the index** in any near spelling (checked over the
+   whole index with full-text search, not only the passages found): "none of your documents
+   mention GPT-4; the closest passages are about GPT-3";
 2. the documents **name the subject but the passages found do not state what is asked**: "your
    documents mention Vicuna, but the passages found give no figure for it";
 3. **nothing relevant** was found, or the passages found (about …) do not state the answer.
@@ -18,11 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag_app.answer import Passage
-from rag_app.grounding.relevance import NUMBER, YEAR, expected_kind, focus_terms
-from rag_app.text import ENGLISH, FRENCH, STOPWORDS, fold
+from rag_app.grounding.question import MIN_FUZZY, NUMBER, YEAR, Question, compact
+from rag_app.text import ENGLISH, FRENCH, normalized
 
-# Plain words shorter than this are not checked against the whole index (too many forms).
-MIN_WORD_CHARS = 5
 MAX_TERMS_SHOWN = 3
 
 # (term, whole word or prefix) -> whether any document of the index holds it.
@@ -66,28 +65,35 @@ def _text(kind: str, language: str, **values: str) -> str:
     return templates.get(language, templates[ENGLISH]).format(**values)
 
 
-def question_terms(question: str) -> list[tuple[str, bool]]:
-    """What to look up in the whole index: (term as written, prefix search?).
-
-    The question's focus terms (names, identifiers, years) are looked up as whole words; its
-    other words of at least `MIN_WORD_CHARS` letters by their first letters (a plural or a
-    conjugated ending still matches).
-    """
-    terms: dict[str, bool] = {}
-    for term in focus_terms(question):
-        written = re.search(re.escape(term), question, re.IGNORECASE)
-        terms[written.group(0) if written else term] = False
-    named = {w for t in terms for w in t.lower().split()}
-    for word in re.findall(r"[^\W\d_]+", question):
-        if len(word) >= MIN_WORD_CHARS and word.lower() not in STOPWORDS and word.lower() not in named:
-            terms.setdefault(word, True)
-    return list(terms.items())
+PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 
 
-def prefix_of(word: str) -> str:
-    """The first letters of a word to search by prefix: all but its last three, at least four."""
-    folded = fold(word)
-    return folded[: max(4, len(folded) - 3)]
+def subject_terms(question: Question) -> list[str]:
+    """What a reason may name: the terms that carry the question's subject (its names, key
+    terms, years and numbers, as written), never an ordinary word ("possible", "après")."""
+    terms: dict[str, None] = {}
+    for term in [*question.focus, *question.numbers]:
+        written = re.search(re.escape(term), question.text, re.IGNORECASE)
+        terms[written.group(0) if written else term] = None
+    return list(terms)
+
+
+def lookup(term: str, mentions: Mentions) -> str:
+    """Whether the index holds ``term``: `PRESENT` (as written, case and accents aside),
+    `ABSENT` (in no spelling `same_name` would accept, as far as the index's words can tell), or
+    `UNSURE` (a near spelling is there: "Llama2" for "Llama-2", "Mistrall" for "Mistral")."""
+    if mentions(term, False):
+        return PRESENT
+    joined = compact(term)
+    split = " ".join(re.findall(r"[^\W\d_]+|\d+", joined))
+    undoubled = {joined[:i] + joined[i + 1:] for i in range(1, len(joined)) if joined[i] == joined[i - 1]}
+    variants = ({joined, split} | undoubled) - {normalized(term)}
+    if any(mentions(v, False) for v in variants if v):
+        return UNSURE
+    if len(joined) >= MIN_FUZZY and not any(ch.isdigit() for ch in joined) and (
+            mentions(joined[:len(joined) - 2], True) or mentions(joined[:4], True) and len(joined) >= 8):
+        return UNSURE  # a word starting alike may be the same name spelled another way
+    return ABSENT
 
 
 def topic(passages: Sequence[Passage]) -> str:
@@ -104,23 +110,23 @@ def _join(terms: list[str], language: str) -> str:
     return AND.get(language, AND[ENGLISH]).join(shown)
 
 
-def explain(question: str, passages: Sequence[Passage], language: str, mentions: Mentions,
+def explain(question: Question, passages: Sequence[Passage], language: str, mentions: Mentions,
             *, relevant: bool = True) -> str:
     """Why ``question`` gets no verified answer from ``passages`` (one clause, no final period).
 
     ``mentions`` looks a term up in the whole index; ``relevant`` is False when the gate found
-    no passage close enough to answer from.
+    no passage close enough to answer from. A term is said to be in no document only when it
+    carries the question's subject and no spelling of it is found (`lookup`).
     """
-    terms = question_terms(question)
-    absent = [t for t, prefix in terms if not mentions(prefix_of(t) if prefix else t, prefix)]
+    found = {t: lookup(t, mentions) for t in subject_terms(question)}
+    absent = [t for t, state in found.items() if state == ABSENT]
     about = topic(passages)
     if absent:
         reason = _text("absent", language, terms=_join(absent, language))
         return reason + (_text("closest", language, topic=about) if about else "")
-    named = [t for t, prefix in terms if not prefix]
-    kind = expected_kind(question)
-    if named and kind in WHAT:
-        what = WHAT[kind].get(language, WHAT[kind][ENGLISH])
+    named = [t for t, state in found.items() if state == PRESENT]
+    if named and question.kind in WHAT:
+        what = WHAT[question.kind].get(language, WHAT[question.kind][ENGLISH])
         return _text("no_value", language, terms=_join(named, language), what=what)
     if named:
         return _text("not_stated", language, terms=_join(named, language))

@@ -17,7 +17,9 @@ from rag_app.answer import Passage
 from rag_app.generation.base import GenerationStats
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateDecision
-from rag_app.grounding.relevance import Judgement, expected_kind, has_kind, missing_subject, support_windows
+from rag_app.grounding.proposition import proposition_signals
+from rag_app.grounding.question import Question
+from rag_app.grounding.relevance import Judgement, has_kind, missing_subject, support_windows
 from rag_app.text import (
     FRENCH,
     STOPWORDS,
@@ -57,6 +59,12 @@ FEATURES = (
     "answer_in_evidence3",  # … in the three best (the evidence shown)
     "cited_question_coverage",  # share of the question's content words in the passages the reply cites
     "cited_rank",  # 1 / rank of the best-ranked passage the reply cites (0: cites none)
+    # At the level of the proposition (rag_app.grounding.proposition): the sentence answered from.
+    "constraints_in_sentence",  # share of the question's names, numbers, qualifiers beside it
+    "constraints_missing",  # how many of them no cited passage holds
+    "echo_missing",  # words the reply repeats from the question that no cited passage holds
+    "names_missing",  # the question's names (whole runs), years, numbers no cited passage writes
+    "new_in_sentence",  # share of the reply's new words in that sentence (and its neighbours)
 )
 
 _WORD_SPAN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -94,17 +102,18 @@ def token_signals(tokens: Sequence[tuple[str, float]]) -> dict[str, float | None
             "lp_key_mean": sum(key) / len(key), "lp_key_min": min(key)}
 
 
-def text_signals(question: str, reply: str, passages: Sequence[Passage], evidence: Sequence[str],
+def text_signals(question: Question, reply: str, passages: Sequence[Passage], evidence: Sequence[str],
                  valid: int) -> dict[str, float | None]:
-    """The signals read from text alone: how much of the reply is new against the question, and
+    """The signals read from text alone: how much of the reply is new against the question,
     whether those new words are in the sentences that best answer the question (``evidence``,
-    best first) and in the passages the reply cites (``valid``: passages in the prompt)."""
-    question_words = set(content_words(question))
+    best first) and in the passages the reply cites (``valid``: passages in the prompt), and
+    the proposition-level signals (`proposition_signals`)."""
+    question_words = set(question.words)
     words = content_words(strip_citations(reply))
     new = [w for w in words if w not in question_words]
     cites = [n for n in cited_numbers(reply) if 1 <= n <= min(valid, len(passages))]
     cited = " ".join(f"{passages[n - 1].heading} {passages[n - 1].text}" for n in cites)
-    return {
+    signals: dict[str, float | None] = {
         "novelty": len(new) / len(words) if words else 0.0,
         "answer_words": math.log1p(len(new)),
         "answer_in_evidence": coverage(new, evidence[0]) if new and evidence else 0.0,
@@ -112,6 +121,8 @@ def text_signals(question: str, reply: str, passages: Sequence[Passage], evidenc
         "cited_question_coverage": coverage(list(question_words), cited) if cites else 0.0,
         "cited_rank": 1.0 / min(cites) if cites else 0.0,
     }
+    signals.update(proposition_signals(question, reply, passages, valid))
+    return signals
 
 
 def _is_key(text: str, start: int, word: str) -> bool:
@@ -125,7 +136,7 @@ def _is_key(text: str, start: int, word: str) -> bool:
 
 
 def answer_signals(
-    question: str,
+    question: Question,
     reply: str,
     stats: GenerationStats,
     gate_decision: GateDecision,
@@ -156,7 +167,7 @@ def answer_signals(
     supported = " ".join(s.text for s in check.sentences if s.supported)
     windows = support_windows(check, index)
     signals["subject_ok"] = float(bool(windows) and not missing_subject(question, windows))
-    kind = expected_kind(question)
+    kind = question.kind
     signals["kind_asked"] = float(kind is not None)
     signals["kind_ok"] = float(kind is None or has_kind(kind, strip_citations(supported)))
     cites = [n for n in cited_numbers(reply) if 1 <= n <= min(valid, len(passages))] or [1]

@@ -62,6 +62,9 @@ CSS = """
 .rag-pending { color: #6b7280; font-style: italic; }
 .rag-timings { font-size: 0.75em; color: #9ca3af; margin-top: 0.4em; }
 .rag-confidence { font-size: 0.8em; color: #6b7280; margin-top: 0.3em; }
+.rag-verdict { font-weight: 600; margin-bottom: 0.3em; }
+.rag-verdict.checked { color: #15803d; }
+.rag-verdict.unchecked { color: #b45309; }
 """
 
 

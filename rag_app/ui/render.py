@@ -103,11 +103,20 @@ def _sources(answer: Answer, collection: str) -> str:
 
 
 def _confidence(answer: Answer) -> str:
-    """The decision's probability, in words, under the sources (nothing without a decision)."""
+    """The decision's probability, in the details under the sources (nothing without a decision):
+    calibrated, so that replies given 70% are right about 70% of the time (docs/evaluation.md)."""
     if answer.probability is None:
         return ""
-    return (f'<div class="rag-confidence">Checked against these passages: '
-            f"{100 * answer.probability:.0f}% likely right</div>")
+    return (f'<details class="rag-confidence"><summary>Details</summary>The checks give this reply a '
+            f"{100 * answer.probability:.0f}% chance of being right (calibrated on public question sets)."
+            "</details>")
+
+
+def _verdict(answer: Answer) -> str:
+    """The plain verdict a person reads first: checked against the passages, or not (the body
+    under it says why)."""
+    kind = "checked" if answer.verified else "unchecked"
+    return f'<div class="rag-verdict {kind}">{_esc(answer.verdict_line(with_reason=False))}</div>'
 
 
 def _closest(answer: Answer, collection: str) -> str:
@@ -172,7 +181,8 @@ def render_answer(answer: Answer, collection: str = DEFAULT) -> str:
     if answer.refused:
         return (f'<div class="rag-refusal"><div class="rag-refusal-title">Not in your documents'
                 f"</div><p>{_esc(answer.answer)}</p></div>{_closest(answer, collection)}{_timings(answer)}")
-    return f'<div class="rag-answer">{_body(answer)}{_sources(answer, collection)}{_timings(answer)}</div>'
+    return (f'<div class="rag-answer">{_verdict(answer)}{_body(answer)}{_sources(answer, collection)}'
+            f"{_timings(answer)}</div>")
 
 
 def render_streaming(text: str, status: StatusEvent | None = None, sources: SourcesEvent | None = None,

@@ -13,6 +13,7 @@ import rag_app.answer_pipeline as answer_pipeline
 from rag_app.answer import Answer, Passage
 from rag_app.app import App
 from rag_app.grounding.decision import (
+    ANY_MODEL,
     DECISION_FILE,
     DecisionFileError,
     DecisionModel,
@@ -20,6 +21,7 @@ from rag_app.grounding.decision import (
     write_decisions,
 )
 from rag_app.grounding.missing import explain
+from rag_app.grounding.question import Question
 from rag_app.grounding.signals import FEATURES, text_signals, token_signals
 from rag_app.ui.render import render_answer
 from tests.unit.test_app_and_page import SUPPORTED, folder
@@ -44,13 +46,14 @@ def test_text_signals_read_what_the_reply_adds_to_the_question() -> None:
     passages = [Passage(1, "storks.md", None, "Storks", "White storks nest on church towers.", 1.0),
                 Passage(2, "herons.md", None, "Herons", "Herons nest in colonies.", 0.5)]
     evidence = ["White storks nest on church towers.", "Herons nest in colonies."]
-    right = text_signals("Where do storks nest?", "Storks nest on church towers [1].", passages, evidence, 2)
+    storks = Question.read("Where do storks nest?")
+    right = text_signals(storks, "Storks nest on church towers [1].", passages, evidence, 2)
     # Content words stork, nest, church, tower: the last two are new, and both are in the best sentence.
     assert right["novelty"] == 0.5 and right["answer_in_evidence"] == 1.0 and right["cited_rank"] == 1.0
     assert right["cited_question_coverage"] == 1.0
-    echo = text_signals("Where do storks nest?", "Storks nest somewhere [2].", passages, evidence, 2)
+    echo = text_signals(Question.read("Where do storks nest?"), "Storks nest somewhere [2].", passages, evidence, 2)
     assert echo["answer_in_evidence"] == 0.0 and echo["cited_rank"] == 0.5
-    assert text_signals("Where do storks nest?", "Yes.", passages, evidence, 5)["cited_rank"] == 0.0
+    assert text_signals(Question.read("Where do storks nest?"), "Yes.", passages, evidence, 5)["cited_rank"] == 0.0
 
 
 def _model(threshold: float = 0.5, **coef: float) -> DecisionModel:
@@ -95,10 +98,13 @@ def test_the_decision_verifies_a_confident_reply_and_not_a_doubtful_one(
     assert not doubtful.verified and doubtful.probability < 0.4
     assert doubtful.evidence and "could not be verified" in doubtful.answer
     assert doubtful.to_json()["probability"] == round(doubtful.probability, 4)
-    # The page shows verified / not verified as before, the probability in the source details.
-    assert f"{100 * again.probability:.0f}% likely right" in render_answer(again)
-    assert "likely right" not in render_answer(_answer(tmp_path / "d", monkeypatch, FakeGenerator(SUPPORTED),
-                                                       "Where do white storks nest?", None))
+    # The page leads with a plain verdict; the probability is in the details, not the headline.
+    page = render_answer(again)
+    assert page.index("✓ Checked against the passages") < page.index("church towers")
+    assert f"<summary>Details</summary>The checks give this reply a {100 * again.probability:.0f}% chance" in page
+    assert "⚠ Not checked" in render_answer(doubtful) and doubtful.to_json()["verdict"] == "not_checked"
+    assert "chance of being right" not in render_answer(_answer(tmp_path / "d", monkeypatch, FakeGenerator(SUPPORTED),
+                                                                "Where do white storks nest?", None))
 
 
 def test_without_a_fitted_decision_the_rules_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,11 +125,11 @@ def test_a_term_in_no_document_is_named_in_the_refusal_in_english_and_french(
 
 
 def test_a_named_subject_without_the_asked_value_gets_its_own_reason() -> None:
-    reason = explain("How many parameters does Vicuna have?", [], "en", lambda t, p: True)
+    reason = explain(Question.read("How many parameters does Vicuna have?"), [], "en", lambda t, p: True)
     assert reason == "your documents mention “Vicuna”, but the passages found give no figure for it"
-    french = explain("Combien de paramètres a Vicuna ?", [], "fr", lambda t, p: True)
+    french = explain(Question.read("Combien de paramètres a Vicuna ?"), [], "fr", lambda t, p: True)
     assert french == "vos documents mentionnent “Vicuna”, mais les passages trouvés n'en donnent pas le chiffre"
-    assert explain("What is it?", [], "en", lambda t, p: True, relevant=False) == (
+    assert explain(Question.read("What is it?"), [], "en", lambda t, p: True, relevant=False) == (
         "no passage of your documents is close to the question")
 
 
@@ -146,4 +152,9 @@ def test_the_decision_file_is_checked(tmp_path: Path) -> None:
 def test_the_shipped_decision_file_loads_and_covers_the_default_pair() -> None:
     models = load_decisions(DECISION_FILE)
     assert any(m.embedder == "multilingual-e5-small" and m.model == "qwen2.5-1.5b" for m in models)
-    assert all(m.features == FEATURES and 0 < m.threshold < 1 for m in models)
+    own = next(m for m in models if m.model == "qwen2.5-1.5b")
+    assert own.features == FEATURES and 0 < own.threshold < 1 and 0 < own.threshold_for("fr") < 1
+    # The entry for any other answer model reads no log-probability (its own model gives none fitted).
+    anyone = next(m for m in models if m.model == ANY_MODEL)
+    assert not {"lp_mean", "lp_min", "refusal_start"} & set(anyone.features)
+    assert set(anyone.features) < set(FEATURES)

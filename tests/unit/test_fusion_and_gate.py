@@ -7,6 +7,7 @@ import pytest
 
 from rag_app.answer import Passage
 from rag_app.grounding.gate import GateThresholds, gate
+from rag_app.grounding.question import Question
 from rag_app.retrieval import mmr_order, standard_scores, zscore_fuse
 from rag_app.text import ENGLISH, FRENCH
 
@@ -46,19 +47,21 @@ def test_mmr_pushes_a_near_duplicate_down() -> None:
 
 def test_the_gate_opens_on_a_high_cosine_or_on_words_with_a_low_one() -> None:
     question = "How many attention heads does BERT-base have?"
-    assert gate(question, [passage("Unrelated.", 0.85)], ENGLISH, THRESHOLDS).reason == "dense"
+    asked = Question.read(question)
+    assert gate(asked, [passage("Unrelated.", 0.85)], ENGLISH, THRESHOLDS).reason == "dense"
     held = passage("BERT-base has twelve attention heads in each layer.", 0.55)
-    decision = gate(question, [held], ENGLISH, THRESHOLDS)
+    decision = gate(asked, [held], ENGLISH, THRESHOLDS)
     assert decision.open and decision.coverage >= 0.5
-    assert not gate(question, [passage("Cooking pasta takes ten minutes.", 0.55)], ENGLISH, THRESHOLDS).open
-    assert not gate(question, [held.__class__(**{**held.__dict__, "dense_score": 0.2})], ENGLISH, THRESHOLDS).open
-    assert gate(question, [], ENGLISH, THRESHOLDS).reason == "no passage"
+    assert not gate(asked, [passage("Cooking pasta takes ten minutes.", 0.55)], ENGLISH, THRESHOLDS).open
+    assert not gate(asked, [held.__class__(**{**held.__dict__, "dense_score": 0.2})], ENGLISH, THRESHOLDS).open
+    assert gate(asked, [], ENGLISH, THRESHOLDS).reason == "no passage"
 
 
 def test_an_english_only_embedder_gates_other_languages_on_words_alone() -> None:
     question = "Combien de têtes d'attention compte BERT-base ?"
+    asked = Question.read(question)
     french = passage("BERT-base compte douze têtes d'attention par couche.", 0.1)
     english_only = GateThresholds(dense_high=0.8, dense_low=0.5, multilingual=False)
     multilingual = GateThresholds(dense_high=0.8, dense_low=0.5, multilingual=True)
-    assert gate(question, [french], FRENCH, english_only).reason == "lexical"
-    assert not gate(question, [french], FRENCH, multilingual).open  # its cosine is trusted
+    assert gate(asked, [french], FRENCH, english_only).reason == "lexical"
+    assert not gate(asked, [french], FRENCH, multilingual).open  # its cosine is trusted
