@@ -142,8 +142,7 @@ def _answer(extra: dict[str, Any], usage: dict[str, Any], question: str) -> Answ
         refused=extra["refused"],
         citations=[Citation(s["n"], s["file"], s["page"], s["heading"], s["passage"], 0.0, s["chunk_id"],
                             s["supporting_sentence"]) for s in extra["sources"]],
-        evidence=[Evidence(e["sentence"], e["file"], e["page"], e["heading"], 0.0, e["chunk_id"])
-                  for e in extra["evidence"]],
+        evidence=[_evidence(e) for e in extra["evidence"]],
         sentences=[SentenceVerdict(s["text"], s["supported"], citations=s["citations"]) for s in extra["sentences"]],
         passages=[],
         timings=Timings(retrieval_ms=t["retrieval_ms"], first_token_ms=t["first_token_ms"], total_ms=t["total_ms"],
@@ -153,4 +152,10 @@ def _answer(extra: dict[str, Any], usage: dict[str, Any], question: str) -> Answ
         verified=extra["verified"],
         reason=extra["reason"],
         probability=extra["probability"],
+        documents_say=_evidence(extra["documents_say"]) if extra.get("documents_say") else None,
     )
+
+
+def _evidence(e: dict[str, Any]) -> Evidence:
+    """An evidence sentence of the API's ``rag_app`` field (its score is not sent, so 0)."""
+    return Evidence(e["sentence"], e["file"], e["page"], e["heading"], 0.0, e["chunk_id"])
