@@ -344,7 +344,7 @@ class AnswerPipeline:
     def why_not(self, question: Question, passages: list[Passage], *, relevant: bool = True) -> str:
         """Why ``question`` gets no verified answer (`rag_app.grounding.missing.explain`): its
         subject's terms are looked up in the whole index."""
-        return explain(question, passages, question.language, self.store.mentions, relevant=relevant)
+        return explain(question, passages, self.store.mentions, relevant=relevant)
 
     def close(self) -> None:
         """Close the index if this pipeline opened it."""

@@ -110,14 +110,16 @@ def _join(terms: list[str], language: str) -> str:
     return AND.get(language, AND[ENGLISH]).join(shown)
 
 
-def explain(question: Question, passages: Sequence[Passage], language: str, mentions: Mentions,
+def explain(question: Question, passages: Sequence[Passage], mentions: Mentions,
             *, relevant: bool = True) -> str:
-    """Why ``question`` gets no verified answer from ``passages`` (one clause, no final period).
+    """Why ``question`` gets no verified answer from ``passages`` (one clause, no final period,
+    in the question's language).
 
     ``mentions`` looks a term up in the whole index; ``relevant`` is False when the gate found
     no passage close enough to answer from. A term is said to be in no document only when it
     carries the question's subject and no spelling of it is found (`lookup`).
     """
+    language = question.language
     found = {t: lookup(t, mentions) for t in subject_terms(question)}
     absent = [t for t, state in found.items() if state == ABSENT]
     about = topic(passages)

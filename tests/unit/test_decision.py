@@ -125,11 +125,11 @@ def test_a_term_in_no_document_is_named_in_the_refusal_in_english_and_french(
 
 
 def test_a_named_subject_without_the_asked_value_gets_its_own_reason() -> None:
-    reason = explain(Question.read("How many parameters does Vicuna have?"), [], "en", lambda t, p: True)
+    reason = explain(Question.read("How many parameters does Vicuna have?"), [], lambda t, p: True)
     assert reason == "your documents mention “Vicuna”, but the passages found give no figure for it"
-    french = explain(Question.read("Combien de paramètres a Vicuna ?"), [], "fr", lambda t, p: True)
+    french = explain(Question.read("Combien de paramètres a Vicuna ?"), [], lambda t, p: True)
     assert french == "vos documents mentionnent “Vicuna”, mais les passages trouvés n'en donnent pas le chiffre"
-    assert explain(Question.read("What is it?"), [], "en", lambda t, p: True, relevant=False) == (
+    assert explain(Question.read("What is it?"), [], lambda t, p: True, relevant=False) == (
         "no passage of your documents is close to the question")
 
 

@@ -107,14 +107,14 @@ def test_a_paraphrased_question_keeps_its_answer_words_in_the_sentence() -> None
     "Is it possible to ask for a refund after the deadline?",
 ])
 def test_a_reason_never_names_an_ordinary_word(question: str) -> None:
-    reason = explain(Question.read(question), [], Question.read(question).language, lambda t, p: False)
+    reason = explain(Question.read(question), [], lambda t, p: False)
     assert "“" not in reason  # no term named: none of them carries the subject
 
 
 def test_no_question_word_is_ever_named_missing() -> None:
     for word in sorted(QUESTION_WORDS):
         question = Question.read(f"What about {word} here, and the {word} of 2024?")
-        reason = explain(question, [], "en", lambda t, p: False)
+        reason = explain(question, [], lambda t, p: False)
         assert reason == "none of your documents mention “2024”"
         assert f"“{word}”" not in reason.lower()
 
@@ -130,7 +130,7 @@ def test_a_name_spelled_another_way_in_the_index_is_not_called_absent() -> None:
     assert lookup("Llama2", mentions) == UNSURE
     assert lookup("Mistrall", mentions) == UNSURE
     assert lookup("Patagonia", mentions) == ABSENT
-    reason = explain(Question.read("Quelle est la taille du contexte de Llama2 ?"), [], "fr", mentions)
+    reason = explain(Question.read("Quelle est la taille du contexte de Llama2 ?"), [], mentions)
     assert "aucun de vos documents" not in reason
 
 
