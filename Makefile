@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest eval demo-docs clean
 
 install: $(STAMP)
 
@@ -92,6 +92,10 @@ bench-prompt-lookup: install
 	$(PY) -m benchmarks.bench_prompt_lookup
 
 # Answers written by llama_cpp.server against the same model in this process (issue 27).
+# A folder of real files plus 200 damaged copies through the real `rag-app ingest` (issue 41).
+bench-fuzz-ingest: install
+	$(PY) -m benchmarks.fuzz_ingest $(FORMATS)
+
 bench-llm-server: install
 	$(PY) -m benchmarks.bench_llm_server
 

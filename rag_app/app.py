@@ -6,7 +6,7 @@ never loads an embedder, `search` never loads the answer model, and a chat page 
 index opens at once:
 
 - questions: `ask` (events as they happen), `answer`, `search`, `search_modes`;
-- the index: `info`, `ingest`, `watch`;
+- the index: `info`, `ingest`, `watch`, `check`, `backup`, `restore`;
 - the data folder: `add_file`, `remove_file`;
 - the sources: `source` (a passage in its page or section), `page_image`, `document_file`;
 - the answer model: `model_path`, `model_choices`, `switch_model`;
@@ -14,7 +14,8 @@ index opens at once:
 
 Errors are the layers' own, each with a message that says what to do next, and are exported
 here with the types a view shows, so that views import from this module only:
-`IndexUnavailableError` (no index, an ingest is writing, another embedder), `IngestError`,
+`IndexUnavailableError` (no index, an ingest is writing, another embedder; `IndexDamagedError`:
+the index is damaged and nothing is answered from it), `IngestError`,
 `ModelNotFoundError`, `ModelAdminError`, `UploadError`, `SourceError`, `EmptyQueryError` (a
 `ValueError`).
 """
@@ -45,7 +46,16 @@ from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, Models
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
 from rag_app.sources import pdf_pages
 from rag_app.sources.context import SourceContext, SourceError, is_pdf, pdf_page_context, section_context
-from rag_app.store import ChunkRecord, DocumentRecord, IndexUnavailableError, Store, open_store
+from rag_app.store import (
+    ChunkRecord,
+    DocumentRecord,
+    IndexDamagedError,
+    IndexUnavailableError,
+    IntegrityReport,
+    Store,
+    open_store,
+    restore_index,
+)
 from rag_app.store.migrate import CopyReport, copy_index
 from rag_app.watch import WatchEvent
 from rag_app.watch import watch as run_watch
@@ -58,8 +68,10 @@ __all__ = [
     "DocumentInfo",
     "EmptyQueryError",
     "GenerationServerError",
+    "IndexDamagedError",
     "IndexInfo",
     "IndexUnavailableError",
+    "IntegrityReport",
     "IngestError",
     "IngestReport",
     "Choice",
@@ -241,6 +253,33 @@ class App:
         with open_store(index_dir, source_settings, create=False) as source, \
                 open_store(index_dir, target_settings, create=True) as target:
             return copy_index(source, target, progress=progress)
+
+    def check(self, *, full: bool = False, repair: bool = False) -> IntegrityReport:
+        """What is damaged in the index (`Store.check`); with ``repair``, the derived parts
+        rebuilt first (`Store.repair`). Opens the index without its quick check on open, and no
+        embedder. Raises `IndexUnavailableError` when there is no index."""
+        try:
+            store = open_store(self.settings.paths.index_dir, self.settings.index, create=False, verify=False)
+        except IndexDamagedError as exc:  # SQLite cannot read it, or it records no schema
+            return IntegrityReport(str(self.settings.paths.index_dir), full, exc.damage)
+        with store:
+            return store.repair() if repair else store.check(full=full)
+
+    def backup(self, destination: Path) -> Path:
+        """A whole, checked copy of the index in the new folder ``destination`` (`Store.backup`),
+        taken while questions and an ingest go on; returns the copy's file."""
+        with open_store(self.settings.paths.index_dir, self.settings.index, create=False) as store:
+            return store.backup(Path(destination))
+
+    def restore(self, source: Path) -> Path | None:
+        """Put the backup in ``source`` in place of the embedded index (`restore_index`), the one
+        it replaces kept beside it (returned). A running server reads the restored one at its
+        next question."""
+        if self.settings.index.store == "milvus":
+            raise IndexUnavailableError(
+                "`rag-app restore` puts a backup back as the embedded index (store = \"sqlite\"); to put "
+                "it into Milvus, restore it with store = \"sqlite\", then run `rag-app migrate --to milvus`.")
+        return restore_index(Path(source), Path(self.settings.paths.index_dir))
 
     def ingest(
         self, *, rebuild: bool = False, progress: ProgressCallback | None = None, wait: bool = False

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -234,7 +235,6 @@ def test_unchanged_ingest_info_and_search_import_no_torch(demo_index: Settings, 
 
 def _downgrade_to_schema_1(index_dir: Path) -> None:
     """Turn a copy of a current index into what rag_app wrote before (vectors in FAISS only)."""
-    import sqlite3
 
     import faiss
 
@@ -271,6 +271,12 @@ def test_an_index_from_the_previous_version_is_upgraded_without_embedding_again(
 
     with IndexStore.open(index_dir, embedder.name, embedder.dimension, create=False) as store:
         assert store.meta("schema_version") == "2" and store.meta("faiss_file") is None
+    kept = index_dir.with_name("index.schema-1")  # the index as it was, kept before the upgrade
+    old = sqlite3.connect(kept / "index.sqlite3")
+    assert old.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    old.close()
+    assert list(kept.glob("vectors-*.faiss"))
+    with IndexStore.open(index_dir, embedder.name, embedder.dimension, create=False) as store:
         after = store.vectors(list(before))
         hits = store.dense_search(before[next(iter(before))], 1)
     assert np.array_equal(after, np.stack(list(before.values()))) and hits[0][0] == next(iter(before))

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from rag_app import __version__
 from rag_app.answer import (
     Answer,
     AnswerEvent,
@@ -45,6 +46,7 @@ from rag_app.answer import (
 from rag_app.api import shapes
 from rag_app.api.errors import ApiError, error_response
 from rag_app.api.guard import Admission, Caller, Guard
+from rag_app.api.openapi import OPENAPI_PATH, openapi_document
 from rag_app.api.schemas import ChatRequest, Message, SearchRequest, parse
 from rag_app.app import (
     App,
@@ -259,6 +261,10 @@ class Api:
                 error = ApiError(500, "The server failed while answering; its log says why.", "internal_error")
             yield _sse(error.body())
 
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI description of these routes (no key needed: it holds no data)."""
+        return JSONResponse(openapi_document(__version__))
+
     async def search(self, request: Request) -> Response:
         caller = self.guard.caller(request)
         query = parse(SearchRequest, await self._json(request))
@@ -325,6 +331,7 @@ class Api:
         """The API's routes, to serve beside the chat page."""
         documents = "/v1/collections/{name}/documents"
         table: list[tuple[str, Endpoint, str]] = [
+            (OPENAPI_PATH, self.openapi, "GET"),
             ("/v1/models", self.models, "GET"),
             ("/v1/chat/completions", self.chat, "POST"),
             ("/v1/search", self.search, "POST"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -102,7 +103,9 @@ def ingest(
     from rag_app.eval.command import progress_bar, stage_callback
 
     settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
-    with progress_bar(err_console, disable=as_json or not err_console.is_terminal) as bar:
+    # A parser library that prints would break the JSON: stdout holds only the report.
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with progress_bar(err_console, disable=as_json or not err_console.is_terminal) as bar, quiet:
         try:
             with App(settings) as rag:
                 report = rag.ingest(rebuild=rebuild, progress=stage_callback(bar), wait=wait)
@@ -391,6 +394,75 @@ def migrate(
                   f"unreadable-file records; {report.same_top:.0%} of {report.checked_queries} searches gave "
                   "the same 10 nearest chunks in both.")
     console.print(f'Set store = "{to.lower()}" in rag_app.toml (or RAG_APP_STORE={to.lower()}) to use it.')
+
+
+@app.command()
+def check(
+    index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Every check there is: SQLite's integrity_check and "
+                                       "the full-text index against the chunks (seconds per GB).")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="Rebuild the full-text index and the vector "
+                                         "cache from the chunks when they are what is damaged.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check that the index is whole: its file, its tables, and that they agree. Exit 1 if not."""
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(collection, index_dir=index_dir)
+    try:
+        with App(settings) as rag:
+            report = rag.check(full=full or repair, repair=repair)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(report.to_dict())
+    elif report.ok:
+        console.print(f"The index in {report.location} is whole ({'full' if report.full else 'quick'} check, "
+                      f"{report.seconds:.2f} s).", highlight=False)
+    else:
+        err_console.print(f"[bold red]Damaged:[/] {report.message()}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A new or empty folder for the copy.")],
+    index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Copy the index into a folder, whole and checked, while questions and an ingest go on."""
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(collection, index_dir=index_dir)
+    try:
+        with App(settings) as rag:
+            copy = rag.backup(destination)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"Backed up to {copy} ({copy.stat().st_size / 1e6:.1f} MB). "
+                  f"`rag-app restore {destination}` puts it back.", highlight=False)
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="The folder `rag-app backup` wrote.")],
+    index_dir: IndexDirOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Put a backup in place of the index (checked first; the replaced index is kept beside it)."""
+    from rag_app.app import App, IndexUnavailableError
+
+    settings = _settings(collection, index_dir=index_dir)
+    try:
+        with App(settings) as rag:
+            kept = rag.restore(source)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"Restored the index in {settings.paths.index_dir} from {source}."
+                  + (f" The index it replaced is in {kept} (delete it when you no longer need it)." if kept else ""),
+                  highlight=False)
 
 
 @app.command()

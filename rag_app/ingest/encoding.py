@@ -33,6 +33,8 @@ _MIN_DISTINCT_CHARS = 8
 
 # Control characters other than tab and newline (C0, DEL and C1), and invisible format marks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b\ufeff]")
+# Code points no text may hold: surrogates (valid only in pairs, in UTF-16) and noncharacters.
+_INVALID = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _OK_CONTROLS = frozenset("\t\n\r\f\v")
@@ -43,10 +45,21 @@ _MAX_CONTROL_SHARE = 0.05
 _MIN_ASCII_SHARE_8BIT = 0.7
 
 
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode that every later step accepts (SQLite, the tokenizer, JSON):
+    surrogate pairs joined into their character (RTF's ``\\u-10240?\\u-8398?``, UTF-16 read as
+    code units), and lone surrogates and noncharacters (U+FFFE, U+FFFF, …) replaced by U+FFFD."""
+    if _INVALID.search(text) is None:
+        return text
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _INVALID.sub("\ufffd", joined)
+
+
 def clean_text(text: str) -> str:
-    """Normalize extracted text: NFC, ``\\n`` line ends, no NULs or control characters,
-    no trailing spaces, at most one blank line in a row, no leading/trailing blank lines."""
-    text = unicodedata.normalize("NFC", text)
+    """Normalize extracted text: valid Unicode (`valid_text`), NFC, ``\\n`` line ends, no NULs
+    or control characters, no trailing spaces, at most one blank line in a row, no
+    leading/trailing blank lines."""
+    text = unicodedata.normalize("NFC", valid_text(text))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").replace("\v", "\n")
     text = _CONTROL.sub("", text)
     text = _TRAILING_SPACE.sub("\n", text + "\n")

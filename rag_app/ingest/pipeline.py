@@ -18,6 +18,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,14 @@ from rag_app.config import Settings
 from rag_app.durable import exchange
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.ingest.chunking import Chunk, Chunker
-from rag_app.ingest.document import LoadedDocument, LoadError
+from rag_app.ingest.document import LoadedDocument, LoadError, Section
 from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
 from rag_app.ingest.scan import SourceFile, read_stable, scan
 from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError, Store, open_store
 from rag_app.store.schema import DB_NAME
+from rag_app.store.writer import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class _Pending:
     content_hash: str
     document: LoadedDocument
     chunks: list[Chunk]
+    had_record: bool = False  # an earlier version of the file is in the index
 
 
 def ingest(
@@ -98,7 +101,7 @@ def rebuild_index(
     """
     live = Path(settings.paths.index_dir)
     staging = staging_dir(live)
-    with IndexStore.open(live) as old, old.writing(wait=wait):
+    with writer_lock(live, wait=wait):  # the old index is not opened: it may be the damaged one
         if (staging / DB_NAME).exists():
             try:
                 with IndexStore.open(staging, embedder.name, embedder.dimension) as partial:
@@ -232,20 +235,45 @@ class _Batches:
             if not chunks:
                 raise LoadError("no text to index")
         except (LoadError, OSError) as exc:
-            reason = exc.reason if isinstance(exc, LoadError) else f"cannot read file ({exc.strerror})"
-            log.warning("Could not ingest %s: %s", source.key, reason)
-            report.failed.append(FailedFile(source.key, reason))
-            self.failed.append((source, reason, record is not None))
-            if record:  # the file changed into something unreadable: its old text goes
-                report.removed += 1
+            self._fail(source, exc.reason if isinstance(exc, LoadError) else f"cannot read file ({exc.strerror})",
+                       had_record=record is not None)
             return
-        self.pending.append(_Pending(source, content_hash, document, chunks))
+        except Exception as exc:  # a bug or an odd character past the loader costs this file, not the run
+            log.debug("Chunking failed on %s", source.key, exc_info=True)
+            self._blame_file(exc, self._probe_chunker)
+            self._fail(source, _unexpected("cut", exc), had_record=record is not None)
+            return
+        self.pending.append(_Pending(source, content_hash, document, chunks, had_record=record is not None))
         if record:
             report.updated += 1
         else:
             report.added += 1
         if sum(len(item.chunks) for item in self.pending) >= self.settings.ingest.ingest_batch_chunks:
             self.flush()
+
+    def _probe_chunker(self) -> None:
+        if self._chunker is None:
+            raise RuntimeError("no chunker")
+        self._chunker.split(_PROBE)
+
+    @staticmethod
+    def _blame_file(exc: Exception, probe: Callable[[], object]) -> None:
+        """Re-raise ``exc`` unless the step that raised it still works on plain text (``probe``):
+        a broken model or a bug that fails every file must stop the run, not mark every file
+        unreadable and take their old versions out of the index."""
+        try:
+            probe()
+        except Exception:
+            raise exc from None
+
+    def _fail(self, source: SourceFile, reason: str, *, had_record: bool) -> None:
+        """Report ``source`` as not ingested (recorded at the next commit; an old version of it
+        leaves the index, since the file changed into something unreadable)."""
+        log.warning("Could not ingest %s: %s", source.key, reason)
+        self.report.failed.append(FailedFile(source.key, reason))
+        self.failed.append((source, reason, had_record))
+        if had_record:
+            self.report.removed += 1
 
     def flush(self) -> None:
         """Embed the pending files (reusing stored vectors) and commit them with the other
@@ -281,8 +309,36 @@ class _Batches:
         self.pending, self.touched, self.failed = [], [], []
 
     def _vectors(self) -> dict[str, np.ndarray]:
-        """Vectors of the pending chunks by text hash: stored ones reused, the others embedded."""
-        chunks = [chunk for item in self.pending for chunk in item.chunks]
+        """Vectors of the pending chunks by text hash: stored ones reused, the others embedded.
+
+        When the embedder fails on the batch, each file is embedded alone, and a file it still
+        fails on is reported and left out of the commit (the others go in)."""
+        try:
+            return self._embed(self.pending)
+        except Exception as exc:  # find the file that makes it fail; the others must not pay for it
+            log.debug("Embedding a batch of %d files failed; embedding them one by one", len(self.pending),
+                      exc_info=True)
+            self._blame_file(exc, lambda: self.embedder.encode([_PROBE.sections[0].text]))
+        vectors: dict[str, np.ndarray] = {}
+        kept: list[_Pending] = []
+        for item in self.pending:
+            try:
+                vectors.update(self._embed([item]))
+            except Exception as exc:
+                log.debug("Embedding failed on %s", item.source.key, exc_info=True)
+                self._fail(item.source, _unexpected("embed", exc), had_record=item.had_record)
+                if item.had_record:
+                    self.report.updated -= 1
+                else:
+                    self.report.added -= 1
+                continue
+            kept.append(item)
+        self.pending = kept
+        return vectors
+
+    def _embed(self, pending: list[_Pending]) -> dict[str, np.ndarray]:
+        """Vectors of the chunks of ``pending`` by text hash (stored ones reused)."""
+        chunks = [chunk for item in pending for chunk in item.chunks]
         vectors = self.store.known_vectors([chunk.text_hash for chunk in chunks])
         to_embed = list({c.text_hash: c.embed_text for c in chunks if c.text_hash not in vectors}.items())
         if to_embed:
@@ -290,3 +346,12 @@ class _Batches:
             vectors.update({h: embedded[i] for i, (h, _) in enumerate(to_embed)})
             self.report.chunks_embedded += len(to_embed)
         return vectors
+
+
+# Plain text every working chunker and embedder handle (see `_Batches._blame_file`).
+_PROBE = LoadedDocument(Path("probe.txt"), [Section("The harbour opens at six in the morning.")])
+
+
+def _unexpected(step: str, exc: Exception) -> str:
+    """The reason given for a file a step failed on unexpectedly (a bug, or text it refuses)."""
+    return f"could not {step} its text ({type(exc).__name__}: {exc}); please report this file"

@@ -4,19 +4,23 @@
 the settings name: `IndexStore` (index_store.py, the default), which reads and, inside
 `IndexStore.writing`, writes an index folder, or `MilvusStore` (milvus_store.py, collections on
 a Milvus server; `milvus_rows` its rows, `milvus_writer` one commit);
-`schema` holds the layout and its migrations, `writer` the changes of one transaction and the
+`schema` holds the layout and its migrations, `integrity` the checks of `rag-app check`,
+`backup` the backups and their restore, `writer` the changes of one transaction and the
 writer lock, `vectors` / `vector_index` the dense search kept in step with the database, `fts`
 the full-text query syntax. Everything above this package imports from here.
 """
 
+from rag_app.store.backup import restore_index
 from rag_app.store.base import Store, StoreWriter
 from rag_app.store.index_store import IndexStore
+from rag_app.store.integrity import IntegrityReport
 from rag_app.store.opening import open_store
 from rag_app.store.records import (
     ChunkRecord,
     DiskFullError,
     DocumentRecord,
     IndexBusyError,
+    IndexDamagedError,
     IndexMismatchError,
     IndexStats,
     IndexUnavailableError,
@@ -29,7 +33,9 @@ __all__ = [
     "DocumentRecord",
     "DiskFullError",
     "IndexBusyError",
+    "IndexDamagedError",
     "IndexMismatchError",
+    "IntegrityReport",
     "IndexStats",
     "IndexStore",
     "IndexUnavailableError",
@@ -38,4 +44,5 @@ __all__ = [
     "Store",
     "StoreWriter",
     "open_store",
+    "restore_index",
 ]

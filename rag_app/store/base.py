@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag_app.store.integrity import IntegrityReport
 from rag_app.store.records import ChunkRecord, DocumentRecord, IndexStats, NewChunk
 
 
@@ -152,6 +153,20 @@ class Store(Protocol):
     def chunk_count(self) -> int: ...
     def chunk_ids(self) -> list[int]: ...
     def stats(self) -> IndexStats: ...
+
+    def check(self, *, full: bool = False, vectors: bool = True) -> IntegrityReport:
+        """What is damaged or disagrees in the index (reads only); ``full``: every check there
+        is; ``vectors``: the vector search against the stored vectors too."""
+        ...
+
+    def repair(self) -> IntegrityReport:
+        """Rebuild the derived parts `check` finds damaged; the check afterwards."""
+        ...
+
+    def backup(self, destination: Path) -> Path:
+        """A whole, checked copy of the index in the folder ``destination`` (an embedded SQLite
+        index, whatever the store), taken while questions and an ingest go on; its file."""
+        ...
 
     def writing(self, *, wait: bool = False) -> AbstractContextManager[Store]:
         """Hold the index for writing; `IndexBusyError` when another process does (unless ``wait``)."""

@@ -28,20 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_app.store import checks, fts, schema
+from rag_app.store import backup, checks, fts, integrity, schema
 from rag_app.store.base import RecordedValues
 from rag_app.store.checks import chunking_key
 from rag_app.store.records import (
     ChunkRecord,
+    Damage,
     DiskFullError,
     DocumentRecord,
     IndexBusyError,
+    IndexDamagedError,
     IndexStats,
     IndexUnavailableError,
     chunk_from_row,
     document_from_row,
 )
-from rag_app.store.schema import BUSY_HINT, DB_NAME, REBUILD_HINT, REMOVAL_LOG_KEPT, connect
+from rag_app.store.schema import BUSY_HINT, DB_NAME, REMOVAL_LOG_KEPT, connect
 from rag_app.store.vector_index import VectorIndex, cached_generations, remove_stale_caches
 from rag_app.store.vectors import VectorMirror
 from rag_app.store.writer import IndexWriter, writer_lock
@@ -107,12 +109,16 @@ class IndexStore(RecordedValues):
         dimension: int | None = None,
         *,
         create: bool = True,
+        verify: bool = True,
     ) -> IndexStore:
         """Open (or, with ``create``, create) the index in ``index_dir``.
 
         With ``embedding_model`` and ``dimension`` given, an index built with another model is
         an `IndexMismatchError`. Without them (``info``), any index opens. An index written by
-        the previous schema is upgraded in place once (nothing is embedded again).
+        the previous schema is upgraded in place once, after a backup beside it (nothing is
+        embedded again). With ``verify``, the quick check (`check`) runs first and a damaged
+        index is an `IndexDamagedError` saying what to do; `rag-app check` and a rebuild open
+        without it.
         """
         index_dir = Path(index_dir)
         db_path = index_dir / DB_NAME
@@ -128,6 +134,10 @@ class IndexStore(RecordedValues):
             conn = connect(db_path, timeout=READ_TIMEOUT_S)
             store = cls(index_dir, conn, expected)
             store._prepare_schema()
+            if verify:
+                report = store.check(vectors=False)
+                if not report.ok:
+                    raise integrity.damaged(report)
             if expected:
                 store.check_model(*expected)
         except sqlite3.Error as exc:
@@ -135,7 +145,7 @@ class IndexStore(RecordedValues):
                 conn.close()
             if _is_busy(exc):
                 raise IndexBusyError(BUSY_HINT.format(dir=index_dir)) from exc
-            raise IndexUnavailableError(f"The index in {index_dir} is unreadable ({exc}). {REBUILD_HINT}") from exc
+            raise integrity.unreadable(index_dir, exc) from exc
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -147,13 +157,20 @@ class IndexStore(RecordedValues):
         with self._lock:
             version = schema.schema_version(self._conn)
             if version is None:
+                if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").fetchone():
+                    raise integrity.damaged(integrity.IntegrityReport(str(self.index_dir), False, [
+                        Damage("tables", "the schema version is not recorded")]))
                 schema.create(self._conn)
                 return
         if version == schema.SCHEMA_VERSION:
             return
         schema.check_version(version, self.index_dir)
-        with self.writing(wait=False), self._write_transaction():
-            schema.migrate(self._conn, self.index_dir)
+        with self.writing(wait=False):
+            if schema.schema_version(self._conn) != schema.SCHEMA_VERSION:  # not upgraded meanwhile
+                kept = backup.before_upgrade(self._conn, self.index_dir, version)
+                log.info("Upgrading the index in %s; the index as it was is kept in %s", self.index_dir, kept)
+            with self._write_transaction():
+                schema.migrate(self._conn, self.index_dir)
 
     def check_model(self, embedding_model: str, dimension: int) -> None:
         """Raise `IndexMismatchError` unless the index is empty or built with this model."""
@@ -193,14 +210,20 @@ class IndexStore(RecordedValues):
                 self._conn.execute("BEGIN")
                 self._in_snapshot = True
                 yield self
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 if _is_busy(exc):
                     raise IndexBusyError(BUSY_HINT.format(dir=self.index_dir)) from exc
+                if integrity.is_damage(exc):  # a page read now is damaged: nothing is answered from it
+                    raise integrity.unreadable(self.index_dir, exc) from exc
                 raise
             finally:
                 self._in_snapshot = False
+                if self._conn.in_transaction:  # a read transaction: ending it loses nothing
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self._conn.execute("COMMIT")
                 if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self._conn.execute("ROLLBACK")
 
     def _follow_rebuild(self) -> None:
         """Reopen the index when a rebuild has put a new database in its place (a new file at the
@@ -399,6 +422,47 @@ class IndexStore(RecordedValues):
             last_ingest=float(last) if last else None,
             failures=failures,
         )
+
+    # ----- integrity and backup ----------------------------------------------------------
+    def check(self, *, full: bool = False, vectors: bool = True) -> integrity.IntegrityReport:
+        """What is damaged in the index (`integrity`): the file, its tables and their agreement;
+        with ``full`` also SQLite's and FTS5's full checks; with ``vectors`` the vector search
+        against the stored vectors. Reads only; one consistent state."""
+        started = time.perf_counter()
+        report = integrity.IntegrityReport(str(self.index_dir), full)
+        try:
+            with self._lock, self.snapshot():
+                report.damage = integrity.check_database(self._conn, full=full)
+                if vectors and not report.damage:
+                    self._sync_vectors()
+                    held = self._vectors.ids() if self._vectors is not None else np.empty(0, np.int64)
+                    report.damage = integrity.vector_damage(np.array(self.chunk_ids(), dtype=np.int64), held)
+        except IndexDamagedError as exc:
+            report.damage = exc.damage
+        except IndexUnavailableError as exc:  # e.g. a chunk whose vector is gone, met while syncing
+            report.damage = [integrity.Damage("vectors", str(exc))]
+        return integrity.timed(report, started)
+
+    def repair(self) -> integrity.IntegrityReport:
+        """Rebuild what `check` finds damaged among the derived parts (the full-text index, the
+        vector cache) from the chunks and vectors; returns the check afterwards. Damage to the
+        chunks, vectors or file is left as found (restore a backup or rebuild)."""
+        report = self.check(full=True)
+        if not report.mendable:
+            return report
+        with self.writing(), self._write_transaction():
+            integrity.mend(self._conn, report.damage)
+        if any(d.part == integrity.VECTOR_CACHE for d in report.damage):
+            remove_stale_caches(self.index_dir, keep=-1)
+            with self._lock:
+                self._mirror = VectorMirror(self.index_dir, self._conn)
+        return self.check(full=True)
+
+    def backup(self, destination: Path) -> Path:
+        """Copy the index into the folder ``destination`` (`backup.backup_database`): one
+        committed state, taken while questions and an ingest go on. Returns the copy's path."""
+        with self._lock:
+            return backup.backup_database(self._conn, Path(destination))
 
     # ----- writing -----------------------------------------------------------------------
     @contextlib.contextmanager

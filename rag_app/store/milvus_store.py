@@ -44,6 +44,7 @@ from rag_app.store import checks
 from rag_app.store.base import RecordedValues
 from rag_app.store.checks import chunking_key
 from rag_app.store.fts import fts_token, query_terms
+from rag_app.store.integrity import IntegrityReport, timed
 from rag_app.store.milvus_rows import (
     CHUNK_FIELDS,
     TEXT_BYTES,
@@ -56,10 +57,12 @@ from rag_app.store.milvus_rows import (
 from rag_app.store.milvus_writer import MilvusWriter
 from rag_app.store.records import (
     ChunkRecord,
+    Damage,
     DocumentRecord,
     IndexStats,
     IndexUnavailableError,
 )
+from rag_app.store.schema import DB_NAME
 from rag_app.store.writer import writer_lock
 from rag_app.text import search_words
 
@@ -433,6 +436,32 @@ class MilvusStore(RecordedValues):
             last_ingest=float(last) if last else None,
             failures=len(self.known_failures()),
         )
+
+    # ----- integrity and backup ------------------------------------------------------------
+    def check(self, *, full: bool = False, vectors: bool = True) -> IntegrityReport:
+        """What disagrees, through Milvus's API: the chunks each document records against the
+        chunks stored (Milvus checks its own files)."""
+        started = time.perf_counter()
+        report = IntegrityReport(self.location, full)
+        recorded, stored = sum(d.n_chunks for d in self.documents()), self.chunk_count()
+        if recorded != stored:
+            report.damage.append(Damage("chunks", f"{stored} chunks stored for {recorded} the documents record"))
+        return timed(report, started)
+
+    def repair(self) -> IntegrityReport:
+        """Nothing is derived here: the check, unchanged."""
+        return self.check(full=True)
+
+    def backup(self, destination: Path) -> Path:
+        """Export the index into a SQLite index in ``destination`` (`migrate.copy_index`):
+        `rag-app restore` puts it back as an embedded index, `rag-app migrate --to milvus`
+        into Milvus again."""
+        from rag_app.store.index_store import IndexStore
+        from rag_app.store.migrate import copy_index
+
+        with IndexStore.open(destination) as target:
+            copy_index(self, target)
+        return Path(destination) / DB_NAME
 
     # ----- writes --------------------------------------------------------------------------
     @contextlib.contextmanager

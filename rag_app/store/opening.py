@@ -17,9 +17,10 @@ def milvus_uri(index_dir: Path | str, settings: IndexSettings) -> str:
 
 
 def open_store(index_dir: Path | str, settings: IndexSettings, embedding_model: str | None = None,
-               dimension: int | None = None, *, create: bool = True) -> Store:
+               dimension: int | None = None, *, create: bool = True, verify: bool = True) -> Store:
     """The index of ``index_dir`` in the engine ``settings.store`` names (see `IndexStore.open`
-    and `MilvusStore.open` for the arguments and errors)."""
+    and `MilvusStore.open` for the arguments and errors; ``verify``: the quick check on open,
+    for the embedded index)."""
     if settings.store == "milvus":
         from rag_app.store.milvus_store import MilvusStore, collection_name
 
@@ -29,4 +30,4 @@ def open_store(index_dir: Path | str, settings: IndexSettings, embedding_model: 
         return MilvusStore.open(milvus_uri(index_dir, settings), settings.milvus_token,
                                 collection_name(index_dir, settings.milvus_collection), index_dir,
                                 embedding_model, dimension, create=create)
-    return IndexStore.open(index_dir, embedding_model, dimension, create=create)
+    return IndexStore.open(index_dir, embedding_model, dimension, create=create, verify=verify)

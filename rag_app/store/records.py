@@ -19,6 +19,24 @@ class IndexBusyError(IndexUnavailableError):
     """Another process holds the index for writing (an ingest is running); nothing is wrong."""
 
 
+@dataclass(frozen=True)
+class Damage:
+    """One thing found wrong in an index: which ``part``, what, and whether it is derived data
+    that `rag-app check --repair` rebuilds from the rest (``mendable``)."""
+
+    part: str
+    detail: str
+    mendable: bool = False
+
+
+class IndexDamagedError(IndexUnavailableError):
+    """The index is damaged (the message says what and what to do); nothing is answered from it."""
+
+    def __init__(self, message: str, damage: list[Damage]) -> None:
+        super().__init__(message)
+        self.damage = damage
+
+
 class DiskFullError(IndexUnavailableError):
     """The disk holding the index filled up during a write; the index is as it was before it."""
 

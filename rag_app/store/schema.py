@@ -37,6 +37,14 @@ DELETE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunk
     DELETE FROM vectors WHERE id = old.id;
     INSERT INTO removed_chunks(id) VALUES (old.id);
 END;"""
+# The full-text index of the chunks (BM25), kept in step by the triggers.
+FTS_TABLE = """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, heading, content='chunks', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+)"""
+INSERT_TRIGGER = """CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+END;"""
 # Removed chunk ids in order, so that a reader updates its vectors by what changed (pruned by
 # the writer to the last REMOVAL_LOG_KEPT entries; a reader further behind compares all ids).
 REMOVAL_LOG = "CREATE TABLE IF NOT EXISTS removed_chunks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL)"
@@ -72,13 +80,8 @@ CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 {removal_log};
 {vocab_table};
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, heading, content='chunks', content_rowid='id',
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
-END;
+{fts_table};
+{insert_trigger}
 {delete_trigger}
 CREATE TABLE IF NOT EXISTS failures (
     path TEXT PRIMARY KEY,
@@ -87,7 +90,8 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime REAL NOT NULL DEFAULT -1,
     failed_at REAL NOT NULL
 );
-""".replace("{delete_trigger}", DELETE_TRIGGER).replace("{vectors_table}", VECTORS_TABLE).replace(
+""".replace("{fts_table}", FTS_TABLE).replace("{insert_trigger}", INSERT_TRIGGER).replace(
+    "{delete_trigger}", DELETE_TRIGGER).replace("{vectors_table}", VECTORS_TABLE).replace(
     "{removal_log}", REMOVAL_LOG
 ).replace("{vocab_table}", VOCAB_TABLE)
 

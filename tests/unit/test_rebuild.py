@@ -21,6 +21,10 @@ TOPICS = ["storks nest on church towers", "herons hunt fish at dawn", "pasta coo
           "owls hunt mice at night", "swifts sleep while flying"]
 
 
+class Killed(BaseException):
+    """The process ends here (as a kill or Ctrl+C would): nothing catches it."""
+
+
 class PausingEmbedder(FakeEmbedder):
     """A fake embedder that stops at its ``pause_at``-th batch until released, or fails there."""
 
@@ -32,7 +36,7 @@ class PausingEmbedder(FakeEmbedder):
         self.batches += 1
         if self.batches == self.pause_at:
             if self.fail:
-                raise RuntimeError("killed")
+                raise Killed("killed")
             self.paused.set()
             assert self.release.wait(30)
         return super().encode(texts, progress)
@@ -76,7 +80,7 @@ def test_an_interrupted_rebuild_keeps_the_old_index_and_the_next_goes_on(tmp_pat
         before = app.info()
     settings = make_settings(data, tmp_path / "index", chunk_tokens=120, ingest_batch_chunks=1)
     with App(settings, embedder=PausingEmbedder(pause_at=3, fail=True)) as app, \
-            pytest.raises(RuntimeError, match="killed"):
+            pytest.raises(Killed, match="killed"):
         app.ingest(rebuild=True)
     with App(make_settings(data, tmp_path / "index"), embedder=FakeEmbedder()) as app:
         after = app.info()

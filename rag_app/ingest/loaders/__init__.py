@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from rag_app.ingest.document import LoadedDocument, LoadError, Section, UnsupportedFormatError
-from rag_app.ingest.encoding import clean_text
+from rag_app.ingest.encoding import clean_text, valid_text
 from rag_app.ingest.loaders.common import (
     DOCX_INVALID,
     DOCX_PROTECTED,
@@ -108,7 +108,10 @@ def load_bytes(
     length = sum(len(s.text) for s in sections)
     if max_text_chars is not None and length > max_text_chars:
         raise LoadError(TOO_MUCH_TEXT.format(length=length, limit=max_text_chars))
-    sections = [s for s in (Section(clean_text(s.text), s.page, s.heading, s.ocr) for s in sections) if s.text]
+    # The one place every loader's output passes: text, headings and metadata made valid.
+    sections = [s for s in (Section(clean_text(s.text), s.page, valid_text(s.heading), s.ocr) for s in sections)
+                if s.text]
+    metadata = {valid_text(str(k)): valid_text(str(v)) for k, v in metadata.items()}
     if not sections:
         raise LoadError(NO_TEXT.get(suffix, EMPTY_FILE))
     scanned = sorted({s.page for s in sections if s.ocr and s.page is not None})

@@ -52,7 +52,7 @@ def load_xls(data: bytes) -> Loaded:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=_XlrdLog())
         sheets = []
         for sheet in book.sheets():
             rows = (_xls_row(sheet.row(r), book.datemode) for r in range(min(sheet.nrows, MAX_ROWS)))
@@ -63,6 +63,16 @@ def load_xls(data: bytes) -> Loaded:
         log.debug("xlrd could not open the file", exc_info=True)
         raise LoadError(XLS_INVALID) from exc
     return _sections(sheets), _metadata("", author)
+
+
+class _XlrdLog(io.TextIOBase):
+    """Where xlrd writes its warnings ("File is truncated, …"): the debug log, not stdout, which
+    belongs to the command's output (`ingest --json`)."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            log.debug("xlrd: %s", text.rstrip())
+        return len(text)
 
 
 def _bounded(rows: Iterable[Sequence[Any]]) -> list[list[str]]:
