@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest bench-injection bench-addressed bench-soak eval demo-docs clean
 
 install: $(STAMP)
 
@@ -92,6 +92,19 @@ bench-prompt-lookup: install
 	$(PY) -m benchmarks.bench_prompt_lookup
 
 # Answers written by llama_cpp.server against the same model in this process (issue 27).
+# 84 documents that give the assistant orders beside 12 true ones: obeyed? verified? (issue 41)
+bench-injection: install
+	$(PY) -m benchmarks.bench_injection
+
+# 8 users asking, searching and uploading for 30 minutes against one server, an ingest and a
+# rebuild in the middle: errors, memory and open files over time (docs/soak.png)
+bench-soak: install
+	$(PY) -m benchmarks.bench_soak $(CORPUS) --plot docs/soak.png
+
+# The detector of text written to the assistant: injections caught, ordinary text flagged
+bench-addressed: install
+	$(PY) -m benchmarks.bench_addressed --eval-dir $(EVAL_DIR)
+
 # A folder of real files plus 200 damaged copies through the real `rag-app ingest` (issue 41).
 bench-fuzz-ingest: install
 	$(PY) -m benchmarks.fuzz_ingest $(FORMATS)

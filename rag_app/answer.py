@@ -117,6 +117,24 @@ VERDICTS = {
     NOT_IN_DOCUMENTS: {"en": "Not in your documents", "fr": "Pas dans vos documents"},
 }
 DOCUMENTS_SAY = {"en": "Your documents say: «{text}»", "fr": "Vos documents disent : « {text} »"}
+ADDRESSED_NOTE = {
+    "en": "⚠ {files} {verb} to give the assistant instructions (“{quote}”): treated as data, not used to answer.",
+    "fr": "⚠ {files} {verb} de donner des instructions à l'assistant (« {quote} ») : traité comme une donnée, "
+          "pas utilisé pour répondre.",
+}
+_ADDRESSED_VERB = {"en": ("tries", "try"), "fr": ("tente", "tentent")}
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """A passage found for the question that addresses the assistant (orders, a fake system or
+    chat turn, words to an AI): documents are data, so it was kept out of the prompt and the
+    checks. ``quote``: the words that address the assistant."""
+
+    chunk_id: int
+    path: str
+    page: int | None
+    quote: str
 
 
 @dataclass
@@ -144,6 +162,8 @@ class Answer:
     # When the reply is not verified: the evidence sentence that answers the question by itself
     # (it names what the question asks about and gives a value of the kind asked), shown first.
     documents_say: Evidence | None = None
+    # Passages found that address the assistant: set aside, named to the person (`addressed_note`).
+    addressed: list[Addressed] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -157,6 +177,15 @@ class Answer:
         one (and ``with_reason``)."""
         label = VERDICTS[self.verdict].get(self.language, VERDICTS[self.verdict]["en"])
         return f"{label}: {self.reason}" if with_reason and self.reason and self.verdict != CHECKED else label
+
+    def addressed_note(self) -> str:
+        """The warning naming the documents whose passages address the assistant ("" when none)."""
+        if not self.addressed:
+            return ""
+        language = self.language if self.language in ADDRESSED_NOTE else "en"
+        files = list(dict.fromkeys(PurePath(a.path).name for a in self.addressed))
+        verb = _ADDRESSED_VERB[language][len(files) > 1]
+        return ADDRESSED_NOTE[language].format(files=", ".join(files), verb=verb, quote=self.addressed[0].quote)
 
     def to_json(self) -> dict[str, Any]:
         """The `rag-app ask --json` object: answer, refused, citations, evidence, sentences, timings."""
@@ -178,6 +207,9 @@ class Answer:
                 "heading": self.documents_say.heading},
             "probability": None if self.probability is None else round(self.probability, 4),
             "reason": self.reason,
+            "addressed": [{"path": a.path, "page": a.page, "quote": a.quote, "chunk_id": a.chunk_id}
+                          for a in self.addressed],
+            "addressed_note": self.addressed_note(),
             "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
                         "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
         }

@@ -22,6 +22,7 @@ import numpy as np
 
 from rag_app.answer import (
     DOCUMENTS_SAY,
+    Addressed,
     Answer,
     AnswerEvent,
     AskOptions,
@@ -37,6 +38,7 @@ from rag_app.answer import (
 from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, PrefillResult, open_generator
+from rag_app.grounding.addressed import ONLY_ADDRESSED, set_aside
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import (
     PassageSentences,
@@ -54,7 +56,7 @@ from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexUnavailableError, Store, open_store
-from rag_app.text import content_words
+from rag_app.text import ENGLISH, content_words
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class _Found:
     scores: list[float] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     answer: Answer | None = None  # set when the model is not to be asked
+    addressed: list[Addressed] = field(default_factory=list)  # passages set aside: they address the assistant
 
     @property
     def language(self) -> str:
@@ -234,6 +237,11 @@ class AnswerPipeline:
             return _Found(read, timings, answer=Answer(question, str(exc), True, [], [], [], [],
                                                        timings, language))
         timings.retrieval_ms = _ms(started)
+        passages, addressed = set_aside(passages)  # documents are data: orders to the assistant are not read
+        if not passages:
+            found = _Found(read, timings, addressed=addressed)
+            found.answer = self._refusal(question, found, started)
+            return found
         searched = read if query == question else Question.read(query)
         gated = gate(searched, passages, language,
                      GateThresholds.of(self.embedder.calibration, self.settings.grounding))
@@ -243,7 +251,7 @@ class AnswerPipeline:
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
         found = _Found(read, timings, passages, gated, sentences, scores,
-                       evidence(sentences, scores, self.settings.grounding.evidence_sentences))
+                       evidence(sentences, scores, self.settings.grounding.evidence_sentences), addressed=addressed)
         if not gated.open:
             found.answer = self._refusal(question, found, started, relevant=False)
         return found
@@ -303,16 +311,21 @@ class AnswerPipeline:
             probability=probability,
             signals=signals,
             documents_say=said,
+            addressed=found.addressed,
         )
 
     def _refusal(self, question: str, found: _Found, started: float, *, relevant: bool = True, raw: str = "",
                  signals: dict[str, float | None] | None = None) -> Answer:
         """"Not in your documents", with why (`why_not`), the evidence and the closest passages."""
         found.timings.total_ms = _ms(started)
-        reason = self.why_not(found.question, found.passages, relevant=relevant)
-        return Answer(question, message("refused", found.language, reason), True, [], found.evidence, [],
-                      found.passages, found.timings, found.language, verified=False, raw_answer=raw,
-                      reason=reason, signals=signals or {})
+        answer = Answer(question, "", True, [], found.evidence, [], found.passages, found.timings, found.language,
+                        verified=False, raw_answer=raw, signals=signals or {}, addressed=found.addressed)
+        if found.passages:
+            answer.reason = self.why_not(found.question, found.passages, relevant=relevant)
+        else:  # every passage found addresses the assistant (the note names them)
+            answer.reason = ONLY_ADDRESSED.get(found.language, ONLY_ADDRESSED[ENGLISH])
+        answer.answer = message("refused", found.language, answer.reason)
+        return answer
 
     def answer(
         self,

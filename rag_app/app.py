@@ -35,6 +35,7 @@ from rag_app.answer_pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationServerError, Generator, PrefillResult
+from rag_app.grounding.addressed import addressed_to_assistant
 from rag_app.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
@@ -96,6 +97,7 @@ class DocumentInfo:
     title: str
     indexed_at: datetime
     encoding: str = ""  # the text encoding it was read in, when not UTF-8 (e.g. "cp932", guessed)
+    addresses_assistant: str = ""  # its words to the assistant: its passages are not used to answer
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class SourceView:
     pages: int | None = None  # the PDF's page count
     passage_page: int | None = None  # the page (a PDF's, a slide's) the passage is on
     changed: bool = False  # the file changed since it was indexed: the highlight may be off
+    addressed: str = ""  # the passage's words that address the assistant (it is not used to answer)
 
     @property
     def is_pdf(self) -> bool:
@@ -316,10 +319,11 @@ class App:
             on_page = shown == record.page
             context = pdf_page_context(file, shown, record.text if on_page else "", sentence if on_page else "")
             return SourceView(record.path, record.title, record.heading, context, chunk_id, record.text, sentence,
-                              shown, _page_count(file), record.page, changed)
+                              shown, _page_count(file), record.page, changed, addressed_to_assistant(record.text))
         context = section_context(file, record.char_start, record.text, sentence)
         return SourceView(record.path, record.title, context.heading or record.heading, context, chunk_id,
-                          record.text, sentence, passage_page=record.page, changed=changed)
+                          record.text, sentence, passage_page=record.page, changed=changed,
+                          addressed=addressed_to_assistant(record.text))
 
     def document_source(self, path: str, page: int | None = None) -> SourceView:
         """An indexed document without a passage: page ``page`` (default 1) of a PDF, or the
@@ -457,7 +461,8 @@ def _page_count(file: Path) -> int:
 def _index_info(store: Store) -> IndexInfo:
     stats = store.stats()
     files = [DocumentInfo(d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at),
-                          d.metadata.get("encoding", "")) for d in store.documents()]
+                          d.metadata.get("encoding", ""), d.metadata.get("addresses_assistant", ""))
+             for d in store.documents()]
     return IndexInfo(
         index_dir=store.index_dir,
         documents=stats.documents,

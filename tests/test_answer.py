@@ -256,7 +256,9 @@ def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     assert "how_llms_work.pdf" not in answer.answer
     data = answer.to_json()
     assert set(data) == {"answer", "refused", "verified", "verdict", "verdict_line", "documents_say",
-                         "probability", "reason", "citations", "evidence", "sentences", "timings"}
+                         "probability", "reason", "citations", "evidence", "sentences", "timings",
+                         "addressed", "addressed_note"}
+    assert data["addressed"] == [] and data["addressed_note"] == ""  # the demo documents give no orders
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
         assert set(c) == {"n", "path", "page", "heading", "text", "chunk_id", "supporting_sentence"}

@@ -228,3 +228,18 @@ def test_migrate_to_milvus_and_back(milvus_uri: str, demo_index: Settings, tmp_p
         assert found[0] == found[1]
     report = ingest(back, embedder=embedder)  # the copy is whole: an ingest of the folder embeds nothing
     assert (report.chunks_embedded, report.added, report.updated, report.removed) == (0, 0, 0, 0)
+
+
+def test_every_store_checks_itself_and_backs_up_into_an_embedded_index(store_settings: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "data", tmp_path / "index", store_settings)
+    with open_index(settings, create=True) as store, store.writing():
+        add(store, "a.md", ["Storks nest on church towers.", "Herons hunt at dawn."])
+        add(store, "b.md", ["Pasta cooks in salted water."])
+        assert store.check(full=True).ok
+        copy = store.backup(tmp_path / "backup")
+    backup = make_settings(tmp_path / "data", copy.parent)
+    with open_index(backup) as restored:  # an embedded index, whatever the store backed up
+        assert restored.check(full=True).ok and assert_whole(restored) == 3
+        assert [c.text for c in restored.chunks([i for i, _ in restored.bm25_search("herons", 1)])] == [
+            "Herons hunt at dawn."]

@@ -248,6 +248,8 @@ class Api:
                     answer = event.answer
                     if not written or not answer.verified:  # the refusal, or why the reply is not verified
                         yield _sse(shapes.chunk(cid, name, {"content": ("\n\n" if written else "") + answer.answer}))
+                    if answer.addressed:
+                        yield _sse(shapes.chunk(cid, name, {"content": "\n\n" + answer.addressed_note()}))
                     yield _sse(shapes.chunk(cid, name, {}, "stop", usage=shapes.usage(answer),
                                             rag_app=shapes.answer_extra(answer, base, name)))
                     yield "data: [DONE]\n\n"

@@ -44,6 +44,13 @@ def _evidence_json(item: Evidence) -> dict[str, Any]:
             "chunk_id": item.chunk_id}
 
 
+def content(answer: Answer) -> str:
+    """The reply a client shows: the answer, and the warning about documents that address the
+    assistant (a client that shows only the text must show that too)."""
+    note = answer.addressed_note()
+    return f"{answer.answer}\n\n{note}" if note else answer.answer
+
+
 def answer_extra(answer: Answer, base_url: str, collection: str) -> dict[str, Any]:
     """The ``rag_app`` field of an answer: its sources, whether it is verified or refused and why,
     the verdict of each sentence, the evidence sentences and the timings."""
@@ -61,6 +68,9 @@ def answer_extra(answer: Answer, base_url: str, collection: str) -> dict[str, An
         "verdict_line": answer.verdict_line(),
         "documents_say": None if answer.documents_say is None else _evidence_json(answer.documents_say),
         "reason": answer.reason,
+        "addressed": [{"file": a.path, "page": a.page, "quote": a.quote, "chunk_id": a.chunk_id}
+                      for a in answer.addressed],
+        "addressed_note": answer.addressed_note(),
         "probability": None if answer.probability is None else round(answer.probability, 4),
         "sources": sources,
         "evidence": [_evidence_json(e) for e in answer.evidence],
@@ -83,7 +93,7 @@ def completion(answer: Answer, collection: str, base_url: str) -> dict[str, Any]
     return {
         "id": completion_id(), "object": "chat.completion", "created": int(time.time()),
         "model": model_name(collection),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content(answer)},
                      "finish_reason": "stop", "logprobs": None}],
         "usage": usage(answer),
         "rag_app": answer_extra(answer, base_url, collection),

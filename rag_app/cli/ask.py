@@ -71,6 +71,8 @@ def show_answer(answer: Answer, console: Console) -> None:
     """The verified answer, its sentence verdicts, citations and evidence."""
     console.print(answer.verdict_line(with_reason=False), style="bold green" if answer.verified else "bold yellow",
                   markup=False, highlight=False)
+    if answer.addressed:
+        console.print(answer.addressed_note(), style="bold red", markup=False, highlight=False)
     if answer.refused or not answer.verified:
         console.print(answer.answer, style="yellow", markup=False, highlight=False)
     else:

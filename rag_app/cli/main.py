@@ -206,6 +206,8 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
         "last_ingest": index.last_ingest.isoformat(timespec="seconds") if index.last_ingest else None,
         "failures": [{"path": p, "reason": r} for p, r in index.failures],
         "encodings": {f.path: f.encoding for f in index.files if f.encoding},  # files not in UTF-8
+        # files with passages written to the assistant: set aside when found for a question
+        "addressing_the_assistant": {f.path: f.addresses_assistant for f in index.files if f.addresses_assistant},
     }
     if generation.llm_url:  # answers written on an inference server (generation/server.py)
         data["answer_server"] = generation.llm_url
@@ -216,7 +218,7 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
         return
     table = Table(show_header=False, box=None)
     for key, value in data.items():
-        if key in ("failures", "encodings"):
+        if key in ("failures", "encodings", "addressing_the_assistant"):
             continue
         if key == "size_bytes":
             if settings.index.store != "sqlite":
@@ -227,6 +229,9 @@ def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_jso
     for file in index.files:
         if file.encoding:
             console.print(f"[dim]Read as {file.encoding}:[/] {file.path}", highlight=False)
+        if file.addresses_assistant:
+            console.print(f"[red]Gives the assistant instructions[/] (“{file.addresses_assistant}”), not used to "
+                          f"answer: {file.path}", highlight=False)
     for path, reason in index.failures:
         console.print(f"[yellow]Not indexed[/] {path}: {reason}")
 

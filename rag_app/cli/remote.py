@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from rag_app.answer import (
+    Addressed,
     Answer,
     AnswerEvent,
     Citation,
@@ -153,6 +154,7 @@ def _answer(extra: dict[str, Any], usage: dict[str, Any], question: str) -> Answ
         reason=extra["reason"],
         probability=extra["probability"],
         documents_say=_evidence(extra["documents_say"]) if extra.get("documents_say") else None,
+        addressed=[Addressed(a["chunk_id"], a["file"], a["page"], a["quote"]) for a in extra.get("addressed", [])],
     )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from rag_app.config import Settings
 from rag_app.durable import exchange
 from rag_app.embedding import Embedder, embedder_from_settings
+from rag_app.grounding.addressed import addressed_to_assistant
 from rag_app.ingest.chunking import Chunk, Chunker
 from rag_app.ingest.document import LoadedDocument, LoadError, Section
 from rag_app.ingest.loaders import load_bytes
@@ -234,6 +235,7 @@ class _Batches:
             chunks = self._chunker.split(document)
             if not chunks:
                 raise LoadError("no text to index")
+            _note_addressed(source.key, document, chunks)
         except (LoadError, OSError) as exc:
             self._fail(source, exc.reason if isinstance(exc, LoadError) else f"cannot read file ({exc.strerror})",
                        had_record=record is not None)
@@ -346,6 +348,18 @@ class _Batches:
             vectors.update({h: embedded[i] for i, (h, _) in enumerate(to_embed)})
             self.report.chunks_embedded += len(to_embed)
         return vectors
+
+
+def _note_addressed(key: str, document: LoadedDocument, chunks: list[Chunk]) -> None:
+    """Record in ``document``'s metadata (``addresses_assistant``: the words) when one of its
+    chunks addresses the assistant: indexed as data, set aside at question time, listed."""
+    for chunk in chunks:
+        quote = addressed_to_assistant(chunk.text)
+        if quote:
+            log.warning("%s addresses the assistant (“%s”): indexed as data; its passage will not be used to answer",
+                        key, quote)
+            document.metadata["addresses_assistant"] = quote
+            return
 
 
 # Plain text every working chunker and embedder handle (see `_Batches._blame_file`).

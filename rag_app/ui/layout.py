@@ -65,6 +65,7 @@ CSS = """
 .rag-verdict { font-weight: 600; margin-bottom: 0.3em; }
 .rag-verdict.checked { color: #15803d; }
 .rag-verdict.unchecked { color: #b45309; }
+.rag-addressed { color: #b91c1c; margin-bottom: 0.3em; }
 """
 
 

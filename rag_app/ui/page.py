@@ -190,6 +190,10 @@ class ChatPage:
             status = f"Collection **{collection}** · {status}"
         if info.failures:
             status += f" · {len(info.failures)} file(s) could not be read (see Documents)"
+        ordering = [d.path for d in info.files if d.addresses_assistant]
+        if ordering:
+            status += (f" · {len(ordering)} file(s) give the assistant instructions, not used to answer: "
+                       + ", ".join(f"`{p}`" for p in ordering[:3]) + (" …" if len(ordering) > 3 else ""))
         if self.watching:
             update = self._watch_status.get(collection or DEFAULT)
             status += f"  \nWatching `{app.settings.paths.data_dir}`" + (f" · {update}" if update else " for changes")

@@ -116,7 +116,13 @@ def _verdict(answer: Answer) -> str:
     """The plain verdict a person reads first: checked against the passages, or not (the body
     under it says why)."""
     kind = "checked" if answer.verified else "unchecked"
-    return f'<div class="rag-verdict {kind}">{_esc(answer.verdict_line(with_reason=False))}</div>'
+    return f'<div class="rag-verdict {kind}">{_esc(answer.verdict_line(with_reason=False))}</div>{_addressed(answer)}'
+
+
+def _addressed(answer: Answer) -> str:
+    """The warning naming the documents whose passages give the assistant instructions."""
+    note = answer.addressed_note()
+    return f'<div class="rag-addressed">{_esc(note)}</div>' if note else ""
 
 
 def _closest(answer: Answer, collection: str) -> str:
@@ -180,7 +186,8 @@ def render_answer(answer: Answer, collection: str = DEFAULT) -> str:
     Its links open the sources in ``collection``'s documents."""
     if answer.refused:
         return (f'<div class="rag-refusal"><div class="rag-refusal-title">Not in your documents'
-                f"</div><p>{_esc(answer.answer)}</p></div>{_closest(answer, collection)}{_timings(answer)}")
+                f"</div>{_addressed(answer)}<p>{_esc(answer.answer)}</p></div>{_closest(answer, collection)}"
+                f"{_timings(answer)}")
     return (f'<div class="rag-answer">{_verdict(answer)}{_body(answer)}{_sources(answer, collection)}'
             f"{_timings(answer)}</div>")
 

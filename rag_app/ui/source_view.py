@@ -83,6 +83,9 @@ def render_source_page(view: SourceView, highlighted: bool | None = None, collec
     if view.heading:
         where.append(f'<span class="heading">{esc(view.heading)}</span>')
     notes = []
+    if view.addressed:
+        notes.append(f"This passage gives the assistant instructions (“{esc(view.addressed)}”): it is treated as "
+                     "data, and not used to answer.")
     if view.changed:
         notes.append("This file changed after it was indexed: the highlight may be off. Run "
                      "<code>rag-app ingest</code> (or Rescan in Documents) to update the index.")

@@ -236,3 +236,27 @@ def test_a_restore_killed_at_any_point_leaves_a_working_index(pristine: Settings
         with App(settings, embedder=FakeEmbedder()) as app:
             assert app.check().ok
             assert [p.chunk_id for p in app.search("pasta cooks in salted water", k=5)] == expected
+
+
+def test_the_commands_check_back_up_and_restore(pristine: Settings, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from rag_app.cli import app as cli
+
+    settings = _copy(pristine, tmp_path)
+    monkeypatch.chdir(tmp_path)  # no rag_app.toml of the machine
+    index = str(settings.paths.index_dir)
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["check", "--index-dir", index, "--json"])
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["ok"]
+    saved = runner.invoke(cli, ["backup", str(tmp_path / "saved"), "--index-dir", index])
+    assert saved.exit_code == 0 and (tmp_path / "saved" / DB_NAME).exists()
+    _no_database(_db(settings))
+    damaged = runner.invoke(cli, ["check", "--index-dir", index])
+    assert damaged.exit_code == 1 and "rag-app restore" in " ".join(damaged.output.split())
+    restored = runner.invoke(cli, ["restore", str(tmp_path / "saved"), "--index-dir", index], env={"COLUMNS": "400"})
+    assert restored.exit_code == 0 and "index.before-restore" in " ".join(restored.output.split())
+    assert runner.invoke(cli, ["check", "--index-dir", index, "--full"]).exit_code == 0
