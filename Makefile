@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest bench-injection bench-addressed bench-soak eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest bench-injection bench-addressed bench-soak bench-check eval demo-docs clean
 
 install: $(STAMP)
 
@@ -100,6 +100,10 @@ bench-injection: install
 # rebuild in the middle: errors, memory and open files over time (docs/soak.png)
 bench-soak: install
 	$(PY) -m benchmarks.bench_soak $(CORPUS) --plot docs/soak.png
+
+# What the integrity checks cost on an index grown to 500 MB (a copy of the demo index)
+bench-check: install
+	$(PY) -m benchmarks.bench_check indexes --mb 500
 
 # The detector of text written to the assistant: injections caught, ordinary text flagged
 bench-addressed: install

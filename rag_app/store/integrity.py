@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class IntegrityReport:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (`rag-app check --json`)."""
         return {"location": self.location, "ok": self.ok, "full": self.full, "seconds": round(self.seconds, 3),
-                "damage": [d.__dict__ for d in self.damage], "message": self.message()}
+                "damage": [asdict(d) for d in self.damage], "message": self.message()}
 
 
 def check_database(conn: sqlite3.Connection, *, full: bool = False) -> list[Damage]:
