@@ -6,9 +6,10 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,7 +22,7 @@ from rag_app.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from rag_app.answer import Passage
-    from rag_app.app import IngestReport
+    from rag_app.app import App, IngestReport
 
 app = typer.Typer(
     help="Ask questions about your own documents, offline.",
@@ -42,6 +43,8 @@ LocalOpt = Annotated[bool, typer.Option("--local", help="Load the models here ev
                                         "of this index is running (by default it answers).")]
 CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="The collection to use "
                                                       "(`rag-app collections list`; default: data_dir).")]
+
+Result = TypeVar("Result")
 
 
 @app.callback()
@@ -381,15 +384,9 @@ def migrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Copy the index to the other store (the vectors are copied, nothing is embedded again)."""
-    from rag_app.app import App, IndexUnavailableError
-
-    settings = _settings(collection, index_dir=index_dir)
-    try:
-        with App(settings) as rag:
-            report = rag.migrate(to.lower(), progress=lambda done, total: console.print(
-                f"[dim]{done} of {total} chunks copied[/]", highlight=False) if not as_json else None)
-    except IndexUnavailableError as exc:
-        raise fail(str(exc)) from exc
+    report = _on_index(_settings(collection, index_dir=index_dir), lambda rag: rag.migrate(
+        to.lower(), progress=lambda done, total: console.print(
+            f"[dim]{done} of {total} chunks copied[/]", highlight=False) if not as_json else None))
     data = {"to": to.lower(), "documents": report.documents, "chunks": report.chunks, "failures": report.failures,
             "checked_queries": report.checked_queries, "same_top10": round(report.same_top, 3)}
     if as_json:
@@ -399,6 +396,18 @@ def migrate(
                   f"unreadable-file records; {report.same_top:.0%} of {report.checked_queries} searches gave "
                   "the same 10 nearest chunks in both.")
     console.print(f'Set store = "{to.lower()}" in rag_app.toml (or RAG_APP_STORE={to.lower()}) to use it.')
+
+
+def _on_index(settings: Settings, call: Callable[[App], Result]) -> Result:
+    """``call`` on the application over ``settings``; an index that cannot be used ends the
+    command with its message (what to do next)."""
+    from rag_app.app import App, IndexUnavailableError
+
+    try:
+        with App(settings) as rag:
+            return call(rag)
+    except IndexUnavailableError as exc:
+        raise fail(str(exc)) from exc
 
 
 @app.command()
@@ -412,14 +421,8 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Check that the index is whole: its file, its tables, and that they agree. Exit 1 if not."""
-    from rag_app.app import App, IndexUnavailableError
-
-    settings = _settings(collection, index_dir=index_dir)
-    try:
-        with App(settings) as rag:
-            report = rag.check(full=full or repair, repair=repair)
-    except IndexUnavailableError as exc:
-        raise fail(str(exc)) from exc
+    report = _on_index(_settings(collection, index_dir=index_dir),
+                       lambda rag: rag.check(full=full or repair, repair=repair))
     if as_json:
         print_json(report.to_dict())
     elif report.ok:
@@ -438,14 +441,7 @@ def backup(
     collection: CollectionOpt = None,
 ) -> None:
     """Copy the index into a folder, whole and checked, while questions and an ingest go on."""
-    from rag_app.app import App, IndexUnavailableError
-
-    settings = _settings(collection, index_dir=index_dir)
-    try:
-        with App(settings) as rag:
-            copy = rag.backup(destination)
-    except IndexUnavailableError as exc:
-        raise fail(str(exc)) from exc
+    copy = _on_index(_settings(collection, index_dir=index_dir), lambda rag: rag.backup(destination))
     console.print(f"Backed up to {copy} ({copy.stat().st_size / 1e6:.1f} MB). "
                   f"`rag-app restore {destination}` puts it back.", highlight=False)
 
@@ -457,14 +453,8 @@ def restore(
     collection: CollectionOpt = None,
 ) -> None:
     """Put a backup in place of the index (checked first; the replaced index is kept beside it)."""
-    from rag_app.app import App, IndexUnavailableError
-
     settings = _settings(collection, index_dir=index_dir)
-    try:
-        with App(settings) as rag:
-            kept = rag.restore(source)
-    except IndexUnavailableError as exc:
-        raise fail(str(exc)) from exc
+    kept = _on_index(settings, lambda rag: rag.restore(source))
     console.print(f"Restored the index in {settings.paths.index_dir} from {source}."
                   + (f" The index it replaced is in {kept} (delete it when you no longer need it)." if kept else ""),
                   highlight=False)

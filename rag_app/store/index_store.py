@@ -431,7 +431,7 @@ class IndexStore(RecordedValues):
         started = time.perf_counter()
         report = integrity.IntegrityReport(str(self.index_dir), full)
         try:
-            with self._lock, self.snapshot():
+            with self.snapshot():  # holds the store's lock
                 report.damage = integrity.check_database(self._conn, full=full)
                 if vectors and not report.damage:
                     self._sync_vectors()
