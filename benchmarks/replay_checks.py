@@ -1,6 +1,6 @@
 """Replay the answer checks on the model replies that an evaluation recorded (no generation).
 
-    python -m benchmarks.replay_checks REPORT_DIR [REPORT_DIR ...] [--support-score S]
+    python -m benchmarks.replay_checks REPORT_DIR [REPORT_DIR ...] [--support-score S] [--disagreement]
 
 `make eval` writes, for every question it asked, the model's raw reply and the passages it
 answered from. This tool judges those replies again with today's `judge_reply` (refusal,
@@ -27,6 +27,7 @@ from rag_app.config import load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.eval import metrics
 from rag_app.generation import LlamaGenerator
+from rag_app.grounding.conflict import disagreement
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import ModelCheck, judge_reply
@@ -72,6 +73,36 @@ def replay_report(path: Path, embedder: Embedder, model_check: ModelCheck | None
     return shares
 
 
+def replay_disagreements(path: Path) -> Counter[tuple[str, bool, bool]]:
+    """For each answer a report recorded as verified: (kind, right, vetoed by the disagreement
+    check of `grounding/conflict.py`), counted. Text only: no model, no embedder."""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    counts: Counter[tuple[str, bool, bool]] = Counter()
+    for record in report["questions"]:
+        answer = record.get("answer") or {}
+        if not answer.get("verified") or answer.get("refused") or "passages" not in answer:
+            continue
+        passages = [Passage(**p) for p in answer["passages"]]
+        found = disagreement(Question.read(record["question"]), answer["raw_answer"], passages, len(passages))
+        counts[(record["kind"], bool(answer.get("verified_right")), found is not None)] += 1
+    return counts
+
+
+def print_disagreements(folders: list[Path]) -> None:
+    """The verified answers of every report that the disagreement check would no longer verify."""
+    table = Table(title="Verified answers the disagreement check vetoes")
+    for column in ("report", "kind", "right: vetoed / verified", "not right: vetoed / verified"):
+        table.add_column(column)
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            counts = replay_disagreements(path)
+            for kind in sorted({k for k, _, _ in counts}):
+                cells = [f"{counts[(kind, right, True)]} / {counts[(kind, right, True)] + counts[(kind, right, False)]}"
+                         for right in (True, False)]
+                table.add_row(f"{folder.name}/{path.stem}", kind, *cells)
+    Console(width=160).print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Replay every report of the given folders; print one table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -80,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="also ask this model (catalogue id or GGUF) the yes/no support question")
     parser.add_argument("--support-score", type=float, metavar="S",
                         help="judge with this support threshold instead of the embedder's own")
+    parser.add_argument("--disagreement", action="store_true",
+                        help="only count the verified answers that the disagreement check would veto")
     args = parser.parse_args(argv)
+    if args.disagreement:
+        print_disagreements(args.reports)
+        return 0
     settings = load_settings()
     embedder = embedder_from_settings(settings)
     if args.support_score is not None:

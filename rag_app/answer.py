@@ -7,7 +7,7 @@ These types are the contract between `rag_app.answer_pipeline` (which builds the
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -137,6 +137,20 @@ class Addressed:
     quote: str
 
 
+@dataclass(frozen=True)
+class Disagreement:
+    """Another document among the passages the model read gives a different value for what the
+    question asks than the model's reply (grounding/conflict.py): the reply is not verified, and
+    both are shown."""
+
+    reply_value: str  # as the reply writes it: "90 days"
+    other_value: str  # as the other document writes it: "30 days"
+    sentence: str  # the other document's sentence
+    number: int  # its passage's number in the prompt (1-based)
+    path: str
+    page: int | None = None
+
+
 @dataclass
 class Answer:
     """The final answer with everything it rests on."""
@@ -164,6 +178,8 @@ class Answer:
     documents_say: Evidence | None = None
     # Passages found that address the assistant: set aside, named to the person (`addressed_note`).
     addressed: list[Addressed] = field(default_factory=list)
+    # Another document gives another value than the reply: why it is not verified.
+    disagreement: Disagreement | None = None
 
     @property
     def verdict(self) -> str:
@@ -210,6 +226,7 @@ class Answer:
             "addressed": [{"path": a.path, "page": a.page, "quote": a.quote, "chunk_id": a.chunk_id}
                           for a in self.addressed],
             "addressed_note": self.addressed_note(),
+            "disagreement": None if self.disagreement is None else asdict(self.disagreement),
             "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
                         "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
         }

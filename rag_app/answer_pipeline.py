@@ -39,6 +39,8 @@ from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationStats, Generator, PrefillResult, open_generator
 from rag_app.grounding.addressed import ONLY_ADDRESSED, set_aside
+from rag_app.grounding.conflict import disagreement
+from rag_app.grounding.conflict import reason as disagreement_reason
 from rag_app.grounding.decision import decision_for
 from rag_app.grounding.evidence import (
     PassageSentences,
@@ -278,6 +280,9 @@ class AnswerPipeline:
             probability = decider.probability(signals)
             verified = verified and decider.verified(probability, language)
         reason = ""
+        disagreeing = disagreement(found.question, raw, passages, valid) if verified else None
+        if disagreeing is not None:  # another document gives another value: the person decides
+            verified, reason = False, disagreement_reason(disagreeing, language)
         if verified and self.settings.grounding.model_check and not model_agrees(
                 found.question, check, found.sentences, self.generator.judge_support,
                 self.settings.grounding.model_check_threshold):
@@ -312,6 +317,7 @@ class AnswerPipeline:
             signals=signals,
             documents_say=said,
             addressed=found.addressed,
+            disagreement=disagreeing,
         )
 
     def _refusal(self, question: str, found: _Found, started: float, *, relevant: bool = True, raw: str = "",

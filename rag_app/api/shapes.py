@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from rag_app.answer import Answer, Evidence, Passage
+from rag_app.answer import Answer, Disagreement, Evidence, Passage
 from rag_app.ui.source_view import source_url
 
 MODEL_PREFIX = "rag_app/"
@@ -44,6 +44,14 @@ def _evidence_json(item: Evidence) -> dict[str, Any]:
             "chunk_id": item.chunk_id}
 
 
+def _disagreement_json(found: Disagreement | None) -> dict[str, Any] | None:
+    """Another document that gives another value than the reply (`Answer.disagreement`)."""
+    if found is None:
+        return None
+    return {"file": found.path, "page": found.page, "n": found.number, "sentence": found.sentence,
+            "reply_value": found.reply_value, "other_value": found.other_value}
+
+
 def content(answer: Answer) -> str:
     """The reply a client shows: the answer, and the warning about documents that address the
     assistant (a client that shows only the text must show that too)."""
@@ -71,6 +79,7 @@ def answer_extra(answer: Answer, base_url: str, collection: str) -> dict[str, An
         "addressed": [{"file": a.path, "page": a.page, "quote": a.quote, "chunk_id": a.chunk_id}
                       for a in answer.addressed],
         "addressed_note": answer.addressed_note(),
+        "disagreement": _disagreement_json(answer.disagreement),
         "probability": None if answer.probability is None else round(answer.probability, 4),
         "sources": sources,
         "evidence": [_evidence_json(e) for e in answer.evidence],

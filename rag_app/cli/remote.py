@@ -22,6 +22,7 @@ from rag_app.answer import (
     Answer,
     AnswerEvent,
     Citation,
+    Disagreement,
     Event,
     Evidence,
     Passage,
@@ -155,7 +156,15 @@ def _answer(extra: dict[str, Any], usage: dict[str, Any], question: str) -> Answ
         probability=extra["probability"],
         documents_say=_evidence(extra["documents_say"]) if extra.get("documents_say") else None,
         addressed=[Addressed(a["chunk_id"], a["file"], a["page"], a["quote"]) for a in extra.get("addressed", [])],
+        disagreement=_disagreement(extra.get("disagreement")),
     )
+
+
+def _disagreement(d: dict[str, Any] | None) -> Disagreement | None:
+    """The API's ``disagreement`` object as the `Answer` field (None when there is none)."""
+    if not d:
+        return None
+    return Disagreement(d["reply_value"], d["other_value"], d["sentence"], d["n"], d["file"], d["page"])
 
 
 def _evidence(e: dict[str, Any]) -> Evidence:

@@ -80,7 +80,7 @@ def word_held(word: str, vocabulary: set[str]) -> bool:
     return len(word) >= 4 and any(len(v) >= 4 and (v.startswith(word) or word.startswith(v)) for v in vocabulary)
 
 
-def _held(term: str, text: str, vocabulary: set[str]) -> bool:
+def held(term: str, text: str, vocabulary: set[str]) -> bool:
     """A constraint word by its stem, a name or number spelling-tolerantly."""
     if " " in term or any(ch.isdigit() for ch in term) or not term.isalpha():
         return holds_name(text, term) or term in numbers(text) | number_words(text)
@@ -115,8 +115,8 @@ def proposition_signals(question: Question, reply: str, passages: Sequence[Passa
     window = found.text if found else ""
     window_vocabulary = set(content_words(window))
     terms = constraint_terms(question)
-    in_window = sum(_held(t, window, window_vocabulary) for t in terms)
-    missing = sum(not _held(t, cited_text, cited_vocabulary) for t in terms)
+    in_window = sum(held(t, window, window_vocabulary) for t in terms)
+    missing = sum(not held(t, cited_text, cited_vocabulary) for t in terms)
     reply_words = content_words(strip_citations(reply))
     asked = set(question.words)
     echoed = [w for w in reply_words if w in asked]
@@ -125,7 +125,7 @@ def proposition_signals(question: Question, reply: str, passages: Sequence[Passa
         "constraints_in_sentence": in_window / len(terms) if terms else 1.0,
         "constraints_missing": float(min(MAX_COUNT, missing)),
         "echo_missing": float(min(MAX_COUNT, sum(not word_held(w, cited_vocabulary) for w in echoed))),
-        "names_missing": float(min(MAX_COUNT, sum(not _held(t, cited_text, cited_vocabulary)
+        "names_missing": float(min(MAX_COUNT, sum(not held(t, cited_text, cited_vocabulary)
                                                   for t in question.terms))),
         "new_in_sentence": (sum(word_held(w, window_vocabulary) for w in new) / len(new)) if new else 0.0,
     }
@@ -140,7 +140,7 @@ def answering_sentence(question: Question, evidence: Sequence[Evidence], look: i
         text = f"{item.heading} {item.text}"
         vocabulary = set(content_words(text))
         new = [w for w in content_words(item.text) if w not in set(question.words)]
-        if (terms and all(_held(t, text, vocabulary) for t in terms) and new
+        if (terms and all(held(t, text, vocabulary) for t in terms) and new
                 and (question.kind is None or has_kind(question.kind, item.text))):
             return item
     return None
