@@ -38,9 +38,10 @@ browser:
 	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
 
 test: install browser
-	$(PY) -m pytest -q
+	RAG_APP_FUZZ_EXAMPLES=200 $(PY) -m pytest -q
 
-# The fast tier: no model, no browser; fake embedder and generator (tests/fakes.py). About 20 s.
+# The fast tier: no model, no browser; the fake embedder and generator chosen by their settings
+# (embedding_model = "fake", runtime = "fake"; tests/fakes.py). About a minute.
 # It needs only the package and its test extras (no PyTorch, no models, no compiler).
 FAST_STAMP := $(VENV)/.installed-fast
 $(FAST_STAMP): pyproject.toml
@@ -52,10 +53,11 @@ test-fast: $(FAST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 # Style and likely bugs (pyflakes, bugbear, imports, pyupgrade), then types (mypy), as configured
-# in pyproject.toml.
+# in pyproject.toml; then the CLI reference (docs/cli.md) must be the current --help pages.
 lint: install
 	$(VENV)/bin/ruff check rag_app tests benchmarks scripts
 	$(VENV)/bin/mypy
+	$(PY) -m rag_app.cli.reference --check docs/cli.md
 
 bench: bench-ingest bench-answer
 
@@ -127,7 +129,7 @@ bench-sources: install
 	$(PY) -m benchmarks.bench_sources $(PDFS)
 
 eval: install
-	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.eval.suite $(EVAL_DIR); \
+	@if [ -d "$(EVAL_DIR)" ]; then $(PY) -m rag_app.cli.eval_suite $(EVAL_DIR); \
 	else echo "No evaluation data in $(EVAL_DIR); set EVAL_DIR=path"; fi
 
 # Rebuild the demo PDF and DOCX from the text kept in the script.

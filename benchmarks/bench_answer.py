@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from rag_app.answer import AskOptions
-from rag_app.answer_pipeline import AnswerPipeline
+from rag_app.answering.pipeline import AnswerPipeline
 from rag_app.config import Settings, load_settings
 from rag_app.embedding import Embedder, embedder_from_settings
+from rag_app.generation import Request
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class DecisionClock:
 
 def install_decision_clock() -> DecisionClock:
     """Time the decision's parts (see `DecisionClock`) from now on, in this process."""
-    import rag_app.answer_pipeline as answer_pipeline
+    import rag_app.answering.pipeline as answer_pipeline
     from rag_app.generation import token_record
     from rag_app.grounding.decision import DecisionModel
 
@@ -156,8 +157,9 @@ def bench_answers(settings: Settings, embedder: Embedder) -> dict[str, Any]:
             first_tokens.append(answer.timings.first_token_ms or 0.0)
             if answer.timings.tokens_per_s:
                 ours.append(answer.timings.tokens_per_s)
-            prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
-                                                     max_tokens=ANSWER_TOKENS)
+            prompt = pipeline.generator.renderer.build_prompt(Request(question, answer.passages,
+                                                                      language=answer.language,
+                                                                      max_tokens=ANSWER_TOKENS))
             raw = raw_generation(pipeline.generator.llm, prompt.tokens, prompt.max_tokens, 0.0,
                                  pipeline.generator.model.repeat_penalty)
             pipeline.generator.cache.forget_live()  # the raw run used the context behind its back

@@ -23,8 +23,8 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-from rag_app.app import App
 from rag_app.config import load_settings
+from rag_app.service.app import App
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from rag_app.app import App
 from rag_app.config import load_settings
+from rag_app.service.app import App
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import Any
 from benchmarks.bench_typing import _free_port
 from rag_app.answer import Passage
 from rag_app.config import Settings
-from rag_app.generation import Generation, LlamaGenerator, ServerGenerator
+from rag_app.generation import Generation, LlamaGenerator, Request, ServerGenerator
 from rag_app.llm.files import resolve_llm
 
 PASSAGES = [
@@ -70,7 +70,7 @@ def start_server(model: Path, threads: int, log: Path) -> tuple[subprocess.Popen
 
 def write(generator: LlamaGenerator, question: str = QUESTION) -> Generation:
     """One reply, read to its end (its text kept in `TEXTS`)."""
-    generation = generator.stream(question, PASSAGES)
+    generation = generator.stream(Request(question, PASSAGES))
     TEXTS[id(generation)] = "".join(generation)
     return generation
 

@@ -27,8 +27,9 @@ import numpy as np
 
 from benchmarks.bench_typing import QUESTIONS
 from rag_app.answer import AskOptions
-from rag_app.answer_pipeline import AnswerPipeline
+from rag_app.answering.pipeline import AnswerPipeline
 from rag_app.config import load_settings
+from rag_app.generation import Request
 
 MAX_TOKENS = 128
 NGRAM = 2
@@ -44,8 +45,8 @@ def prompts() -> tuple[list[list[int]], str, float]:
             answer = pipeline.answer(question, options=AskOptions(max_tokens=8))
             if answer.refused and not answer.passages:
                 continue
-            prompt = pipeline.generator.build_prompt(question, answer.passages, language=answer.language,
-                                                     max_tokens=256)
+            prompt = pipeline.generator.renderer.build_prompt(Request(question, answer.passages,
+                                                                      language=answer.language, max_tokens=256))
             found.append(prompt.tokens)
         return found, str(pipeline.generator.model_path), pipeline.generator.model.repeat_penalty
 

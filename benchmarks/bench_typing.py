@@ -213,7 +213,7 @@ def bench(url: str, questions: list[str]) -> dict[str, Any]:
 def run(corpus: Path, questions: list[str]) -> dict[str, Any]:
     """Ingest ``corpus`` into a temporary index, serve it, and time ``questions`` in Chromium."""
     from rag_app.ingest.pipeline import ingest
-    from rag_app.server import serve
+    from rag_app.web.serve import serve
 
     base = load_settings()
     embedder = embedder_from_settings(base)

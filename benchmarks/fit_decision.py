@@ -4,7 +4,7 @@
            [--plot docs/x.png] [--reliability docs/y.png] [--hold-out sets|folds] [--drop SIGNAL]
            [--any-model] [--max-unanswerable 0.05] [--save-rows ROWS.jsonl]
 
-Each report is a per-set JSON file of `make eval` / `python -m rag_app.eval.suite` (every
+Each report is a per-set JSON file of `make eval` / `python -m rag_app.cli.eval_suite` (every
 asked question has its answer's signals, its probability under the decision in force, and
 whether the model's reply is right); ``--save-rows`` keeps just what the fit reads, one JSON a
 line (benchmarks/data/ holds the rows the shipped decision was fitted on). Rows are the replies

@@ -1,6 +1,6 @@
 """What the answer pipeline produces: events, the final answer and its sources, as plain data.
 
-These types are the contract between `rag_app.answer_pipeline` (which builds them) and every view
+These types are the contract between `rag_app.answering.pipeline` (which builds them) and every view
 (CLI, chat page, evaluation, tests). Sources are data here, never glued into the answer text.
 """
 

@@ -78,8 +78,9 @@ class IngestSettings(_Group):
     """How documents become indexed passages."""
 
     embedding_model: str = _field("", "Embedder: an id of `rag-app models list`, a local "
-                                  "sentence-transformers folder, or empty for multilingual-e5-small. An index "
-                                  "answers only to the embedder that built it.")
+                                  "sentence-transformers folder, empty for multilingual-e5-small, or \"fake\" "
+                                  "(no model: hashed words, for tests). An index answers only to the embedder "
+                                  "that built it.")
     embedding_batch_size: int = _field(32, "Passages embedded together.", ge=1)
     chunk_tokens: int = _field(200, "Chunk size, in tokens of the embedder's tokenizer (recorded "
                                "in the index: changing it needs `ingest --rebuild`).", ge=16)
@@ -110,6 +111,9 @@ class GenerationSettings(_Group):
 
     model: str = _field("", "Answer model: a catalogue id (`rag-app models list`), the path "
                         "of any GGUF file, or empty for the catalogue's default.")
+    runtime: Literal["", "fake"] = _field("", "What writes the answers: empty for the model (in this process, "
+                                          "or on the server at llm_url); \"fake\" for no model at all (it quotes "
+                                          "the best passage: for tests, and to try the views).")
     n_ctx: int = _field(0, "Context window; 0: the one the catalogue recommends.", ge=0)
     n_threads: int = _field(0, "CPU threads; 0: one per physical core.", ge=0)
     n_gpu_layers: int = _field(0, "Layers offloaded to a GPU (none here).")

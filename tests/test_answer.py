@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from rag_app.answer import Answer, AnswerEvent, AskOptions, Passage, SourcesEvent, StatusEvent, TokenEvent
-from rag_app.answer_pipeline import AnswerPipeline, is_follow_up, retrieval_query
+from rag_app.answering.pipeline import AnswerPipeline, is_follow_up, retrieval_query
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
-from rag_app.generation import LlamaGenerator
+from rag_app.generation import LlamaGenerator, Request
 from rag_app.grounding.evidence import PassageSentences
 from rag_app.grounding.gate import GateThresholds, gate
 from rag_app.grounding.question import Question
@@ -287,7 +287,7 @@ def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, 
         ("Why? " * 3000, _long_passages(), history),  # a question longer than the window
         ("What does GGUF store?", [], ()),
     ]:
-        prompt = generator.build_prompt(question, passages, hist)
+        prompt = generator.renderer.build_prompt(Request(question, passages, hist))
         assert len(prompt.tokens) + prompt.max_tokens <= 512
         assert prompt.max_tokens >= 16
         if passages and len(question) < 100:
@@ -295,7 +295,7 @@ def test_prompt_never_overflows_small_context(model: str, demo_index: Settings, 
             assert "Passage 1." in prompt.text  # the best one kept
             assert f"Passage {len(passages)}." not in prompt.text
     # And the model really generates from such a prompt without a context error.
-    out = "".join(generator.stream("What does GGUF store?", _long_passages(), history, max_tokens=24))
+    out = "".join(generator.stream(Request("What does GGUF store?", _long_passages(), history, max_tokens=24)))
     assert isinstance(out, str)
     generator.close()
 
@@ -304,7 +304,8 @@ def test_budget_trims_last_passage_and_drops_old_history_first(demo_index: Setti
     settings = demo_index.replace(n_ctx=1024)
     generator = LlamaGenerator(settings.generation, MODELS)
     history = [(f"Old question {i}?", f"Old answer {i}. " * 20) for i in range(6)]
-    prompt = generator.build_prompt("What does GGUF store?", _long_passages(3), history, max_tokens=128)
+    prompt = generator.renderer.build_prompt(Request("What does GGUF store?", _long_passages(3), history,
+                                                     max_tokens=128))
     assert len(prompt.tokens) + prompt.max_tokens <= 1024
     assert prompt.trimmed_last
     assert prompt.history_used <= 3
@@ -340,9 +341,9 @@ def test_gemma_base_model_answers_through_completion_prompt(
     demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
 ) -> None:
     generator = LlamaGenerator(demo_index.generation, MODELS, gemma_gguf)
-    assert not generator.has_chat_template
+    assert not generator.renderer.has_chat_template
     fact = DEMO_FACTS[0]
-    prompt = generator.build_prompt(fact.question, pipeline.retrieve(fact.question))
+    prompt = generator.renderer.build_prompt(Request(fact.question, pipeline.retrieve(fact.question)))
     assert not prompt.chat and prompt.text.rstrip().endswith("Answer:")
     with AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder, generator=generator) as pipe:
         answer = pipe.answer(fact.question, options=AskOptions(max_tokens=SHORT))
@@ -352,16 +353,13 @@ def test_gemma_base_model_answers_through_completion_prompt(
     generator.close()
 
 
-def test_set_model_switches_between_chat_and_completion(
-    demo_index: Settings, embedder: Embedder, gemma_gguf: Path, pipeline: AnswerPipeline
-) -> None:
-    pipe = AnswerPipeline(demo_index, store=pipeline.store, embedder=embedder,
-                          generator=LlamaGenerator(demo_index.generation, MODELS))
-    assert pipe.generator.has_chat_template
-    pipe.generator.set_model(gemma_gguf)
-    assert pipe.generator.model_path == gemma_gguf
-    assert not pipe.generator.has_chat_template
-    pipe.generator.close()
+def test_set_model_switches_between_chat_and_completion(demo_index: Settings, gemma_gguf: Path) -> None:
+    generator = LlamaGenerator(demo_index.generation, MODELS)
+    assert generator.renderer.has_chat_template
+    generator.set_model(gemma_gguf)
+    assert generator.model_path == gemma_gguf
+    assert not generator.renderer.has_chat_template
+    generator.close()
 
 
 def test_missing_or_empty_index_tells_to_ingest(tmp_path: Path, embedder: Embedder) -> None:

@@ -16,12 +16,15 @@ import httpx
 import openai
 import pytest
 
-from rag_app.keys import KeyStore
+from rag_app.service.keys import KeyStore
 
 from conftest import DEMO_DATA, ROOT, make_settings, serve_process
 from demo_facts import DEMO_FACTS, NOT_IN_CORPUS_EN
 
 FACT = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 1)  # GPT-2's vocabulary
+# A question the bundled answer model answers right and verified (temperature 0): the two tests
+# below check the verified path, and fail if it is not taken.
+VERIFIED = next(f for f in DEMO_FACTS if f.file == "how_llms_work.pdf" and f.page == 4)  # Q4_K_M's bits
 
 
 @dataclass
@@ -47,19 +50,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Serve
 
 def test_a_completion_through_the_openai_client_carries_its_sources(server: Server) -> None:
     completion = server.client().chat.completions.create(
-        model="rag_app/default", messages=[{"role": "user", "content": FACT.question}], temperature=0)
+        model="rag_app/default", messages=[{"role": "user", "content": VERIFIED.question}], temperature=0)
     extra = completion.rag_app  # type: ignore[attr-defined]
     assert completion.model == "rag_app/default" and completion.choices[0].message.content
     assert not extra["refused"] and extra["sources"], extra
-    assert any(s["file"] == FACT.file and s["page"] == FACT.page for s in extra["sources"])
-    if extra["verified"]:  # a verified answer is right
-        assert FACT.answer in completion.choices[0].message.content
+    assert any(s["file"] == VERIFIED.file and s["page"] == VERIFIED.page for s in extra["sources"])
+    assert extra["verified"] and extra["verdict"] == "checked", extra
+    assert VERIFIED.answer in completion.choices[0].message.content
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
 
 
 def test_a_stream_through_the_openai_client_sends_the_passages_first(server: Server) -> None:
     chunks = list(server.client().chat.completions.create(
-        model="rag_app/default", messages=[{"role": "user", "content": FACT.question}], stream=True,
+        model="rag_app/default", messages=[{"role": "user", "content": VERIFIED.question}], stream=True,
         temperature=0))
     extras = [c.rag_app for c in chunks if getattr(c, "rag_app", None)]  # type: ignore[attr-defined]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -68,7 +71,7 @@ def test_a_stream_through_the_openai_client_sends_the_passages_first(server: Ser
     assert first_word > next(i for i, c in enumerate(chunks) if getattr(c, "rag_app", None))
     final = extras[-1]
     assert chunks[-1].choices[0].finish_reason == "stop" and "sources" in final and text.strip()
-    assert final["answer"] in text or not final["verified"]
+    assert final["verified"] and final["answer"] in text and VERIFIED.answer in text
 
 
 def test_a_refusal_and_an_unknown_collection(server: Server) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from rag_app.cli.evaluate import summary_markdown, summary_rows
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
 from rag_app.eval import metrics
-from rag_app.eval.command import summary_markdown, summary_rows
 from rag_app.eval.formats import DatasetError, guess_format, load_dataset
 from rag_app.eval.runner import EvalOptions, EvalResult, corpus_key, run_eval
 

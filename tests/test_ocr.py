@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rag_app.app import App
 from rag_app.ingest.loaders import load_document
 from rag_app.ingest.ocr import PageReader, tesseract_available
+from rag_app.service.app import App
 
 from conftest import make_settings
 from scans import LINES, page_image, png, scanned_pdf

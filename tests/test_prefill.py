@@ -11,10 +11,10 @@ import time
 import pytest
 
 from rag_app.answer import AskOptions
-from rag_app.answer_pipeline import AnswerPipeline
+from rag_app.answering.pipeline import AnswerPipeline
 from rag_app.config import Settings
 from rag_app.embedding import Embedder
-from rag_app.generation import LlamaGenerator
+from rag_app.generation import LlamaGenerator, Request
 
 from demo_facts import DEMO_FACTS
 
@@ -106,11 +106,11 @@ def test_a_follow_up_over_the_same_passages_reads_only_the_new_turn(pipeline: An
     fresh(pipeline)
     generator = pipeline.generator
     passages = pipeline.retrieve(QUESTION)[:1]  # room left for the turn within max_prompt_tokens
-    first = generator.stream(QUESTION, passages, conversation="tab", max_tokens=SHORT)
+    first = generator.stream(Request(QUESTION, passages, conversation="tab", max_tokens=SHORT))
     reply = "".join(first)
     assert first.prompt is not None and first.stats.cached_tokens == 0
-    follow_up = generator.stream("And in French?", passages, [(QUESTION, reply)], conversation="tab",
-                                 max_tokens=SHORT)
+    follow_up = generator.stream(Request("And in French?", passages, [(QUESTION, reply)], conversation="tab",
+                                         max_tokens=SHORT))
     "".join(follow_up)
     assert follow_up.prompt is not None
     # Instructions and passages come before the turns: all of them were read with the first question.

@@ -14,7 +14,7 @@ import pytest
 
 from rag_app.answer import Passage
 from rag_app.config import Settings
-from rag_app.generation import GenerationServerError, LlamaGenerator, ServerGenerator
+from rag_app.generation import GenerationServerError, LlamaGenerator, Request, ServerGenerator
 from rag_app.llm.files import resolve_llm
 
 from conftest import MODELS, free_port, make_settings
@@ -24,6 +24,7 @@ DEFAULT_MODEL = "qwen2.5-1.5b"
 QUESTION = "Where do white storks build their nests?"
 PASSAGES = [Passage(1, "storks.md", None, "Storks",
                     "White storks build their nests on church towers and chimneys in Alsace.", 0.9)]
+ASKED = Request(QUESTION, PASSAGES)
 
 
 def start_server(port: int, log: Path, model_id: str = MODEL) -> subprocess.Popen[bytes]:
@@ -71,7 +72,7 @@ def test_the_server_writes_what_the_model_in_this_process_writes(server: str, tm
     remote = ServerGenerator(settings.generation, settings.paths.models_dir)
     local = LlamaGenerator(settings.generation, settings.paths.models_dir)
     try:
-        there, here = remote.stream(QUESTION, PASSAGES), local.stream(QUESTION, PASSAGES)
+        there, here = remote.stream(ASKED), local.stream(ASKED)
         pieces = list(there)
         assert len(pieces) > 1  # streamed, piece by piece
         assert "".join(pieces) == "".join(here) and "church towers" in "".join(pieces)
@@ -91,7 +92,7 @@ def test_the_server_writes_what_the_model_in_this_process_writes(server: str, tm
         assert remote.model_name == MODEL  # its fitted decision applies
         plain = ServerGenerator(settings_for(tmp_path, server, llm_logprobs=False).generation,
                                 settings.paths.models_dir)
-        without = plain.stream(QUESTION, PASSAGES)
+        without = plain.stream(ASKED)
         assert "".join(without) == "".join(pieces) and without.stats.token_logprobs == []
         assert without.stats.refusal_start is None
         plain.close()
@@ -110,13 +111,14 @@ def test_prompts_are_counted_by_the_server_when_its_tokenizer_is_not_the_one_her
     try:
         assert same.token_counting() == ("the tokenizer of smollm2-135m, read here, the same as the server's "
                                          "(checked with /extras/tokenize)")
-        assert same.build_prompt(QUESTION, PASSAGES).tokens == local.build_prompt(QUESTION, PASSAGES).tokens
+        assert same.renderer.build_prompt(ASKED).tokens == local.renderer.build_prompt(ASKED).tokens
         # Qwen's vocabulary is not SmolLM2's: the server counts (the Qwen chat template still renders).
         assert other.token_counting().startswith("the server's tokenizer (/extras/tokenize)")
-        prompt = other.build_prompt(QUESTION, PASSAGES)
-        assert prompt.tokens == local.prompt_tokens(prompt.text, add_bos=True, special=True)
-        assert prompt.tokens != other.llm.tokenize(prompt.text.encode("utf-8"), add_bos=True, special=True)
-        assert "church towers" in "".join(other.stream(QUESTION, PASSAGES))
+        prompt = other.renderer.build_prompt(ASKED)
+        assert prompt.tokens == local.renderer.prompt_tokens(prompt.text, add_bos=True, special=True)
+        assert prompt.tokens != other.renderer.vocabulary.tokenize(prompt.text.encode("utf-8"), add_bos=True,
+                                                                  special=True)
+        assert "church towers" in "".join(other.stream(ASKED))
     finally:
         for generator in (same, other, local):
             generator.close()
@@ -128,7 +130,7 @@ def test_a_server_that_is_down_is_asked_again_then_said_so(tmp_path: Path) -> No
     generator = ServerGenerator(settings.generation, settings.paths.models_dir)
     started = time.monotonic()
     with pytest.raises(GenerationServerError, match="does not answer.*Start it"):
-        list(generator.stream(QUESTION, PASSAGES))
+        list(generator.stream(ASKED))
     assert time.monotonic() - started >= 0.5 + 1.0  # two waits with backoff before giving up
     assert generator.token_counting().endswith("(not checked: the server offers no tokenize endpoint, or did "
                                                "not answer)")
@@ -144,7 +146,7 @@ def test_a_server_stopped_mid_answer_ends_it_with_a_clear_error_not_a_repeat(tmp
     generator = ServerGenerator(settings.generation, settings.paths.models_dir)
     shown: list[str] = []
     try:
-        pieces = iter(generator.stream("Describe white storks at length, in many sentences.", PASSAGES * 3))
+        pieces = iter(generator.stream(Request("Describe white storks at length, in many sentences.", PASSAGES * 3)))
         shown.append(next(pieces))
         process.kill()
         process.wait(timeout=20)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.keys import KeyStore
-from rag_app.library import Library
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import Library
 
 from conftest import ROOT, make_settings, serve_process
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from rag_app.embedding import Embedder
-from rag_app.watch import WatchEvent, watch
+from rag_app.ingest.watch import WatchEvent, watch
 
 from conftest import make_settings
 

@@ -4,7 +4,7 @@
   read every collection. Once a key exists, every request needs ``Authorization: Bearer KEY``,
   loopback included, and reads only the key's collections; another collection is a 404, the
   same as one that does not exist, so its name does not leak. The server's own token for this
-  user's command line (`rag_app.running`) counts as a key to everything, from loopback only.
+  user's command line (`rag_app.service.discovery`) counts as a key to everything, from loopback only.
 - A client that sends wrong keys is refused with 429 after `MAX_FAILURES` in `FAILURE_WINDOW_S`
   seconds, per client address; wrong logins to the chat page count the same (`LoginLimit`).
 - `Admission` bounds the questions waiting for the one answer model: one more is a 429 with
@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_app.api.errors import ApiError, error_response
-from rag_app.keys import ApiKey, ApiKeyError, KeyStore, is_loopback
+from rag_app.service.keys import ApiKey, ApiKeyError, KeyStore, is_loopback
 
 MAX_FAILURES = 10
 FAILURE_WINDOW_S = 60.0
@@ -49,7 +49,7 @@ class Guard:
 
     def __init__(self, keys: KeyStore, local_token: str = "") -> None:
         self.keys = keys
-        self.local_token = local_token  # this user's command line (`rag_app.running`), loopback only
+        self.local_token = local_token  # this user's command line (`rag_app.service.discovery`), loopback only
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_app.api.schemas import ChatRequest, SearchRequest
+from rag_app.api.requests import ChatRequest, SearchRequest
 
 OPENAPI_PATH = "/v1/openapi.json"
 _REF = "#/components/schemas/{model}"

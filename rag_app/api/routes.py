@@ -43,12 +43,12 @@ from rag_app.answer import (
     StatusEvent,
     TokenEvent,
 )
-from rag_app.api import shapes
+from rag_app.api import responses
 from rag_app.api.errors import ApiError, error_response
 from rag_app.api.guard import Admission, Caller, Guard
 from rag_app.api.openapi import OPENAPI_PATH, openapi_document
-from rag_app.api.schemas import ChatRequest, Message, SearchRequest, parse
-from rag_app.app import (
+from rag_app.api.requests import ChatRequest, Message, SearchRequest, parse
+from rag_app.service.app import (
     App,
     EmptyQueryError,
     GenerationServerError,
@@ -57,8 +57,8 @@ from rag_app.app import (
     ModelNotFoundError,
     UploadError,
 )
-from rag_app.keys import KeyStore
-from rag_app.library import DEFAULT, Library, UnknownCollectionError
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import DEFAULT, Library, UnknownCollectionError
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,8 @@ class Api:
         other model name (a client's fixed default) means ``default``. One the caller may not
         read is a 404 like one that does not exist."""
         names = self.library.names()
-        name = requested.removeprefix(shapes.MODEL_PREFIX) if requested else DEFAULT
-        if not requested.startswith(shapes.MODEL_PREFIX) and name not in names:
+        name = requested.removeprefix(responses.MODEL_PREFIX) if requested else DEFAULT
+        if not requested.startswith(responses.MODEL_PREFIX) and name not in names:
             name = DEFAULT
         if name not in names or not caller.may_read(name):
             raise ApiError(404, f"The model '{requested}' does not exist (GET /v1/models lists yours).",
@@ -191,7 +191,7 @@ class Api:
     async def models(self, request: Request) -> Response:
         caller = self.guard.caller(request)
         model = self.library.generator.model_name
-        data = [{"id": shapes.model_name(name), "object": "model", "created": 0, "owned_by": "rag_app",
+        data = [{"id": responses.model_name(name), "object": "model", "created": 0, "owned_by": "rag_app",
                  "rag_app": {"collection": name, "answer_model": model}}
                 for name in self.library.names() if caller.may_read(name)]
         return JSONResponse({"object": "list", "data": data})
@@ -207,7 +207,7 @@ class Api:
         if not chat.stream:
             with self.admission.admit():
                 answer = await run_in_threadpool(_answer, app, question, history, options)
-            return JSONResponse(shapes.completion(answer, name, base))
+            return JSONResponse(responses.completion(answer, name, base))
         self.admission.take()  # held by the stream until it ends (or the client leaves)
         events = app.ask(question, history, options=options)
         try:  # retrieval's errors are the response's status; later ones end the stream
@@ -229,29 +229,29 @@ class Api:
                       base: str) -> AsyncIterator[str]:
         """Server-sent events of one answer. The response (`ClosingStream`) closes ``events``
         when it ends, the client gone included, which frees the model at once."""
-        cid = shapes.completion_id()
+        cid = responses.completion_id()
         written = False
         try:
-            yield _sse(shapes.chunk(cid, name, {"role": "assistant", "content": ""}))
+            yield _sse(responses.chunk(cid, name, {"role": "assistant", "content": ""}))
             event = first
             while event is not None:
                 if isinstance(event, SourcesEvent):
-                    found = [shapes.passage_json(p, base, name) for p in event.passages]
-                    yield _sse(shapes.chunk(cid, name, {}, rag_app={"passages": found}))
+                    found = [responses.passage_json(p, base, name) for p in event.passages]
+                    yield _sse(responses.chunk(cid, name, {}, rag_app={"passages": found}))
                 elif isinstance(event, StatusEvent):
                     status = {"stage": event.stage, "passages": event.passages, "model": event.model}
-                    yield _sse(shapes.chunk(cid, name, {}, rag_app={"status": status}))
+                    yield _sse(responses.chunk(cid, name, {}, rag_app={"status": status}))
                 elif isinstance(event, TokenEvent):
                     written = True
-                    yield _sse(shapes.chunk(cid, name, {"content": event.text}))
+                    yield _sse(responses.chunk(cid, name, {"content": event.text}))
                 elif isinstance(event, AnswerEvent):
                     answer = event.answer
                     if not written or not answer.verified:  # the refusal, or why the reply is not verified
-                        yield _sse(shapes.chunk(cid, name, {"content": ("\n\n" if written else "") + answer.answer}))
+                        yield _sse(responses.chunk(cid, name, {"content": ("\n\n" if written else "") + answer.answer}))
                     if answer.addressed:
-                        yield _sse(shapes.chunk(cid, name, {"content": "\n\n" + answer.addressed_note()}))
-                    yield _sse(shapes.chunk(cid, name, {}, "stop", usage=shapes.usage(answer),
-                                            rag_app=shapes.answer_extra(answer, base, name)))
+                        yield _sse(responses.chunk(cid, name, {"content": "\n\n" + answer.addressed_note()}))
+                    yield _sse(responses.chunk(cid, name, {}, "stop", usage=responses.usage(answer),
+                                            rag_app=responses.answer_extra(answer, base, name)))
                     yield "data: [DONE]\n\n"
                 if await request.is_disconnected():
                     break
@@ -274,8 +274,8 @@ class Api:
         base = str(request.base_url)
         with app_errors():
             found = await run_in_threadpool(app.search, query.query, query.top_k)
-        return JSONResponse({"object": "list", "model": shapes.model_name(name),
-                             "data": [shapes.passage_json(p, base, name) for p in found]})
+        return JSONResponse({"object": "list", "model": responses.model_name(name),
+                             "data": [responses.passage_json(p, base, name) for p in found]})
 
     async def documents(self, request: Request) -> Response:
         caller = self.guard.caller(request)

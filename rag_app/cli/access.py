@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rag_app.config import load_settings
-from rag_app.keys import ApiKeyError, KeyStore
-from rag_app.library import DEFAULT, CollectionError, Library
+from rag_app.service.keys import ApiKeyError, KeyStore
+from rag_app.service.library import DEFAULT, CollectionError, Library
 
 collections_app = typer.Typer(help="Named document folders, each with its own index.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and the collections each may read.", no_args_is_help=True)

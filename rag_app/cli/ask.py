@@ -35,7 +35,7 @@ def ask_command(
             return show_events(remote_ask(server, question, k), as_json=as_json, console=console)
         except ServerGone as exc:  # nothing shown yet
             log.info("The server at %s did not answer (%s); answering here", server.url, exc)
-    from rag_app.app import App  # PyTorch and the models: only when no server answers
+    from rag_app.service.app import App  # PyTorch and the models: only when no server answers
 
     with App(settings) as rag:
         return show_events(rag.ask(question, options=AskOptions(k=k)), as_json=as_json, console=console)

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from rag_app.cli import index_commands
 from rag_app.cli.access import collections_app, keys_app
+from rag_app.cli.common import (
+    CollectionOpt,
+    DataDirOpt,
+    IndexDirOpt,
+    JsonOpt,
+    LocalOpt,
+    command_settings,
+    console,
+    err_console,
+    fail,
+    print_json,
+)
 from rag_app.cli.models import models_app
-from rag_app.config import Settings, load_settings
+from rag_app.config import Settings
 
 if TYPE_CHECKING:
     from rag_app.answer import Passage
-    from rag_app.app import App, IngestReport
+    from rag_app.service.app import IngestReport
 
 app = typer.Typer(
     help="Ask questions about your own documents, offline.",
@@ -33,20 +43,6 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(collections_app, name="collections")
 app.add_typer(keys_app, name="keys")
-console = Console()
-err_console = Console(stderr=True)
-
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of documents.")]
-IndexDirOpt = Annotated[Optional[Path], typer.Option("--index-dir", help="Index folder.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-LocalOpt = Annotated[bool, typer.Option("--local", help="Load the models here even when a `rag-app serve` "
-                                        "of this index is running (by default it answers).")]
-CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="The collection to use "
-                                                      "(`rag-app collections list`; default: data_dir).")]
-
-Result = TypeVar("Result")
-
-
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
@@ -57,33 +53,6 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
     )
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error for a person and return the exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {message}")
-    return typer.Exit(code)
-
-
-def print_json(data: Any) -> None:
-    """One JSON object on stdout, nothing else."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-
-
-def _settings(collection: str | None = None, **overrides: Any) -> Settings:
-    """The settings, with ``overrides``; for a named ``collection``, its data and index folders."""
-    try:
-        settings = load_settings(**overrides)
-    except Exception as exc:  # pydantic ValidationError names the field
-        raise fail(f"Invalid settings: {exc}") from exc
-    if collection and collection != "default":
-        from rag_app.library import CollectionError, Library
-
-        try:
-            return Library(settings).settings_for(collection)
-        except CollectionError as exc:
-            raise fail(str(exc)) from exc
-    return settings
 
 
 @app.command()
@@ -102,10 +71,10 @@ def ingest(
     Work is committed in batches: after an interruption, run it again to go on from there.
     Questions can be asked while it runs.
     """
-    from rag_app.app import App, IndexUnavailableError, IngestError, ModelNotFoundError
-    from rag_app.eval.command import progress_bar, stage_callback
+    from rag_app.cli.progress import progress_bar, stage_callback
+    from rag_app.service.app import App, IndexUnavailableError, IngestError, ModelNotFoundError
 
-    settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
+    settings = command_settings(collection, data_dir=data_dir, index_dir=index_dir)
     # A parser library that prints would break the JSON: stdout holds only the report.
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with progress_bar(err_console, disable=as_json or not err_console.is_terminal) as bar, quiet:
@@ -145,10 +114,10 @@ def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None, collection
     (every collection's, when there are several and none is named)."""
     import threading
 
-    from rag_app.app import App, IngestError, ModelNotFoundError, WatchEvent
-    from rag_app.library import CollectionError, Library
+    from rag_app.service.app import App, IngestError, ModelNotFoundError, WatchEvent
+    from rag_app.service.library import CollectionError, Library
 
-    settings = _settings(collection, data_dir=data_dir, index_dir=index_dir)
+    settings = command_settings(collection, data_dir=data_dir, index_dir=index_dir)
     library = Library(settings)
     try:
         every = collection is None and data_dir is None and index_dir is None and len(library.names()) > 1
@@ -187,9 +156,9 @@ def watch(data_dir: DataDirOpt = None, index_dir: IndexDirOpt = None, collection
 @app.command()
 def info(index_dir: IndexDirOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds."""
-    from rag_app.app import App, IndexUnavailableError
+    from rag_app.service.app import App, IndexUnavailableError
 
-    settings = _settings(collection, index_dir=index_dir)
+    settings = command_settings(collection, index_dir=index_dir)
     generation = settings.generation
     try:
         with App(settings) as rag:
@@ -251,10 +220,10 @@ def search(
     """Show the passages that hybrid retrieval finds for a query."""
     from dataclasses import asdict
 
-    settings = _settings(collection, index_dir=index_dir)
+    settings = command_settings(collection, index_dir=index_dir)
     passages = None if local else _search_on_server(settings, query, k)
     if passages is None:
-        from rag_app.app import App, IndexUnavailableError, ModelNotFoundError
+        from rag_app.service.app import App, IndexUnavailableError, ModelNotFoundError
 
         with App(settings) as rag:
             try:
@@ -302,11 +271,13 @@ def ask(
     as_json: JsonOpt = False,
     local: LocalOpt = False,
 ) -> None:
-    """Answer a question from your documents, with the file and page of every source (through a
-    running `rag-app serve` of the same index when there is one, unless --local or --model)."""
-    from rag_app.cli.ask import ask_command  # rag_app.app (PyTorch, the models) only if no server answers
+    """Answer a question from your documents, with the file and page of every source.
 
-    settings = _settings(collection, index_dir=index_dir, model=model)
+    A running `rag-app serve` of the same index answers it when there is one (unless --local or --model).
+    """
+    from rag_app.cli.ask import ask_command  # rag_app.service.app (PyTorch, the models) only if no server answers
+
+    settings = command_settings(collection, index_dir=index_dir, model=model)
     try:
         ask_command(settings, question, k=k, as_json=as_json, console=console, local=local or model is not None)
     except RuntimeError as exc:  # IndexUnavailableError, ModelNotFoundError, RemoteError: the message says why
@@ -326,10 +297,10 @@ def show(
     collection: CollectionOpt = None,
 ) -> None:
     """Show a passage in its page or section (or a page of a document), as the chat page's source panel does."""
-    from rag_app.app import App, IndexUnavailableError, SourceError
     from rag_app.cli.show import show_command
+    from rag_app.service.app import App, IndexUnavailableError, SourceError
 
-    settings = _settings(collection, index_dir=index_dir, data_dir=data_dir)
+    settings = command_settings(collection, index_dir=index_dir, data_dir=data_dir)
     try:
         with App(settings) as rag:
             show_command(rag, target, sentence=sentence, png=png, console=console)
@@ -361,103 +332,24 @@ def eval_(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the per-question JSON report here.")] = None,
 ) -> None:
     """Measure retrieval and answers on a public question set (SQuAD, BEIR, ClapNQ, FinanceBench)."""
-    from rag_app.app import IndexUnavailableError, ModelNotFoundError
-    from rag_app.eval.command import eval_command
+    from rag_app.cli.evaluate import eval_command
     from rag_app.eval.formats import DatasetError
     from rag_app.eval.runner import EvalOptions
+    from rag_app.service.app import IndexUnavailableError, ModelNotFoundError
 
     options = EvalOptions(dataset=dataset, format=fmt, unit=unit, limit=limit, index_dir=index_dir,
                           retrieval_only=retrieval_only, foreign=foreign, hide_gold=hide_gold,
                           near_miss=near_miss, answer_limit=answer_limit)
     try:
-        eval_command(_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
+        eval_command(command_settings(), options, as_json=as_json, out=out, console=console, err_console=err_console)
     except (DatasetError, IndexUnavailableError, ModelNotFoundError) as exc:
         raise fail(str(exc)) from exc
 
 
-@app.command()
-def migrate(
-    to: Annotated[str, typer.Option("--to", help="milvus: copy the embedded index into Milvus; sqlite: "
-                                    "copy the Milvus index back into index_dir.")],
-    index_dir: IndexDirOpt = None,
-    collection: CollectionOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Copy the index to the other store (the vectors are copied, nothing is embedded again)."""
-    report = _on_index(_settings(collection, index_dir=index_dir), lambda rag: rag.migrate(
-        to.lower(), progress=lambda done, total: console.print(
-            f"[dim]{done} of {total} chunks copied[/]", highlight=False) if not as_json else None))
-    data = {"to": to.lower(), "documents": report.documents, "chunks": report.chunks, "failures": report.failures,
-            "checked_queries": report.checked_queries, "same_top10": round(report.same_top, 3)}
-    if as_json:
-        print_json(data)
-        return
-    console.print(f"Copied {report.documents} documents ({report.chunks} chunks) and {report.failures} "
-                  f"unreadable-file records; {report.same_top:.0%} of {report.checked_queries} searches gave "
-                  "the same 10 nearest chunks in both.")
-    console.print(f'Set store = "{to.lower()}" in rag_app.toml (or RAG_APP_STORE={to.lower()}) to use it.')
-
-
-def _on_index(settings: Settings, call: Callable[[App], Result]) -> Result:
-    """``call`` on the application over ``settings``; an index that cannot be used ends the
-    command with its message (what to do next)."""
-    from rag_app.app import App, IndexUnavailableError
-
-    try:
-        with App(settings) as rag:
-            return call(rag)
-    except IndexUnavailableError as exc:
-        raise fail(str(exc)) from exc
-
-
-@app.command()
-def check(
-    index_dir: IndexDirOpt = None,
-    collection: CollectionOpt = None,
-    full: Annotated[bool, typer.Option("--full", help="Every check there is: SQLite's integrity_check and "
-                                       "the full-text index against the chunks (seconds per GB).")] = False,
-    repair: Annotated[bool, typer.Option("--repair", help="Rebuild the full-text index and the vector "
-                                         "cache from the chunks when they are what is damaged.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Check that the index is whole: its file, its tables, and that they agree. Exit 1 if not."""
-    report = _on_index(_settings(collection, index_dir=index_dir),
-                       lambda rag: rag.check(full=full or repair, repair=repair))
-    if as_json:
-        print_json(report.to_dict())
-    elif report.ok:
-        console.print(f"The index in {report.location} is whole ({'full' if report.full else 'quick'} check, "
-                      f"{report.seconds:.2f} s).", highlight=False)
-    else:
-        err_console.print(f"[bold red]Damaged:[/] {report.message()}", highlight=False)
-    if not report.ok:
-        raise typer.Exit(1)
-
-
-@app.command()
-def backup(
-    destination: Annotated[Path, typer.Argument(help="A new or empty folder for the copy.")],
-    index_dir: IndexDirOpt = None,
-    collection: CollectionOpt = None,
-) -> None:
-    """Copy the index into a folder, whole and checked, while questions and an ingest go on."""
-    copy = _on_index(_settings(collection, index_dir=index_dir), lambda rag: rag.backup(destination))
-    console.print(f"Backed up to {copy} ({copy.stat().st_size / 1e6:.1f} MB). "
-                  f"`rag-app restore {destination}` puts it back.", highlight=False)
-
-
-@app.command()
-def restore(
-    source: Annotated[Path, typer.Argument(help="The folder `rag-app backup` wrote.")],
-    index_dir: IndexDirOpt = None,
-    collection: CollectionOpt = None,
-) -> None:
-    """Put a backup in place of the index (checked first; the replaced index is kept beside it)."""
-    settings = _settings(collection, index_dir=index_dir)
-    kept = _on_index(settings, lambda rag: rag.restore(source))
-    console.print(f"Restored the index in {settings.paths.index_dir} from {source}."
-                  + (f" The index it replaced is in {kept} (delete it when you no longer need it)." if kept else ""),
-                  highlight=False)
+app.command()(index_commands.migrate)
+app.command()(index_commands.check)
+app.command()(index_commands.backup)
+app.command()(index_commands.restore)
 
 
 @app.command()
@@ -470,14 +362,14 @@ def serve(
                                                "folder while serving (as `rag-app watch`).")] = False,
 ) -> None:
     """Open the chat page in your browser at http://HOST:PORT (local only by default)."""
-    from rag_app.app import IndexUnavailableError, ModelNotFoundError
-    from rag_app.keys import ApiKeyError
-    from rag_app.server import ServeRefusedError
+    from rag_app.service.app import IndexUnavailableError, ModelNotFoundError
+    from rag_app.service.keys import ApiKeyError
+    from rag_app.web.serve import ServeRefusedError
 
-    settings = _settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
+    settings = command_settings(host=host, port=port, index_dir=index_dir, data_dir=data_dir)
     console.print("Loading the index and the models…")
     try:
-        from rag_app.server import serve as run_server
+        from rag_app.web.serve import serve as run_server
 
         server, page = run_server(settings, watch_folder=watch_folder)
     except (IndexUnavailableError, ModelNotFoundError, ServeRefusedError, ApiKeyError) as exc:

@@ -27,7 +27,7 @@ def _fail(message: str) -> typer.Exit:
 @models_app.command("list")
 def list_models(models_dir: ModelsDirOpt = None) -> None:
     """Known models (installed or not, size, path) and any other GGUF in the models folder."""
-    from rag_app.app import App  # the models: only when used
+    from rag_app.service.app import App  # the models: only when used
 
     found = App(load_settings(models_dir=models_dir)).models_overview()
     table = Table()
@@ -58,7 +58,7 @@ def install(
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Install an answer model (downloaded, joined, SHA-256 checked) or an embedder (built, checked)."""
-    from rag_app.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
+    from rag_app.service.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
 
     app = App(load_settings(models_dir=models_dir))
     try:
@@ -81,7 +81,7 @@ def use(
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Answer with this model, or retrieve with this embedder, from now on (saved in rag_app.toml)."""
-    from rag_app.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
+    from rag_app.service.app import App, ModelAdminError, ModelNotFoundError  # the models: only when used
 
     try:
         choice = App(load_settings(models_dir=models_dir)).use_model(model)

@@ -1,7 +1,7 @@
 """`rag-app ask` and `rag-app search` through a running `rag-app serve` of the same index.
 
 A new process would load PyTorch, the embedder and the answer model for one question; a server
-of the same user that serves the same index (announced in `rag_app.running`) has them loaded and
+of the same user that serves the same index (announced in `rag_app.service.discovery`) has them loaded and
 may have read the passages already. Its API's stream is turned back into the `Event`s and the
 `Answer` that `App.ask` gives, so that the command prints the same thing (and ``--json`` the same
 object) either way. A server that cannot be reached before anything is shown is `ServerGone`:
@@ -33,7 +33,7 @@ from rag_app.answer import (
     TokenEvent,
 )
 from rag_app.config import Settings
-from rag_app.running import RunningServer, find
+from rag_app.service.discovery import RunningServer, find
 
 log = logging.getLogger(__name__)
 

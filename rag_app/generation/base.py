@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from rag_app.answer import History, Passage
 from rag_app.generation.prompt import Prompt
-from rag_app.text import ENGLISH
+from rag_app.generation.request import Request
 
 
 @dataclass
@@ -89,7 +88,9 @@ class Generation:
 
 
 class Generator(Protocol):
-    """A model that answers from numbered passages (`LlamaGenerator`; a fake in the tests)."""
+    """A model that answers from numbered passages: a runtime (`LlamaGenerator` in this process,
+    `ServerGenerator` on an inference server; a fake in the tests). Runtimes are siblings: each
+    renders its prompts with a `renderer.Renderer` and none extends another."""
 
     @property
     def model_name(self) -> str:
@@ -113,37 +114,17 @@ class Generator(Protocol):
         """Use another model from the next request on (`ModelNotFoundError` keeps the current one)."""
         ...
 
-    def stream(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: History = (),
-        *,
-        language: str = ENGLISH,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        conversation: str = "",
-    ) -> Generation:
-        """The reply to ``question`` over the numbered ``passages``, written as it is iterated
-        (`Generation`); ``None``: the generation settings. What the model read is kept for the
-        next question of ``conversation``."""
+    def stream(self, request: Request) -> Generation:
+        """The reply to the request's question over its numbered passages, written as it is
+        iterated (`Generation`); what the model read is kept for the request's next question in
+        its conversation."""
         ...
 
-    def prefill(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: History = (),
-        *,
-        language: str = ENGLISH,
-        max_tokens: int | None = None,
-        conversation: str = "",
-        stop: Callable[[], bool] = lambda: False,
-    ) -> PrefillResult:
+    def prefill(self, request: Request, stop: Callable[[], bool] = lambda: False) -> PrefillResult:
         """Read ahead the prompt `stream` would read for this draft of a question, so that the
-        question, when asked in ``conversation``, finds what it shares read; gives way to a
+        question, when asked in the same conversation, finds what it shares read; gives way to a
         question, or when ``stop()`` turns true, at its next piece (`PrefillResult.complete`
-        False)."""
+        False). A runtime that cannot read ahead returns at once, incomplete."""
         ...
 
     def priority(self) -> AbstractContextManager[None]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from rag_app.answer import History, Passage
+from rag_app.answer import Passage
 from rag_app.config import GenerationSettings
+from rag_app.generation.request import Request
 from rag_app.text import ENGLISH, FRENCH
 
 # A passage trimmed to fit must keep at least this many tokens to be worth including.
@@ -137,41 +138,51 @@ def passage_block(n: int, passage: Passage, text: str, language: str) -> str:
     return f"[{n}] ({where}) {' '.join(text.split())}"
 
 
-def build_prompt(
-    model: PromptModel,
-    question: str,
-    passages: Sequence[Passage],
-    history: History = (),
-    *,
-    language: str = ENGLISH,
-    n_ctx: int,
-    max_tokens: int,
-    max_prompt_tokens: int,
-    history_turns: int = _DEFAULTS.history_turns,
-    history_answer_tokens: int = _DEFAULTS.history_answer_tokens,
-) -> Prompt:
-    """The prompt for ``question`` over numbered ``passages`` (best first) within ``n_ctx``.
+@dataclass(frozen=True)
+class Budget:
+    """The room a prompt has: the model's window ``n_ctx``, the answer tokens to keep free, the
+    prompt's own cap, and how much history it carries."""
 
-    Room is kept for ``max_tokens`` answer tokens (shrunk to leave the prompt at least
+    n_ctx: int
+    max_tokens: int
+    max_prompt_tokens: int
+    history_turns: int = _DEFAULTS.history_turns
+    history_answer_tokens: int = _DEFAULTS.history_answer_tokens
+
+    @classmethod
+    def of(cls, settings: GenerationSettings, n_ctx: int, max_tokens: int | None = None) -> Budget:
+        """The budget of ``settings`` in a window of ``n_ctx`` (``max_tokens`` overrides the setting)."""
+        return cls(n_ctx=n_ctx, max_tokens=max_tokens or settings.max_tokens,
+                   max_prompt_tokens=settings.max_prompt_tokens, history_turns=settings.history_turns,
+                   history_answer_tokens=settings.history_answer_tokens)
+
+
+def build_prompt(model: PromptModel, request: Request, budget: Budget) -> Prompt:
+    """The prompt for ``request``'s question over its numbered passages (best first) within
+    ``budget.n_ctx``.
+
+    Room is kept for ``budget.max_tokens`` answer tokens (shrunk to leave the prompt at least
     three quarters of a small window); the prompt is also capped at
-    ``max_prompt_tokens``. It keeps the last ``history_turns`` exchanges, each answer cut to
-    ``history_answer_tokens``. Then, while the prompt is too long: the oldest
-    history turn goes, then the lowest-ranked passage; the last passage kept is trimmed
-    to the room left; a question longer than the window is cut.
+    ``budget.max_prompt_tokens``. It keeps the last ``history_turns`` exchanges, each answer cut
+    to ``history_answer_tokens``. Then, while the prompt is too long: the oldest history turn
+    goes, then the lowest-ranked passage; the last passage kept is trimmed to the room left; a
+    question longer than the window is cut.
     """
-    answer_tokens = max(16, min(max_tokens, n_ctx // MIN_ANSWER_SHARE))
-    budget = min(n_ctx - answer_tokens, max_prompt_tokens)
+    question, passages, language, n_ctx = request.question, request.passages, request.language, budget.n_ctx
+    history_turns = budget.history_turns
+    answer_tokens = max(16, min(budget.max_tokens, n_ctx // MIN_ANSWER_SHARE))
+    room = min(n_ctx - answer_tokens, budget.max_prompt_tokens)
     history = [
-        (user, _cut(model, answer, history_answer_tokens))
-        for user, answer in (list(history)[-history_turns:] if history_turns else [])
+        (user, _cut(model, answer, budget.history_answer_tokens))
+        for user, answer in (list(request.history)[-history_turns:] if history_turns else [])
     ]
     # The question alone (no passages, no history) must fit: cut it if needed.
     base = model.render(question, [], [], language)
-    if len(base.tokens) > budget:
-        excess = len(base.tokens) - budget
+    if len(base.tokens) > room:
+        excess = len(base.tokens) - room
         question = _cut(model, question, max(8, _count(model, question) - excess - 8))
     # Drop the oldest history turns until the question with history fits in half the room.
-    while history and len(model.render(question, [], history, language).tokens) > budget // 2:
+    while history and len(model.render(question, [], history, language).tokens) > room // 2:
         history.pop(0)
     # Add passages best first; the first one that does not fit whole is trimmed.
     blocks: list[str] = []
@@ -179,21 +190,21 @@ def build_prompt(
     for n, passage in enumerate(passages, start=1):
         block = passage_block(n, passage, passage.text, language)
         used = len(model.render(question, blocks + [block], history, language).tokens)
-        if used <= budget:
+        if used <= room:
             blocks.append(block)
             continue
-        room = budget - len(model.render(question, blocks, history, language).tokens)
-        room -= _count(model, passage_block(n, passage, "", language)) + 4
-        if room >= MIN_PASSAGE_TOKENS:
-            text = _cut(model, passage.text, room)
+        left = room - len(model.render(question, blocks, history, language).tokens)
+        left -= _count(model, passage_block(n, passage, "", language)) + 4
+        if left >= MIN_PASSAGE_TOKENS:
+            text = _cut(model, passage.text, left)
             block = passage_block(n, passage, text, language)
             # Tokens may merge differently at the cut: shrink until it fits.
-            while len(model.render(question, blocks + [block], history, language).tokens) > budget:
-                room -= 8
-                if room < MIN_PASSAGE_TOKENS:
+            while len(model.render(question, blocks + [block], history, language).tokens) > room:
+                left -= 8
+                if left < MIN_PASSAGE_TOKENS:
                     block = ""
                     break
-                block = passage_block(n, passage, _cut(model, passage.text, room), language)
+                block = passage_block(n, passage, _cut(model, passage.text, left), language)
             if block:
                 blocks.append(block)
                 trimmed = True

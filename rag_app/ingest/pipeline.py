@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from rag_app.config import Settings
-from rag_app.durable import exchange
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.grounding.addressed import addressed_to_assistant
 from rag_app.ingest.chunking import Chunk, Chunker
@@ -34,9 +32,7 @@ from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.report import FailedFile, IngestReport, ProgressCallback
 from rag_app.ingest.scan import SourceFile, read_stable, scan
-from rag_app.store import DocumentRecord, IndexStore, IndexUnavailableError, Store, open_store
-from rag_app.store.schema import DB_NAME
-from rag_app.store.writer import writer_lock
+from rag_app.store import DocumentRecord, Store, open_store, rebuild_store
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +63,8 @@ def ingest(
     Raises `IngestError` when the data folder is missing, `IndexMismatchError` when the
     index was built with another embedding model or other chunk settings (unless ``rebuild``)
     and `IndexBusyError` when another ingest is writing to the same index (unless ``wait``:
-    then it waits for it). ``rebuild`` builds a new index beside the old one and puts it in
-    place in one step when it is complete (`rebuild_index`).
+    then it waits for it). ``rebuild`` builds the index again from nothing, the way its store
+    does it (`store.rebuild_store`: the embedded index beside the old one, swapped in one step).
     """
     data_dir = Path(settings.paths.data_dir)
     if not data_dir.is_dir():
@@ -77,54 +73,15 @@ def ingest(
             "or pass --data-dir."
         )
     embedder = embedder or embedder_from_settings(settings)
-    if rebuild and settings.index.store == "milvus":
-        _drop_milvus_index(settings, wait=wait)
-    elif rebuild and (Path(settings.paths.index_dir) / DB_NAME).exists():
-        return rebuild_index(settings, embedder, progress=progress, wait=wait)
-    return _ingest(settings, embedder, progress=progress, wait=wait)
+    if not rebuild:
+        return _ingest(settings, embedder, progress=progress, wait=wait)
 
+    def fill(index_dir: Path) -> IngestReport:
+        return _ingest(settings.replace(index_dir=index_dir), embedder, progress=progress)
 
-def staging_dir(index_dir: Path) -> Path:
-    """Where a rebuild builds the new index: a sibling folder of ``index_dir``."""
-    index_dir = Path(index_dir)
-    return index_dir.with_name(index_dir.name + ".rebuild")
-
-
-def rebuild_index(
-    settings: Settings, embedder: Embedder, *, progress: ProgressCallback | None = None, wait: bool = False
-) -> IngestReport:
-    """Build a new index of the data folder beside the old one, then swap them in one step.
-
-    The old index keeps its writer lock throughout (no other ingest meanwhile) and answers
-    questions until the swap; readers reopen the new one at their next question. A crash or a
-    kill leaves the old index whole, and the next rebuild goes on from the staging folder's last
-    commit (started again if that holds another embedder or chunking).
-    """
-    live = Path(settings.paths.index_dir)
-    staging = staging_dir(live)
-    with writer_lock(live, wait=wait):  # the old index is not opened: it may be the damaged one
-        if (staging / DB_NAME).exists():
-            try:
-                with IndexStore.open(staging, embedder.name, embedder.dimension) as partial:
-                    partial.check_chunking(settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
-            except IndexUnavailableError:
-                shutil.rmtree(staging)
-        report = _ingest(settings.replace(index_dir=staging), embedder, progress=progress)
-        exchange(staging, live)  # the new index in place, the old one at the staging name
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("Rebuilt the index in %s", live)
-    return report
-
-
-def _drop_milvus_index(settings: Settings, *, wait: bool) -> None:
-    """Delete the index's Milvus collections before a rebuild: Milvus cannot swap a new index in
-    for the old one, so questions asked during the rebuild see it grow from nothing."""
-    from rag_app.store.milvus_store import MilvusStore
-
-    with open_store(settings.paths.index_dir, settings.index) as store, store.writing(wait=wait):
-        assert isinstance(store, MilvusStore)
-        store.drop()
-    log.info("Dropped the index in %s to rebuild it", store.location)
+    return rebuild_store(settings.paths.index_dir, settings.index, fill, embedding_model=embedder.name,
+                         dimension=embedder.dimension,
+                         chunking=(settings.ingest.chunk_tokens, settings.ingest.chunk_overlap), wait=wait)
 
 
 def _ingest(

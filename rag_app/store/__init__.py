@@ -5,7 +5,8 @@ the settings name: `IndexStore` (index_store.py, the default), which reads and, 
 `IndexStore.writing`, writes an index folder, or `MilvusStore` (milvus_store.py, collections on
 a Milvus server; `milvus_rows` its rows, `milvus_writer` one commit);
 `schema` holds the layout and its migrations, `integrity` the checks of `rag-app check`,
-`backup` the backups and their restore, `writer` the changes of one transaction and the
+`backup` the backups and their restore, `rebuild` each store's
+rebuild from nothing (beside and swapped, or dropped and refilled), `writer` the changes of one transaction and the
 writer lock, `vectors` / `vector_index` the dense search kept in step with the database, `fts`
 the full-text query syntax. Everything above this package imports from here.
 """
@@ -15,6 +16,7 @@ from rag_app.store.base import Store, StoreWriter
 from rag_app.store.index_store import IndexStore
 from rag_app.store.integrity import IntegrityReport
 from rag_app.store.opening import open_store
+from rag_app.store.rebuild import rebuild_store, staging_dir
 from rag_app.store.records import (
     ChunkRecord,
     DiskFullError,
@@ -44,5 +46,7 @@ __all__ = [
     "Store",
     "StoreWriter",
     "open_store",
+    "rebuild_store",
     "restore_index",
+    "staging_dir",
 ]

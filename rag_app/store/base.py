@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -44,12 +44,23 @@ class StoreWriter(Protocol):
         ...
 
 
-class RecordedValues:
-    """The recorded values both stores read the same way, from their own `meta`."""
+class StoreBasics:
+    """What both stores do the same way: the recorded values, read from their own `meta`, and
+    closing at the end of a ``with`` block."""
 
     def meta(self, key: str) -> str | None:
         """One recorded value of the index, or None."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the store holds (its connection, its client)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def embedding_model(self) -> str:

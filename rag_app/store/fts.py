@@ -81,3 +81,15 @@ def fts_token(word: str) -> str:
     """``word`` as the FTS5 tokenizer stores it (lowercase, diacritics removed)."""
     decomposed = unicodedata.normalize("NFD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def holds_terms(text: str, wanted: list[str], prefix: bool) -> bool:
+    """Whether ``text``'s words, as the full-text index reads them (`fts_token`), hold the words
+    ``wanted`` in a row (the last one as a prefix when ``prefix``)."""
+    words = [fts_token(w) for w in search_words(text)]
+    n = len(wanted)
+    for i in range(len(words) - n + 1):
+        if words[i:i + n - 1] == wanted[:-1] and (
+                words[i + n - 1].startswith(wanted[-1]) if prefix else words[i + n - 1] == wanted[-1]):
+            return True
+    return False

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import sqlite3
 import threading
 import time
@@ -28,22 +27,26 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_app.store import backup, checks, fts, integrity, schema
-from rag_app.store.base import RecordedValues
+from rag_app.store import backup, checks, fts, integrity, schema, sqlite_reads
+from rag_app.store.base import StoreBasics
 from rag_app.store.checks import chunking_key
 from rag_app.store.records import (
     ChunkRecord,
     Damage,
-    DiskFullError,
     DocumentRecord,
-    IndexBusyError,
     IndexDamagedError,
     IndexStats,
     IndexUnavailableError,
-    chunk_from_row,
-    document_from_row,
 )
-from rag_app.store.schema import BUSY_HINT, DB_NAME, REMOVAL_LOG_KEPT, connect
+from rag_app.store.schema import DB_NAME, REMOVAL_LOG_KEPT, connect
+from rag_app.store.sqlite_io import (
+    database_inode,
+    end_read,
+    folder_bytes,
+    open_error,
+    read_error,
+    write_transaction,
+)
 from rag_app.store.vector_index import VectorIndex, cached_generations, remove_stale_caches
 from rag_app.store.vectors import VectorMirror
 from rag_app.store.writer import IndexWriter, writer_lock
@@ -57,33 +60,7 @@ READ_TIMEOUT_S = 5.0
 CACHE_MIN_VECTORS = 20_000
 
 
-def _inode(index_dir: Path) -> int | None:
-    """The inode of the index's database file (None while it is missing)."""
-    try:
-        return (index_dir / DB_NAME).stat().st_ino
-    except OSError:
-        return None
-
-
-def _is_disk_full(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
-
-
-def disk_full_message(folder: Path) -> str:
-    """What to tell a person whose disk filled up while the index in ``folder`` was written."""
-    try:
-        free = f"{shutil.disk_usage(folder).free / 1e6:.0f} MB free"
-    except OSError:
-        free = "no space left"
-    return (f"The disk is full ({free} in {folder}): the index is as it was at its last commit. "
-            "Free some space, then run `rag-app ingest` again; it goes on from there.")
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
-
-
-class IndexStore(RecordedValues):
+class IndexStore(StoreBasics):
     """An index folder: reads for any number of processes, `writing` for the one that writes.
 
     Opening an existing index writes nothing. ``embedding_model``/``dimension`` given to `open`
@@ -98,7 +75,7 @@ class IndexStore(RecordedValues):
         self._in_snapshot = False
         self._mirror = VectorMirror(index_dir, conn)  # the vector search, in step with a generation
         self._write_lock: int | None = None  # file descriptor of .ingest.lock while writing
-        self._inode = _inode(index_dir)  # which database file this connection reads (see `snapshot`)
+        self._inode = database_inode(index_dir)  # which database file this connection reads (see `snapshot`)
 
     # ----- opening -----------------------------------------------------------------------
     @classmethod
@@ -143,9 +120,7 @@ class IndexStore(RecordedValues):
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
-            if _is_busy(exc):
-                raise IndexBusyError(BUSY_HINT.format(dir=index_dir)) from exc
-            raise integrity.unreadable(index_dir, exc) from exc
+            raise open_error(exc, index_dir) from exc
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -187,12 +162,6 @@ class IndexStore(RecordedValues):
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> IndexStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ----- consistent reads --------------------------------------------------------------
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexStore]:
@@ -211,24 +180,15 @@ class IndexStore(RecordedValues):
                 self._in_snapshot = True
                 yield self
             except sqlite3.DatabaseError as exc:
-                if _is_busy(exc):
-                    raise IndexBusyError(BUSY_HINT.format(dir=self.index_dir)) from exc
-                if integrity.is_damage(exc):  # a page read now is damaged: nothing is answered from it
-                    raise integrity.unreadable(self.index_dir, exc) from exc
-                raise
+                raise read_error(exc, self.index_dir) from exc
             finally:
                 self._in_snapshot = False
-                if self._conn.in_transaction:  # a read transaction: ending it loses nothing
-                    with contextlib.suppress(sqlite3.DatabaseError):
-                        self._conn.execute("COMMIT")
-                if self._conn.in_transaction:
-                    with contextlib.suppress(sqlite3.DatabaseError):
-                        self._conn.execute("ROLLBACK")
+                end_read(self._conn)
 
     def _follow_rebuild(self) -> None:
         """Reopen the index when a rebuild has put a new database in its place (a new file at the
         same name): the next read sees the new index, from a fresh vector mirror."""
-        inode = _inode(self.index_dir)
+        inode = database_inode(self.index_dir)
         if inode is None or inode == self._inode or self._write_lock is not None:
             return
         old = self._conn
@@ -245,20 +205,18 @@ class IndexStore(RecordedValues):
         with self.snapshot():
             self._sync_vectors()
 
-    def _sync_vectors(self) -> None:
-        """Bring the vectors to the generation this (open) read transaction sees.
+    def _sync_vectors(self) -> VectorIndex | None:
+        """Bring the vectors to the generation this (open) read transaction sees, and return
+        their search structure (None when the index has no vector).
 
         Called by the vector reads, inside a snapshot; cheap when nothing was committed since.
         """
         generation = int(self.meta("generation") or 0)
         if self._mirror.generation == generation:
-            return
+            return self._mirror.index
         if self._expected:
             self.check_model(*self._expected)
         self._mirror.sync(generation, self.dimension, self.meta("vector_cache"))
-
-    @property
-    def _vectors(self) -> VectorIndex | None:
         return self._mirror.index
 
     # ----- metadata ----------------------------------------------------------------------
@@ -281,21 +239,18 @@ class IndexStore(RecordedValues):
     def vector_count(self) -> int:
         """Number of searchable vectors."""
         with self.snapshot():
-            self._sync_vectors()
-            return 0 if self._vectors is None else self._vectors.count
+            return 0 if (index := self._sync_vectors()) is None else index.count
 
     @property
     def approximate(self) -> bool:
         """True when dense search uses the approximate (IVF) index."""
         with self.snapshot():
-            self._sync_vectors()
-            return self._vectors is not None and self._vectors.approximate
+            return (index := self._sync_vectors()) is not None and index.approximate
 
     def vector_ids(self) -> np.ndarray:
         """All chunk ids the vector search holds, ascending."""
         with self.snapshot():
-            self._sync_vectors()
-            return np.empty(0, dtype=np.int64) if self._vectors is None else self._vectors.ids().copy()
+            return np.empty(0, dtype=np.int64) if (index := self._sync_vectors()) is None else index.ids().copy()
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order."""
@@ -305,8 +260,7 @@ class IndexStore(RecordedValues):
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
         with self.snapshot():
-            self._sync_vectors()
-            return [] if self._vectors is None else self._vectors.search(query_vector, k)
+            return [] if (index := self._sync_vectors()) is None else index.search(query_vector, k)
 
     # ----- text search -------------------------------------------------------------------
     def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
@@ -315,8 +269,7 @@ class IndexStore(RecordedValues):
         The question's most common words are left out (see `fts.bm25_search`).
         """
         with self.snapshot():
-            self._sync_vectors()
-            total = self._vectors.count if self._vectors is not None else self.chunk_count()
+            total = index.count if (index := self._sync_vectors()) is not None else self.chunk_count()
             with self._lock:
                 return fts.bm25_search(self._conn, text, k, total)
 
@@ -334,37 +287,15 @@ class IndexStore(RecordedValues):
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         """The chunks with these ids, in the order of ``ids`` (unknown ids are skipped)."""
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = self._rows(
-            "SELECT c.*, d.path, d.title, d.metadata AS doc_metadata "
-            "FROM chunks c JOIN documents d ON d.id = c.document_id "
-            f"WHERE c.id IN ({marks})",
-            [int(i) for i in ids],
-        )
-        by_id = {row["id"]: chunk_from_row(row) for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
+        return sqlite_reads.chunks(self._rows, ids)
 
     def document_chunks(self, path: str) -> list[ChunkRecord]:
         """All chunks of one document, in order."""
-        rows = self._rows(
-            "SELECT c.*, d.path, d.title, d.metadata AS doc_metadata "
-            "FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE d.path = ? ORDER BY c.ordinal",
-            (path,),
-        )
-        return [chunk_from_row(row) for row in rows]
+        return sqlite_reads.document_chunks(self._rows, path)
 
     def documents(self, path: str | None = None) -> list[DocumentRecord]:
         """Every indexed document with its chunk count, by path (only ``path``'s, when given)."""
-        where, params = ("WHERE d.path = ?", (path,)) if path is not None else ("", ())
-        rows = self._rows(
-            "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS n_chunks "
-            f"FROM documents d {where} ORDER BY d.path",
-            params,
-        )
-        return [document_from_row(r) for r in rows]
+        return sqlite_reads.documents(self._rows, path)
 
     def failures(self) -> list[tuple[str, str]]:
         """Files the last ingestions could not read, as (path, reason)."""
@@ -377,18 +308,7 @@ class IndexStore(RecordedValues):
 
     def known_vectors(self, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(text_hashes))
-        for start in range(0, len(unique), 500):
-            batch = unique[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for row in self._rows(
-                "SELECT c.text_hash, v.embedding FROM vectors v JOIN chunks c ON c.id = v.id "
-                f"WHERE c.id IN (SELECT MIN(id) FROM chunks WHERE text_hash IN ({marks}) GROUP BY text_hash)",
-                batch,
-            ):
-                found[row["text_hash"]] = np.frombuffer(row["embedding"], dtype=np.float32)
-        return found
+        return sqlite_reads.known_vectors(self._rows, text_hashes)
 
     def chunk_count(self) -> int:
         """Number of stored chunks."""
@@ -409,19 +329,9 @@ class IndexStore(RecordedValues):
             documents = int(self._rows("SELECT COUNT(*) FROM documents")[0][0])
             chunks = self.chunk_count()
             failures = int(self._rows("SELECT COUNT(*) FROM failures")[0][0])
-        size = 0
-        for path in self.index_dir.iterdir():
-            with contextlib.suppress(OSError):  # a cache file may be replaced meanwhile
-                size += path.stat().st_size if path.is_file() else 0
-        return IndexStats(
-            documents=documents,
-            chunks=chunks,
-            embedding_model=self.embedding_model,
-            dimension=self.dimension,
-            size_bytes=size,
-            last_ingest=float(last) if last else None,
-            failures=failures,
-        )
+        return IndexStats(documents=documents, chunks=chunks, embedding_model=self.embedding_model,
+                          dimension=self.dimension, size_bytes=folder_bytes(self.index_dir),
+                          last_ingest=float(last) if last else None, failures=failures)
 
     # ----- integrity and backup ----------------------------------------------------------
     def check(self, *, full: bool = False, vectors: bool = True) -> integrity.IntegrityReport:
@@ -434,9 +344,8 @@ class IndexStore(RecordedValues):
             with self.snapshot():  # holds the store's lock
                 report.damage = integrity.check_database(self._conn, full=full)
                 if vectors and not report.damage:
-                    self._sync_vectors()
-                    held = self._vectors.ids() if self._vectors is not None else np.empty(0, np.int64)
-                    report.damage = integrity.vector_damage(np.array(self.chunk_ids(), dtype=np.int64), held)
+                    index = self._sync_vectors()
+                    report.damage = integrity.vector_damage(self.chunk_ids(), None if index is None else index.ids())
         except IndexDamagedError as exc:
             report.damage = exc.damage
         except IndexUnavailableError as exc:  # e.g. a chunk whose vector is gone, met while syncing
@@ -484,23 +393,9 @@ class IndexStore(RecordedValues):
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; rolled back on any error. SQLite rolls back by itself on a
-        full disk, so ROLLBACK is sent only while a transaction is open, and a full disk is a
-        `DiskFullError` saying how much space is left."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.OperationalError as exc:
-                if _is_disk_full(exc):
-                    raise DiskFullError(disk_full_message(self.index_dir)) from exc
-                raise
+        """One SQLite write transaction (`sqlite_io.write_transaction`) under the store's lock."""
+        with self._lock, write_transaction(self._conn, self.index_dir):
+            yield
 
     @contextlib.contextmanager
     def transaction(
@@ -510,7 +405,7 @@ class IndexStore(RecordedValues):
 
         Must be called inside `writing`. Keep it to the writes themselves (load and embed
         before it). ``chunking`` (chunk tokens, overlap) is recorded with the embedding model
-        (see `check_chunking`); a rebuild writes a new index (`ingest.pipeline.rebuild_index`).
+        (see `check_chunking`); a rebuild writes a new index (`store.rebuild.rebuild_store`).
         """
         if self._write_lock is None:
             raise RuntimeError("IndexStore.transaction() needs IndexStore.writing() first")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -96,12 +97,15 @@ def check_database(conn: sqlite3.Connection, *, full: bool = False) -> list[Dama
         return [Damage("database file", str(exc))]
 
 
-def vector_damage(chunk_ids: np.ndarray, searched_ids: np.ndarray) -> list[Damage]:
-    """Damage when the vector search holds other ids than the chunks (both ascending)."""
-    if np.array_equal(chunk_ids, searched_ids):
+def vector_damage(chunk_ids: Sequence[int], searched_ids: np.ndarray | None) -> list[Damage]:
+    """Damage when the vector search holds other ids than the chunks (both ascending; None: the
+    search holds none)."""
+    stored = np.array(chunk_ids, dtype=np.int64)
+    searched = np.empty(0, np.int64) if searched_ids is None else searched_ids
+    if np.array_equal(stored, searched):
         return []
-    missing = np.setdiff1d(chunk_ids, searched_ids)
-    extra = np.setdiff1d(searched_ids, chunk_ids)
+    missing = np.setdiff1d(stored, searched)
+    extra = np.setdiff1d(searched, stored)
     return [Damage(VECTOR_CACHE, f"{len(missing)} chunks not searchable, {len(extra)} searched ids "
                    "with no chunk", mendable=True)]
 

@@ -27,13 +27,11 @@ each deployment builds, and what Milvus Lite lacks, is in docs/scaling.md.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import re
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,13 +39,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag_app.store import checks
-from rag_app.store.base import RecordedValues
+from rag_app.store.base import StoreBasics
 from rag_app.store.checks import chunking_key
-from rag_app.store.fts import fts_token, query_terms
+from rag_app.store.fts import fts_token, holds_terms, query_terms
 from rag_app.store.integrity import IntegrityReport, timed
+from rag_app.store.milvus_collections import connect, create_chunks, create_records
 from rag_app.store.milvus_rows import (
     CHUNK_FIELDS,
-    TEXT_BYTES,
     chunk_of,
     document_of,
     ids_literal,
@@ -75,48 +73,9 @@ QUERY_PAGE = 4096  # rows a query or a query iterator asks for at once (Milvus c
 INSERT_ROWS = 512  # chunk rows a request carries (far below gRPC's message limit)
 MENTION_CANDIDATES = 100  # BM25 hits whose text is checked for a phrase
 _HEX = re.compile(r"^[0-9a-f]+$")
-# The analyser of the text field: words lowercased and without accents, as SQLite's FTS5
-# (unicode61, remove_diacritics) reads them; no stemming in either.
-ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}
 
 
-def collection_name(index_dir: Path, configured: str = "") -> str:
-    """The collections' name: ``configured``, or one derived from the index folder (its name and
-    a short hash of its full path), so that each document collection has its own."""
-    if configured:
-        name = configured
-    else:
-        resolved = str(Path(index_dir).resolve())
-        stem = re.sub(r"[^0-9A-Za-z]+", "_", Path(resolved).name).strip("_") or "index"
-        name = f"rag_{stem}_{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
-    if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]{0,200}", name):
-        raise IndexUnavailableError(
-            f"milvus_collection = {name!r} is not a Milvus collection name: use letters, digits and "
-            "underscores, starting with a letter or an underscore.")
-    return name
-
-
-def connect(uri: str, token: str = "") -> MilvusClient:
-    """A client of the Milvus at ``uri``; `IndexUnavailableError` saying what to check when it
-    cannot be reached (or pymilvus is not installed)."""
-    with warnings.catch_warnings():
-        # milvus-lite 2.5.1 imports pkg_resources (setuptools < 81 keeps it, with a warning).
-        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
-        try:
-            from pymilvus import MilvusClient
-        except ImportError as exc:
-            raise IndexUnavailableError(
-                f"store = \"milvus\" needs pymilvus, which is not installed ({exc}): "
-                "run `pip install -e '.[milvus]'` (or `make install`).") from exc
-        try:
-            return MilvusClient(uri=uri, token=token)
-        except Exception as exc:  # pymilvus raises its own and grpc's errors here
-            raise IndexUnavailableError(
-                f"Milvus at {uri} cannot be reached ({str(exc)[:300]}). Check that it is running and that "
-                "milvus_uri (and milvus_token) are right, or set store = \"sqlite\".") from exc
-
-
-class MilvusStore(RecordedValues):
+class MilvusStore(StoreBasics):
     """An index kept on Milvus (see the module's docstring); same contract as `IndexStore`."""
 
     def __init__(self, client: MilvusClient, name: str, index_dir: Path, uri: str,
@@ -154,70 +113,13 @@ class MilvusStore(RecordedValues):
                     raise IndexUnavailableError(
                         f"No index in {store.location}. Run `rag-app ingest` (or `make ingest`) first, "
                         "or `rag-app migrate --to milvus` to copy the embedded one there.")
-                store._create_records()
+                create_records(store._client, store._records)
             if store._expected:
                 store.check_model(*store._expected)
         except BaseException:
             store.close()
             raise
         return store
-
-    def _create_records(self) -> None:
-        from pymilvus import DataType
-
-        schema = self._client.create_schema(auto_id=False)
-        # The key is a hash of kind and name: Milvus builds filter expressions from primary keys
-        # (in `get`, and when an iterator pages), which a quote in a file name would break.
-        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("kind", DataType.VARCHAR, max_length=16)
-        schema.add_field("name", DataType.VARCHAR, max_length=8192)
-        schema.add_field("value", DataType.VARCHAR, max_length=TEXT_BYTES)
-        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection
-        index = self._client.prepare_index_params()
-        index.add_index("unused", index_type="FLAT", metric_type="L2")
-        self._client.create_collection(self._records, schema=schema, index_params=index,
-                                       consistency_level="Strong")
-
-    def _create_chunks(self, dimension: int) -> None:
-        from pymilvus import DataType, Function, FunctionType
-
-        schema = self._client.create_schema(auto_id=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("document_id", DataType.INT64)
-        schema.add_field("path", DataType.VARCHAR, max_length=8192)
-        schema.add_field("ordinal", DataType.INT64)
-        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
-                         analyzer_params=ANALYZER)
-        schema.add_field("text_hash", DataType.VARCHAR, max_length=128)
-        schema.add_field("page", DataType.INT64)  # -1: none
-        schema.add_field("heading", DataType.VARCHAR, max_length=4096)
-        schema.add_field("char_start", DataType.INT64)
-        schema.add_field("char_end", DataType.INT64)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
-        index = self._client.prepare_index_params()
-        index.add_index("dense", index_type=self._dense_index_type(), metric_type="IP")
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        self._client.create_collection(self._chunks, schema=schema, index_params=index,
-                                       consistency_level="Strong")
-
-    def _dense_index_type(self) -> str:
-        """AUTOINDEX on a Milvus server (it builds HNSW); FLAT (exact) on Milvus Lite, whose
-        AUTOINDEX found 0.34 of the exact 10 nearest at 100k vectors here (FLAT: 1.0, in 19 ms).
-        Milvus Lite is told apart by its not implementing GetVersion."""
-        decorators = logging.getLogger("pymilvus.decorators")  # logs the refusal at ERROR
-        level = decorators.level
-        decorators.setLevel(logging.CRITICAL)
-        try:
-            self._client.get_server_version()
-        except Exception:  # noqa: BLE001 - Milvus Lite answers UNIMPLEMENTED
-            log.info("Milvus Lite at %s: exact (FLAT) dense search", self._uri)
-            return "FLAT"
-        finally:
-            decorators.setLevel(level)
-        return "AUTOINDEX"
 
     @property
     def location(self) -> str:
@@ -229,18 +131,12 @@ class MilvusStore(RecordedValues):
         with contextlib.suppress(Exception):
             self._client.close()
 
-    def __enter__(self) -> MilvusStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def drop(self) -> None:
         """Delete the index's collections (a rebuild starts from nothing)."""
         for collection in (self._chunks, self._records):
             if self._client.has_collection(collection):
                 self._client.drop_collection(collection)
-        self._create_records()
+        create_records(self._client, self._records)
 
     # ----- checks and metadata -----------------------------------------------------------
     def check_model(self, embedding_model: str, dimension: int) -> None:
@@ -357,7 +253,7 @@ class MilvusStore(RecordedValues):
                 candidates += [row["text"] for row in self._client.query(
                     self._chunks, filter=f'text like "%{form}%"', output_fields=["text"],
                     limit=MENTION_CANDIDATES)]
-        return any(_holds(text, wanted, prefix) for text in candidates)
+        return any(holds_terms(text, wanted, prefix) for text in candidates)
 
     def _search_texts(self, text: str) -> list[dict[str, Any]]:
         hits = self._client.search(self._chunks, data=[text], anns_field="sparse", limit=MENTION_CANDIDATES,
@@ -506,7 +402,7 @@ class MilvusStore(RecordedValues):
             raise RuntimeError("MilvusStore.transaction() needs MilvusStore.writing() first")
         self.check_model(embedding_model, dimension)
         if not self._has_chunks():
-            self._create_chunks(dimension)
+            create_chunks(self._client, self._chunks, dimension, self._uri)
         meta = self._meta()
         writer = MilvusWriter(self, int(meta.get("next_id") or 1))
         yield writer
@@ -538,14 +434,3 @@ class MilvusStore(RecordedValues):
     def delete_document_chunks(self, document_ids: list[int]) -> None:
         if document_ids and self._has_chunks():
             self._client.delete(self._chunks, filter=f"document_id in {ids_literal(document_ids)}")
-
-
-def _holds(text: str, wanted: list[str], prefix: bool) -> bool:
-    """Whether ``text``'s words (as the index reads them) hold ``wanted`` in a row."""
-    words = [fts_token(w) for w in search_words(text)]
-    n = len(wanted)
-    for i in range(len(words) - n + 1):
-        if words[i:i + n - 1] == wanted[:-1] and (
-                words[i + n - 1].startswith(wanted[-1]) if prefix else words[i + n - 1] == wanted[-1]):
-            return True
-    return False

@@ -22,7 +22,8 @@ def open_store(index_dir: Path | str, settings: IndexSettings, embedding_model: 
     and `MilvusStore.open` for the arguments and errors; ``verify``: the quick check on open,
     for the embedded index)."""
     if settings.store == "milvus":
-        from rag_app.store.milvus_store import MilvusStore, collection_name
+        from rag_app.store.milvus_collections import collection_name
+        from rag_app.store.milvus_store import MilvusStore
 
         index_dir = Path(index_dir)
         if not settings.milvus_uri:  # Milvus Lite writes its file there

@@ -1,5 +1,5 @@
 """The chat page (Gradio): `render` (Answer -> HTML, pure), `page` (state and handlers over an
-`App`), `layout` (components); `rag_app.server` serves it."""
+`App`), `layout` (components); `rag_app.web.serve` serves it."""
 
 from rag_app.ui.layout import build_blocks
 from rag_app.ui.page import ChatPage

@@ -1,5 +1,5 @@
 """The chat page's layout: Gradio components wired to a `ChatPage`'s handlers (served by
-`rag_app.server`).
+`rag_app.web.serve`).
 
 Offline: analytics off, system fonts only, no CDN; listens on 127.0.0.1 unless told otherwise.
 Questions from several tabs run at once (`CHAT_CONCURRENCY`; the model itself answers one at a
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
-from rag_app.app import SUPPORTED_EXTENSIONS
+from rag_app.service.app import SUPPORTED_EXTENSIONS
 from rag_app.ui.page import ChatPage
 
 CHAT_CONCURRENCY = 4  # questions handled at once; generation itself is serialized by a lock

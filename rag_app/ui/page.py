@@ -27,7 +27,8 @@ from typing import Any
 import gradio as gr  # rag_app/__init__.py has switched its analytics off by now
 
 from rag_app.answer import Answer, AnswerEvent, AskOptions, SourcesEvent, StatusEvent, TokenEvent
-from rag_app.app import (
+from rag_app.config import Settings
+from rag_app.service.app import (
     INGEST_STAGES,
     SUPPORTED_EXTENSIONS,
     App,
@@ -38,9 +39,8 @@ from rag_app.app import (
     UploadError,
     WatchEvent,
 )
-from rag_app.config import Settings
-from rag_app.keys import KeyStore
-from rag_app.library import DEFAULT, CollectionError, Library, UnknownCollectionError
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import DEFAULT, CollectionError, Library, UnknownCollectionError
 from rag_app.ui.render import render_answer, render_notice, render_streaming
 
 log = logging.getLogger(__name__)

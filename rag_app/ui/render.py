@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from rag_app.answer import Answer, Citation, Evidence, Passage, SourcesEvent, StatusEvent, where_in
-from rag_app.library import DEFAULT
+from rag_app.service.library import DEFAULT
 from rag_app.ui.source_view import source_url
 
 REFUSAL_PASSAGES = 3

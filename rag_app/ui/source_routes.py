@@ -18,9 +18,9 @@ from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 
-from rag_app.app import App, SourceError
-from rag_app.keys import KeyStore, is_loopback
-from rag_app.library import DEFAULT, CollectionError, Library
+from rag_app.service.app import App, SourceError
+from rag_app.service.keys import KeyStore, is_loopback
+from rag_app.service.library import DEFAULT, CollectionError, Library
 from rag_app.ui.source_view import DOCUMENT_ROUTE, FILE_ROUTE, PAGE_ROUTE, SOURCE_ROUTE, render_source_page
 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from rag_app.answer import where_in
-from rag_app.app import SourceView
-from rag_app.library import DEFAULT
+from rag_app.service.app import SourceView
+from rag_app.service.library import DEFAULT
 
 SOURCE_ROUTE = "/rag/source"
 DOCUMENT_ROUTE = "/rag/document"

@@ -18,10 +18,10 @@ from rag_app.api import api_routes
 from rag_app.api.guard import Guard, LoginLimit
 from rag_app.api.routes import Api
 from rag_app.generation import GenerationServerError
-from rag_app.keys import KeyStore
-from rag_app.library import CollectionError, Library, UnknownCollectionError
-from rag_app.running import announce, find
-from rag_app.watch import WatchEvent
+from rag_app.ingest.watch import WatchEvent
+from rag_app.service.discovery import announce, find
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import CollectionError, Library, UnknownCollectionError
 
 from conftest import SUPPORTED, folder, make_settings
 from fakes import FakeEmbedder, FakeGenerator

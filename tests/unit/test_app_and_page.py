@@ -12,10 +12,10 @@ import gradio as gr
 import pytest
 
 from rag_app.answer import Answer, AnswerEvent, SourcesEvent, StatusEvent, TokenEvent
-from rag_app.app import App
 from rag_app.config import Settings
-from rag_app.keys import KeyStore
-from rag_app.library import Library
+from rag_app.service.app import App
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import Library
 from rag_app.ui.page import ChatPage
 
 from conftest import DOCUMENTS, SUPPORTED, folder, make_settings

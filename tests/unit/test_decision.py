@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import rag_app.answer_pipeline as answer_pipeline
+import rag_app.answering.pipeline as answer_pipeline
 from rag_app.answer import Answer, Passage
-from rag_app.app import App
 from rag_app.grounding.decision import (
     ANY_MODEL,
     DECISION_FILE,
@@ -23,6 +22,7 @@ from rag_app.grounding.decision import (
 from rag_app.grounding.missing import explain
 from rag_app.grounding.question import Question
 from rag_app.grounding.signals import FEATURES, text_signals, token_signals
+from rag_app.service.app import App
 from rag_app.ui.render import render_answer
 from tests.unit.test_app_and_page import SUPPORTED, folder
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.app import App, IndexUnavailableError
+from rag_app.service.app import App, IndexUnavailableError
 
 from conftest import make_settings
 from fakes import FakeEmbedder

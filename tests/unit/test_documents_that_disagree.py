@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag_app.answer import Answer, Passage
-from rag_app.app import App
 from rag_app.grounding.conflict import YEAR_UNIT, Quantity, disagreement, quantities, reason
 from rag_app.grounding.question import Question
+from rag_app.service.app import App
 
 from conftest import make_settings
 from fakes import FakeEmbedder, FakeGenerator

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.app import App
 from rag_app.grounding.addressed import addressed_to_assistant
+from rag_app.service.app import App
 
 from conftest import make_settings
 from fakes import FakeEmbedder, FakeGenerator

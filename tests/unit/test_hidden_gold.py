@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.app import App
 from rag_app.eval.formats import DatasetError, load_dataset
 from rag_app.eval.metrics import reply_is_right, risk_coverage
 from rag_app.eval.runner import prepare_index
+from rag_app.service.app import App
 
 from conftest import make_settings
 from fakes import FakeEmbedder

@@ -17,8 +17,8 @@ import faiss
 import numpy as np
 import pytest
 
-from rag_app.app import App, IndexDamagedError, IndexUnavailableError
 from rag_app.config import Settings
+from rag_app.service.app import App, IndexDamagedError, IndexUnavailableError
 from rag_app.store import IndexStore
 from rag_app.store.schema import DB_NAME
 

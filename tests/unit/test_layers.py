@@ -1,9 +1,10 @@
 """The dependency rule of docs/architecture.md, read from the source: each module imports only
-from its own layer or the layers below, and the views reach the rest through `rag_app.app`."""
+from its own layer or the layers below, and the views reach the rest through `rag_app.service.app`."""
 
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import rag_app
@@ -13,15 +14,15 @@ PACKAGE = Path(rag_app.__file__).parent
 LAYERS = [
     {"config", "text", "durable", "answer"},
     {"llm", "embedding", "store"},
-    {"ingest", "retrieval", "generation", "grounding", "sources", "workspace"},
-    {"answer_pipeline", "watch"},
-    {"app", "model_admin", "library", "keys", "running"},
+    {"ingest", "retrieval", "generation", "grounding", "sources"},
+    {"answering"},
+    {"service"},
     {"eval"},
-    {"ui", "cli", "api", "server"},
+    {"ui", "cli", "api", "web"},
 ]
-VIEWS = {"ui", "cli", "api", "server"}
-# What the views may import besides `rag_app.app`: plain data, settings, and their own modules.
-VIEW_ALLOWED = {"app", "library", "keys", "running", "answer", "config", "ui", "cli", "eval", "api", "server"}
+VIEWS = {"ui", "cli", "api", "web"}
+# What the views may import besides the application service: plain data, settings, and their own modules.
+VIEW_ALLOWED = {"service", "answer", "config", "ui", "cli", "eval", "api", "web"}
 
 
 def unit(module: str) -> str:
@@ -36,11 +37,11 @@ def layer(name: str) -> int:
     raise AssertionError(f"rag_app.{name} is in no layer of this test: add it to LAYERS (and docs/architecture.md)")
 
 
-def imports() -> list[tuple[str, str]]:
-    """(importing module, imported module) for every rag_app import in the package, lazy ones included."""
+def imports(package: Path = PACKAGE) -> list[tuple[str, str]]:
+    """(importing module, imported module) for every rag_app import in ``package``, lazy ones included."""
     found = []
-    for path in PACKAGE.rglob("*.py"):
-        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(package).with_suffix("").parts)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rag_app."):
                 found.append((module, node.module.removeprefix("rag_app.")))
@@ -50,10 +51,23 @@ def imports() -> list[tuple[str, str]]:
     return found
 
 
+def upward_imports(package: Path = PACKAGE) -> list[tuple[str, str]]:
+    """The imports of ``package`` that reach a higher layer."""
+    return [(a, b) for a, b in imports(package) if a != "__init__" and layer(unit(b)) > layer(unit(a))]
+
+
 def test_every_import_points_down_or_sideways() -> None:
-    upward = [(a, b) for a, b in imports()
-              if a != "__init__" and layer(unit(b)) > layer(unit(a))]
+    upward = upward_imports()
     assert upward == [], f"imports from a higher layer: {upward}"
+
+
+def test_an_upward_import_is_caught(tmp_path: Path) -> None:
+    copy = tmp_path / "rag_app"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    pipeline = copy / "retrieval" / "hybrid.py"
+    pipeline.write_text(pipeline.read_text(encoding="utf-8") + "\nfrom rag_app.service.app import App\n",
+                        encoding="utf-8")
+    assert upward_imports(copy) == [("retrieval.hybrid", "service.app")]
 
 
 def test_the_views_go_through_the_application_service() -> None:

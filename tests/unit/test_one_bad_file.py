@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag_app.app import App
 from rag_app.ingest.document import LoadError
 from rag_app.ingest.encoding import valid_text
 from rag_app.ingest.loaders import load_bytes
 from rag_app.ingest.ocr import OcrPage, PageReader
+from rag_app.service.app import App
 
 import format_files
 from broken_files import docx_bytes, pdf_bytes

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import rag_app
-from rag_app.app import App, IndexUnavailableError
 from rag_app.config import Settings, installed_models_dir
+from rag_app.service.app import App, IndexUnavailableError
 
 from conftest import make_settings
 from fakes import FakeEmbedder

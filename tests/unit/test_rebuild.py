@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_app.app import App
 from rag_app.embedding.base import ProgressCallback
-from rag_app.ingest.pipeline import staging_dir
+from rag_app.service.app import App
+from rag_app.store import staging_dir
 
 from conftest import make_settings
 from fakes import FakeEmbedder

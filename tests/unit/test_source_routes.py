@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rag_app.keys import KeyStore
-from rag_app.library import Library
+from rag_app.service.keys import KeyStore
+from rag_app.service.library import Library
 from rag_app.ui.source_routes import host_allowed, source_routes
 
 from conftest import DEMO_DATA, make_settings

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from rag_app.app import App, SourceError
+from rag_app.service.app import App, SourceError
 from rag_app.sources.locate import squeezed
 from rag_app.store import ChunkRecord
 

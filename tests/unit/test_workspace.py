@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.llm.choices import model_choices
-from rag_app.workspace import (
+from rag_app.ingest.workspace import (
     UploadError,
     UploadExistsError,
     remove_file,
     safe_filename,
     save_upload,
 )
+from rag_app.llm.choices import model_choices
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from starlette.middleware import Middleware
 from rag_app.api import api_routes
 from rag_app.api.guard import Guard, LoginLimit
 from rag_app.config import Settings
-from rag_app.keys import KeyStore, is_loopback
-from rag_app.library import Library
-from rag_app.running import announce, new_token
+from rag_app.service.discovery import announce, new_token
+from rag_app.service.keys import KeyStore, is_loopback
+from rag_app.service.library import Library
 from rag_app.ui.layout import CHAT_CONCURRENCY, CSS, SOURCE_PANEL_SCRIPT, THEME, build_blocks
 from rag_app.ui.page import ChatPage
 from rag_app.ui.source_routes import source_routes
@@ -47,7 +47,7 @@ def serve(
 
     Returns at once with the running app; call ``app.block_thread()`` to wait for Ctrl+C and
     `ChatPage.close` afterwards. While it runs, `rag-app ask` and `search` find it by their
-    index (`rag_app.running`) and ask it instead of loading the models. Raises
+    index (`rag_app.service.discovery`) and ask it instead of loading the models. Raises
     `ServeRefusedError` off loopback without any key.
     """
     host = host or settings.serve.host

@@ -1,8 +1,8 @@
 """Generation on an OpenAI-compatible inference server (llama.cpp's server, `llama_cpp.server`,
 vLLM): `ServerGenerator`, chosen by the setting ``generation.llm_url``.
 
-The prompt is built here exactly as for the model in this process (`LlamaGenerator.render`: the
-GGUF's own chat template, the same token budget), counted with the model's own tokenizer: the
+The prompt is built here exactly as for the model in this process (the same `renderer.Renderer`:
+the GGUF's own chat template, the same token budget), counted with the model's own tokenizer: the
 vocabulary of the catalogue model ``generation.model`` (it must be the server's model or one of
 its family), loaded without its weights (``vocab_only``, a few MB). The rendered prompt is sent
 whole to the server's ``/v1/completions``. Before the first prompt the server is asked for its
@@ -30,20 +30,20 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag_app.answer import History, Passage
 from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult, timed
-from rag_app.generation.llama import JUDGE_PROMPT, LlamaGenerator, _chat_formatter, _inert, llama_class
 from rag_app.generation.prompt import Prompt
+from rag_app.generation.renderer import Renderer, llama_class
+from rag_app.generation.request import Request
 from rag_app.generation.server_tokens import ServerTokenizer
-from rag_app.generation.token_record import REFUSAL_OPENINGS, first_tokens
-from rag_app.text import ENGLISH
+from rag_app.llm.files import resolve_llm
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -60,13 +60,18 @@ class GenerationServerError(RuntimeError):
     """The inference server could not answer; the message says what happened and what to do."""
 
 
-class ServerGenerator(LlamaGenerator):
+class ServerGenerator:
     """A `Generator` writing on the OpenAI-compatible server at ``settings.llm_url``, with the
     prompt rendered and counted here in the tokens of the catalogue model ``settings.model``."""
 
     def __init__(self, settings: GenerationSettings, models_dir: Path, model: str | Path | None = None) -> None:
-        super().__init__(settings, models_dir, model)
+        """Resolve the model whose vocabulary counts the prompts, as `LlamaGenerator` resolves
+        its model (`ModelNotFoundError` saying how to install it); nothing is read before use."""
+        self.settings = settings
+        self.model = resolve_llm(str(model) if model else settings.model, models_dir)
         self.url = settings.llm_url.rstrip("/")
+        self._lock = threading.Lock()  # the vocabulary, not the server: rendering takes milliseconds
+        self._renderer: Renderer | None = None
         self._client: OpenAI | None = None
         self._refusal_texts: set[str] | None = None
         self._server_tokens = ServerTokenizer(self.url, settings.llm_api_key, settings.llm_connect_timeout_s)
@@ -89,14 +94,31 @@ class ServerGenerator(LlamaGenerator):
         (or of its family), so that its fitted decision (grounding/decision.py) applies."""
         return self.model.label
 
-    def _load(self) -> None:
-        """The model's tokenizer and chat template only (``vocab_only``): the weights are the server's."""
-        try:
-            llm = llama_class()(model_path=str(self.model_path), vocab_only=True, verbose=False)
-        except ValueError as exc:
-            raise RuntimeError(f"Could not read the vocabulary of {self.model_path} ({exc}).") from exc
-        self._llm = llm
-        self._formatter = _chat_formatter(llm)
+    @property
+    def model_path(self) -> Path:
+        """The GGUF whose vocabulary counts the prompts (its weights are the server's)."""
+        return self.model.path
+
+    @property
+    def n_ctx(self) -> int:
+        """The context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
+        return self.settings.n_ctx or self.model.n_ctx
+
+    @property
+    def renderer(self) -> Renderer:
+        """The model's tokenizer and chat template only (``vocab_only``), read on first use."""
+        if self._renderer is None:
+            try:
+                vocabulary = llama_class()(model_path=str(self.model_path), vocab_only=True, verbose=False)
+            except ValueError as exc:
+                raise RuntimeError(f"Could not read the vocabulary of {self.model_path} ({exc}).") from exc
+            self._renderer = Renderer(vocabulary, self.model, self.settings, self.n_ctx)
+        return self._renderer
+
+    def load(self) -> None:
+        """Read the vocabulary now (otherwise on the first question)."""
+        with self._lock:
+            _ = self.renderer
 
     # ----- counting ----------------------------------------------------------------------
     def _compare_tokenizers(self) -> None:
@@ -107,10 +129,12 @@ class ServerGenerator(LlamaGenerator):
         theirs = self._server_tokens.tokenize(TOKENS_SAMPLE)
         if theirs is None:
             return
-        ours = self.llm.tokenize(TOKENS_SAMPLE.encode("utf-8"), add_bos=True, special=True)
-        bos = self.llm.token_bos()
+        vocabulary = self.renderer.vocabulary
+        ours = vocabulary.tokenize(TOKENS_SAMPLE.encode("utf-8"), add_bos=True, special=True)
+        bos = vocabulary.token_bos()
         self._counted_by_server = [t for t in theirs if t != bos] != [t for t in ours if t != bos]
         if self._counted_by_server:
+            self.renderer.counter = self._count_on_server
             log.warning("The answer server at %s does not count tokens as %s does: its prompts are counted "
                         "by the server (set generation.model to the server's model to count them here)",
                         self.url, self.model.label)
@@ -127,15 +151,12 @@ class ServerGenerator(LlamaGenerator):
                     "set generation.model to the server's model")
         return f"{here}, the same as the server's (checked with /{self._server_tokens.endpoint})"
 
-    def prompt_tokens(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
-        """The tokens counted here, or the server's own when its tokenizer differs (it always
-        reads special-token strings as such; the start-of-text token is dropped when not wanted)."""
-        if not self._counted_by_server:
-            return super().prompt_tokens(text, add_bos=add_bos, special=special)
+    def _count_on_server(self, text: str, add_bos: bool) -> list[int] | None:
+        """``text`` in the server's own tokens (it always reads special-token strings as such; the
+        start-of-text token is dropped when not wanted); None when the server went away (the
+        answer will say so; the prompt is counted here meanwhile)."""
         tokens = self._server_tokens.tokenize(text)
-        if tokens is None:  # the server went away: the answer will say so; count here meanwhile
-            return super().prompt_tokens(text, add_bos=add_bos, special=special)
-        if not add_bos and tokens and tokens[0] == self.llm.token_bos():
+        if tokens is not None and not add_bos and tokens and tokens[0] == self.renderer.vocabulary.token_bos():
             tokens = tokens[1:]
         return tokens
 
@@ -151,14 +172,12 @@ class ServerGenerator(LlamaGenerator):
             self._client = None
         self._server_tokens.close()
         with self._lock:
-            if self._llm is not None:
-                self._llm.close()
-            self._llm, self._formatter = None, None
+            if self._renderer is not None:
+                self._renderer.vocabulary.close()
+            self._renderer = None
 
     # ----- what the in-process model does that a server does not ---------------------------
-    def prefill(self, question: str, passages: Sequence[Passage], history: History = (), *,
-                language: str = ENGLISH, max_tokens: int | None = None, conversation: str = "",
-                stop: Callable[[], bool] = lambda: False) -> PrefillResult:
+    def prefill(self, request: Request, stop: Callable[[], bool] = lambda: False) -> PrefillResult:
         """Nothing is read ahead on a server (its own prompt cache may reuse a prefix)."""
         return PrefillResult(complete=False)
 
@@ -170,12 +189,8 @@ class ServerGenerator(LlamaGenerator):
     def judge_support(self, passage: str, question: str, answer: str) -> float:
         """The server's probability (0..1) of "yes" against "no" as the first word of its reply
         to `JUDGE_PROMPT`, from the top log-probabilities of one generated token."""
-        prompt = JUDGE_PROMPT.format(passage=" ".join(passage.split()), question=question, answer=answer)
         with self._lock:
-            if self._formatter is not None:
-                text = self._formatter(messages=[{"role": "user", "content": _inert(prompt)}]).prompt
-            else:
-                text = f"{prompt}\nReply:"
+            text, _, _ = self.renderer.judge_prompt(passage, question, answer)
         reply = self._request(text, max_tokens=1, temperature=0.0, stream=False)
         top = (reply.choices[0].logprobs.top_logprobs or [{}])[0] if reply.choices[0].logprobs else {}
         yes = max((lp for t, lp in top.items() if t.strip().lower() == "yes"), default=-math.inf)
@@ -185,29 +200,24 @@ class ServerGenerator(LlamaGenerator):
         return 1.0 / (1.0 + math.exp(min(no - yes, 700.0)))
 
     # ----- generation --------------------------------------------------------------------
-    def stream(self, question: str, passages: Sequence[Passage], history: History = (), *,
-               language: str = ENGLISH, temperature: float | None = None, max_tokens: int | None = None,
-               conversation: str = "") -> Generation:
+    def stream(self, request: Request) -> Generation:
         """The reply, written by the server as it is iterated (`Generation`)."""
         generation = Generation()
-        generation.pieces = self._stream_from_server(generation, question, passages, history, language,
-                                                     temperature, max_tokens)
+        generation.pieces = self._stream_from_server(generation, request)
         return generation
 
-    def _stream_from_server(self, generation: Generation, question: str, passages: Sequence[Passage],
-                            history: History, language: str, temperature: float | None,
-                            max_tokens: int | None) -> Iterator[str]:
+    def _stream_from_server(self, generation: Generation, request: Request) -> Iterator[str]:
         import openai
 
         started = time.perf_counter()
-        with self._lock:  # the tokenizer, not the server: building a prompt takes milliseconds
+        with self._lock:
             self._compare_tokenizers()
-            prompt = self.build_prompt(question, passages, history, language=language, max_tokens=max_tokens)
+            prompt = self.renderer.build_prompt(request)
             refusal = self._refusal_openings()
         generation.prompt = prompt
         stats = generation.stats
         stats.prompt_tokens = len(prompt.tokens)
-        temperature = self.settings.temperature if temperature is None else temperature
+        temperature = self.settings.temperature if request.temperature is None else request.temperature
         for attempt in range(self.settings.llm_retries + 1):
             shown = False
             try:
@@ -273,7 +283,8 @@ class ServerGenerator(LlamaGenerator):
     def _refusal_openings(self) -> set[str]:
         """The text of the first token of each way a refusal opens (`REFUSAL_OPENINGS`)."""
         if self._refusal_texts is None:
-            self._refusal_texts = {self.detokenize([t]) for t in first_tokens(self.llm, REFUSAL_OPENINGS)}
+            renderer = self.renderer
+            self._refusal_texts = {renderer.detokenize([t]) for t in renderer.refusal_ids()}
         return self._refusal_texts
 
 

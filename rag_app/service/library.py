@@ -27,10 +27,10 @@ from rag_app.config import Settings, expand_path
 from rag_app.durable import write_whole
 
 if TYPE_CHECKING:  # imported when first used, so that listing collections stays quick
-    from rag_app.app import App
     from rag_app.embedding import Embedder
     from rag_app.generation import Generator
-    from rag_app.watch import WatchEvent
+    from rag_app.ingest.watch import WatchEvent
+    from rag_app.service.app import App
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Library:
 
     def app(self, name: str | None = None) -> App:
         """The `App` of collection ``name`` (opened once). Raises `UnknownCollectionError`."""
-        from rag_app.app import App
+        from rag_app.service.app import App
 
         name = name or DEFAULT
         with self._lock:
@@ -188,7 +188,7 @@ class Library:
         collection that cannot be opened or watched is reported as an event with its error and
         leaves the others running."""
 
-        from rag_app.watch import WatchEvent
+        from rag_app.ingest.watch import WatchEvent
 
         def follow(name: str) -> None:
             try:

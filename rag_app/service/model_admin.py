@@ -1,6 +1,6 @@
 """The model files, for the views: what is installed and in use, installing, choosing.
 
-`rag-app models list | install | use` (and any other view) call these through `rag_app.app`;
+`rag-app models list | install | use` (and any other view) call these through `rag_app.service.app`;
 they read the catalogue, the embedder registry and the models folder of ``settings``, and
 return plain data or raise an error whose message says what to do (`ModelAdminError`,
 `ModelNotFoundError`).

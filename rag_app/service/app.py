@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from rag_app import model_admin
 from rag_app.answer import Answer, AskOptions, EventStream, History, Passage
-from rag_app.answer_pipeline import AnswerPipeline, open_index
+from rag_app.answering.pipeline import AnswerPipeline, open_index
 from rag_app.config import Settings
 from rag_app.embedding import Embedder, embedder_from_settings
 from rag_app.generation import GenerationServerError, Generator, PrefillResult
@@ -41,12 +38,24 @@ from rag_app.ingest.ocr import PageReader, ocr_cache
 from rag_app.ingest.pipeline import IngestError
 from rag_app.ingest.pipeline import ingest as run_ingest
 from rag_app.ingest.report import INGEST_STAGES, IngestReport, ProgressCallback
+from rag_app.ingest.watch import WatchEvent
+from rag_app.ingest.watch import watch as run_watch
+from rag_app.ingest.workspace import UploadError, inside, remove_file, save_upload
 from rag_app.llm.choices import ModelChoice, model_choices
 from rag_app.llm.files import ModelNotFoundError
-from rag_app.model_admin import Choice, InstallProgress, ModelAdminError, ModelsOverview
 from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
+from rag_app.service import model_admin
+from rag_app.service.info import (
+    DocumentInfo,
+    IndexInfo,
+    SourceView,
+    changed_since_indexed,
+    index_info,
+    page_count,
+)
+from rag_app.service.model_admin import Choice, InstallProgress, ModelAdminError, ModelsOverview
 from rag_app.sources import pdf_pages
-from rag_app.sources.context import SourceContext, SourceError, is_pdf, pdf_page_context, section_context
+from rag_app.sources.context import SourceError, is_pdf, pdf_page_context, section_context
 from rag_app.store import (
     ChunkRecord,
     DocumentRecord,
@@ -58,9 +67,6 @@ from rag_app.store import (
     restore_index,
 )
 from rag_app.store.migrate import CopyReport, copy_index
-from rag_app.watch import WatchEvent
-from rag_app.watch import watch as run_watch
-from rag_app.workspace import UploadError, inside, remove_file, save_upload
 
 __all__ = [
     "INGEST_STAGES",
@@ -86,63 +92,6 @@ __all__ = [
     "UploadError",
     "WatchEvent",
 ]
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One indexed file as a view lists it."""
-
-    path: str
-    passages: int
-    title: str
-    indexed_at: datetime
-    encoding: str = ""  # the text encoding it was read in, when not UTF-8 (e.g. "cp932", guessed)
-    addresses_assistant: str = ""  # its words to the assistant: its passages are not used to answer
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What the index holds (`rag-app info`, the chat page's status and Documents tab)."""
-
-    index_dir: Path
-    documents: int
-    chunks: int
-    embedding_model: str
-    dimension: int
-    size_bytes: int
-    last_ingest: datetime | None
-    failures: list[tuple[str, str]]  # (path, reason) of the files that could not be read
-    files: list[DocumentInfo]
-    location: str = ""  # where the index is: its folder, or a Milvus URI and collection
-
-    @property
-    def last_ingest_text(self) -> str:
-        """When the index last changed, for a person: "2026-12-01 09:30:00" or "never"."""
-        return self.last_ingest.isoformat(sep=" ", timespec="seconds") if self.last_ingest else "never"
-
-
-@dataclass(frozen=True)
-class SourceView:
-    """A document as the source viewer shows it: a page of a PDF, or the section of another
-    format, with the cited passage (and its supporting sentence) located in it."""
-
-    path: str  # relative to the data folder, as the index names it
-    title: str
-    heading: str
-    context: SourceContext
-    chunk_id: int | None = None  # the passage shown, if any
-    passage: str = ""
-    sentence: str = ""
-    page: int | None = None  # the PDF page shown
-    pages: int | None = None  # the PDF's page count
-    passage_page: int | None = None  # the page (a PDF's, a slide's) the passage is on
-    changed: bool = False  # the file changed since it was indexed: the highlight may be off
-    addressed: str = ""  # the passage's words that address the assistant (it is not used to answer)
-
-    @property
-    def is_pdf(self) -> bool:
-        """True when the document is a PDF (shown as rendered pages)."""
-        return self.pages is not None
 
 
 class App:
@@ -238,9 +187,9 @@ class App:
         Opens no embedder: an index built with another embedding model is described too.
         """
         if self._store is not None:
-            return _index_info(self._store)
+            return index_info(self._store)
         with open_store(self.settings.paths.index_dir, self.settings.index, create=self._create) as store:
-            return _index_info(store)
+            return index_info(store)
 
     def migrate(self, to: str, progress: Callable[[int, int], None] | None = None) -> CopyReport:
         """Copy the index into the other store without embedding again: ``to`` "milvus" copies the
@@ -313,13 +262,13 @@ class App:
         """
         record = self._chunk(chunk_id)
         file, document = self._indexed_file(record.path)
-        changed = _changed(file, document)
+        changed = changed_since_indexed(file, document)
         if record.page is not None and is_pdf(record.path):
             shown = page or record.page
             on_page = shown == record.page
             context = pdf_page_context(file, shown, record.text if on_page else "", sentence if on_page else "")
             return SourceView(record.path, record.title, record.heading, context, chunk_id, record.text, sentence,
-                              shown, _page_count(file), record.page, changed, addressed_to_assistant(record.text))
+                              shown, page_count(file), record.page, changed, addressed_to_assistant(record.text))
         context = section_context(file, record.char_start, record.text, sentence)
         return SourceView(record.path, record.title, context.heading or record.heading, context, chunk_id,
                           record.text, sentence, passage_page=record.page, changed=changed,
@@ -329,11 +278,11 @@ class App:
         """An indexed document without a passage: page ``page`` (default 1) of a PDF, or the
         first section of another format. Raises `SourceError`."""
         file, document = self._indexed_file(path)
-        changed = _changed(file, document)
+        changed = changed_since_indexed(file, document)
         if is_pdf(path):
             shown = page or 1
             return SourceView(path, document.title, "", pdf_page_context(file, shown), page=shown,
-                              pages=_page_count(file), changed=changed)
+                              pages=page_count(file), changed=changed)
         context = section_context(file, 0)
         return SourceView(path, document.title, context.heading, context, changed=changed)
 
@@ -443,35 +392,3 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _changed(file: Path, document: DocumentRecord) -> bool:
-    """True when ``file`` is no longer the version the index read."""
-    stat = file.stat()
-    return stat.st_size != document.size or abs(stat.st_mtime - document.mtime) > 1e-3
-
-
-def _page_count(file: Path) -> int:
-    try:
-        return pdf_pages.page_count(file)
-    except pdf_pages.PdfPageError as exc:
-        raise SourceError(str(exc)) from exc
-
-
-def _index_info(store: Store) -> IndexInfo:
-    stats = store.stats()
-    files = [DocumentInfo(d.path, d.n_chunks, d.title, datetime.fromtimestamp(d.ingested_at),
-                          d.metadata.get("encoding", ""), d.metadata.get("addresses_assistant", ""))
-             for d in store.documents()]
-    return IndexInfo(
-        index_dir=store.index_dir,
-        documents=stats.documents,
-        chunks=stats.chunks,
-        embedding_model=stats.embedding_model,
-        dimension=stats.dimension,
-        size_bytes=stats.size_bytes,
-        last_ingest=datetime.fromtimestamp(stats.last_ingest) if stats.last_ingest else None,
-        failures=store.failures(),
-        files=files,
-        location=store.location,
-    )

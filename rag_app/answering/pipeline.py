@@ -26,6 +26,7 @@ from rag_app.answer import (
     Answer,
     AnswerEvent,
     AskOptions,
+    Disagreement,
     EventStream,
     Evidence,
     History,
@@ -37,7 +38,7 @@ from rag_app.answer import (
 )
 from rag_app.config import GroundingSettings, Settings
 from rag_app.embedding import Embedder, embedder_from_settings
-from rag_app.generation import GenerationStats, Generator, PrefillResult, open_generator
+from rag_app.generation import GenerationStats, Generator, PrefillResult, Request, open_generator
 from rag_app.grounding.addressed import ONLY_ADDRESSED, set_aside
 from rag_app.grounding.conflict import disagreement
 from rag_app.grounding.conflict import reason as disagreement_reason
@@ -55,7 +56,7 @@ from rag_app.grounding.proposition import answering_sentence
 from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
-from rag_app.grounding.support import citations_for, message
+from rag_app.grounding.support import Verification, citations_for, message
 from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexUnavailableError, Store, open_store
 from rag_app.text import ENGLISH, content_words
@@ -184,9 +185,7 @@ class AnswerPipeline:
         yield SourcesEvent(found.passages, found.evidence)
         shown = self._shown(found)
         yield StatusEvent("reading", len(shown), self.generator.model_name)
-        generation = self.generator.stream(question, shown, history, language=found.language,
-                                           temperature=options.temperature, max_tokens=options.max_tokens,
-                                           conversation=options.conversation)
+        generation = self.generator.stream(_request(question, shown, history, found.language, options))
         pieces: list[str] = []
         try:
             for piece in generation:
@@ -215,8 +214,7 @@ class AnswerPipeline:
         found = self._find(draft, history, options.k, time.perf_counter())
         if found.answer is not None:
             return PrefillResult()
-        return self.generator.prefill(draft, self._shown(found), history, language=found.language,
-                                      max_tokens=options.max_tokens, conversation=options.conversation, stop=stop)
+        return self.generator.prefill(_request(draft, self._shown(found), history, found.language, options), stop)
 
     def _shown(self, found: _Found) -> list[Passage]:
         """What the model reads of the passages found: whole, or their best sentences."""
@@ -279,14 +277,8 @@ class AnswerPipeline:
         if decider is not None:
             probability = decider.probability(signals)
             verified = verified and decider.verified(probability, language)
-        reason = ""
         disagreeing = disagreement(found.question, raw, passages, valid) if verified else None
-        if disagreeing is not None:  # another document gives another value: the person decides
-            verified, reason = False, disagreement_reason(disagreeing, language)
-        if verified and self.settings.grounding.model_check and not model_agrees(
-                found.question, check, found.sentences, self.generator.judge_support,
-                self.settings.grounding.model_check_threshold):
-            verified, reason = False, model_reason(language)  # the judge, asked only of verified replies
+        verified, reason = self._last_checks(found, check, verified, disagreeing)
         said = None
         if verified:
             text = check.text
@@ -319,6 +311,20 @@ class AnswerPipeline:
             addressed=found.addressed,
             disagreement=disagreeing,
         )
+
+    def _last_checks(self, found: _Found, check: Verification, verified: bool,
+                     disagreeing: Disagreement | None) -> tuple[bool, str]:
+        """Whether a reply the decision verified stays verified, and why not: another document
+        gives another value (the person decides), or the judge, when asked for, does not find it."""
+        language = found.language
+        if verified and disagreeing is not None:
+            return False, disagreement_reason(disagreeing, language)
+        assert found.sentences is not None
+        if verified and self.settings.grounding.model_check and not model_agrees(
+                found.question, check, found.sentences, self.generator.judge_support,
+                self.settings.grounding.model_check_threshold):
+            return False, model_reason(language)  # the judge, asked only of verified replies
+        return verified, ""
 
     def _refusal(self, question: str, found: _Found, started: float, *, relevant: bool = True, raw: str = "",
                  signals: dict[str, float | None] | None = None) -> Answer:
@@ -375,6 +381,14 @@ class AnswerPipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request(question: str, passages: list[Passage], history: History, language: str, options: AskOptions
+             ) -> Request:
+    """What the answer model is asked: ``question`` over ``passages``, with what ``options``
+    change of the generation settings."""
+    return Request(question, passages, history, language=language, temperature=options.temperature,
+                   max_tokens=options.max_tokens, conversation=options.conversation)
 
 
 def _unverified_text(

@@ -1,5 +1,5 @@
-"""The body of `rag-app eval` and of the `make eval` suite: summary table, JSON report, and the
-progress bar that `rag-app ingest` shows too.
+"""The body of `rag-app eval` and of the `make eval` suite (`eval_suite.py`): summary table and
+JSON report.
 
 This is a terminal front end (rich) over `rag_app.eval.runner`; the library code stays silent.
 """
@@ -13,55 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from rag_app.app import INGEST_STAGES
+from rag_app.cli.progress import progress_bar, stage_callback
 from rag_app.config import Settings
-from rag_app.eval.runner import EvalOptions, EvalResult, run_eval
-from rag_app.eval.runner import Progress as ProgressCallback
-from rag_app.retrieval import MODES
+from rag_app.eval.runner import MODES, EvalOptions, EvalResult, run_eval
 
-STAGES = INGEST_STAGES | {
-    "write": "Writing corpus",
-    "load": "Reading files",
-    "embed": "Embedding chunks",
-    "retrieve": "Retrieving",
-    "answer": "Answering",
-}
 MODE_NAMES = {"dense": "dense", "bm25": "BM25", "hybrid": "fused"}
-
-
-def progress_bar(console: Console, disable: bool = False) -> Progress:
-    """A rich progress display with one bar per stage."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=disable,
-    )
-
-
-def stage_callback(bar: Progress, prefix: str = "") -> ProgressCallback:
-    """A progress callback (stage, done, total) of ingest or eval that drives ``bar``, one bar a
-    stage (a total of 0: not known yet)."""
-    tasks: dict[str, Any] = {}
-
-    def callback(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(prefix + STAGES.get(stage, stage), total=total or None)
-        bar.update(tasks[stage], completed=done, total=total or None)
-
-    return callback
 
 
 def _pct(value: float | None) -> str:

@@ -1,0 +1,1 @@
+"""The one web server (`serve.serve`): the chat page, the source routes and the API, together."""
