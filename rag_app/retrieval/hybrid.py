@@ -31,7 +31,7 @@ from rag_app.answer import Passage
 from rag_app.config import RetrievalSettings
 from rag_app.embedding import Embedder
 from rag_app.retrieval.fusion import mmr_order, zscore_fuse
-from rag_app.store import ChunkRecord, Store
+from rag_app.store import ChunkRecord, IndexReader
 from rag_app.text import ENGLISH, FUNCTION_WORDS, guess_language, search_words
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class Ranked:
 class HybridRetriever:
     """Search one index by meaning (dense), by words (BM25), or both fused (the default)."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings) -> None:
+    def __init__(self, store: IndexReader, embedder: Embedder, settings: RetrievalSettings) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings

@@ -12,7 +12,7 @@ the full-text query syntax. Everything above this package imports from here.
 """
 
 from rag_app.store.backup import restore_index
-from rag_app.store.base import Store, StoreWriter
+from rag_app.store.base import IndexLifecycle, IndexReader, IndexWriting, Store, StoreWriter
 from rag_app.store.index_store import IndexStore
 from rag_app.store.integrity import IntegrityReport
 from rag_app.store.opening import open_store
@@ -35,6 +35,9 @@ __all__ = [
     "DocumentRecord",
     "DiskFullError",
     "IndexBusyError",
+    "IndexLifecycle",
+    "IndexReader",
+    "IndexWriting",
     "IndexDamagedError",
     "IndexMismatchError",
     "IntegrityReport",

@@ -78,29 +78,11 @@ class StoreBasics:
         return int(self.meta("generation") or 0)
 
 
-class Store(Protocol):
-    """An index: reads for any number of processes, `writing` for the one that writes."""
+class IndexReader(Protocol):
+    """What answering and retrieval read: one consistent state, the vectors, the two searches,
+    the chunks and documents."""
 
-    index_dir: Path  # the local folder of the index (its writer lock; SQLite keeps everything there)
-
-    @property
-    def location(self) -> str:
-        """Where the index is, for messages: a folder, or a Milvus URI and collection."""
-        ...
-
-    def close(self) -> None: ...
-    def __enter__(self) -> Store: ...
-    def __exit__(self, *exc: object) -> None: ...
-
-    def check_model(self, embedding_model: str, dimension: int) -> None:
-        """Raise `IndexMismatchError` unless the index is empty or built with this model."""
-        ...
-
-    def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
-        """Raise `IndexMismatchError` when the index's chunks were cut with other settings."""
-        ...
-
-    def snapshot(self) -> AbstractContextManager[Store]:
+    def snapshot(self) -> AbstractContextManager[IndexReader]:
         """Reads inside see one committed state, as far as the engine allows."""
         ...
 
@@ -153,6 +135,24 @@ class Store(Protocol):
         """Files the last ingestions could not read, as (path, reason)."""
         ...
 
+    def chunk_count(self) -> int: ...
+    def chunk_ids(self) -> list[int]: ...
+    def stats(self) -> IndexStats: ...
+
+
+
+class IndexWriting(Protocol):
+    """What an ingest writes through: the checks that it writes with the same model and
+    chunking, what it can reuse, and the commits of the one process that writes."""
+
+    def check_model(self, embedding_model: str, dimension: int) -> None:
+        """Raise `IndexMismatchError` unless the index is empty or built with this model."""
+        ...
+
+    def check_chunking(self, chunk_tokens: int, chunk_overlap: int) -> None:
+        """Raise `IndexMismatchError` when the index's chunks were cut with other settings."""
+        ...
+
     def known_failures(self) -> dict[str, tuple[str, int, float]]:
         """Recorded failures as path -> (reason, size, mtime)."""
         ...
@@ -161,9 +161,23 @@ class Store(Protocol):
         """Stored vectors of chunks whose text hash is among ``text_hashes`` (for reuse)."""
         ...
 
-    def chunk_count(self) -> int: ...
-    def chunk_ids(self) -> list[int]: ...
-    def stats(self) -> IndexStats: ...
+    def writing(self, *, wait: bool = False) -> AbstractContextManager[IndexWriting]:
+        """Hold the index for writing; `IndexBusyError` when another process does (unless ``wait``)."""
+        ...
+
+    def transaction(self, embedding_model: str, dimension: int, *,
+                    chunking: tuple[int, int] | None = None) -> AbstractContextManager[StoreWriter]:
+        """One commit, inside `writing`."""
+        ...
+
+    def update_vector_cache(self) -> bool:
+        """Whatever the engine keeps beside the committed data, brought up to date (inside `writing`)."""
+        ...
+
+
+class IndexLifecycle(Protocol):
+    """What keeps an index whole: its checks, their repair, a backup (a rebuild from nothing is
+    `store.rebuild.rebuild_store`, each store its own way)."""
 
     def check(self, *, full: bool = False, vectors: bool = True) -> IntegrityReport:
         """What is damaged or disagrees in the index (reads only); ``full``: every check there
@@ -179,15 +193,19 @@ class Store(Protocol):
         index, whatever the store), taken while questions and an ingest go on; its file."""
         ...
 
-    def writing(self, *, wait: bool = False) -> AbstractContextManager[Store]:
-        """Hold the index for writing; `IndexBusyError` when another process does (unless ``wait``)."""
+
+class Store(IndexReader, IndexWriting, IndexLifecycle, Protocol):
+    """An index: reads for any number of processes (`IndexReader`), `writing` for the one that
+    writes (`IndexWriting`), its checks and backups (`IndexLifecycle`). Each store passes the
+    same contract (tests/store_contract.py)."""
+
+    index_dir: Path  # the local folder of the index (its writer lock; SQLite keeps everything there)
+
+    @property
+    def location(self) -> str:
+        """Where the index is, for messages: a folder, or a Milvus URI and collection."""
         ...
 
-    def transaction(self, embedding_model: str, dimension: int, *,
-                    chunking: tuple[int, int] | None = None) -> AbstractContextManager[StoreWriter]:
-        """One commit, inside `writing`."""
-        ...
-
-    def update_vector_cache(self) -> bool:
-        """Whatever the engine keeps beside the committed data, brought up to date (inside `writing`)."""
-        ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
