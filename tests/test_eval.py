@@ -333,7 +333,7 @@ def test_summary_table_puts_datasets_across_and_leaves_out_empty_sections() -> N
 def test_suite_runs_the_sets_it_finds_and_prints_one_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rag_app.eval import suite
+    from rag_app.cli import eval_suite as suite
 
     eval_dir = tmp_path / "eval"
     (eval_dir / "xquad-en").mkdir(parents=True)
