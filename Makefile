@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 EVAL_DIR ?= ../shared/eval
 CORPUS ?= data
 
-.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest bench-injection bench-addressed bench-soak bench-check eval demo-docs clean
+.PHONY: install run serve ingest test test-fast lint browser bench bench-ingest bench-answer bench-typing bench-scale bench-sources bench-formats bench-first-run bench-api bench-prompt-lookup bench-llm-server bench-fuzz-ingest bench-injection bench-addressed bench-soak bench-check bench-scope eval demo-docs clean
 
 install: $(STAMP)
 
@@ -104,6 +104,10 @@ bench-soak: install
 	$(PY) -m benchmarks.bench_soak $(CORPUS) --plot docs/soak.png
 
 # What the integrity checks cost on an index grown to 500 MB (a copy of the demo index)
+# A question scoped to one file of a 100,000-chunk index: inside the search, and how long it takes.
+bench-scope: install
+	$(PY) -m benchmarks.bench_scope
+
 bench-check: install
 	$(PY) -m benchmarks.bench_check indexes --mb 500
 

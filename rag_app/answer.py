@@ -25,6 +25,8 @@ class AskOptions:
     # The conversation the question belongs to (a chat tab, an API client): what the model
     # read for it is kept for its next question and its drafts. "": none in particular.
     conversation: str = ""
+    # The documents it may be answered from (paths, globs, folders; `retrieval.scope`); (): all.
+    documents: tuple[str, ...] = ()
 
 
 SLIDE_SUFFIXES = frozenset({".pptx", ".ppt", ".odp"})
@@ -180,6 +182,8 @@ class Answer:
     addressed: list[Addressed] = field(default_factory=list)
     # Another document gives another value than the reply: why it is not verified.
     disagreement: Disagreement | None = None
+    # The documents the question was restricted to (paths; empty: the whole collection).
+    scope: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -227,6 +231,7 @@ class Answer:
                           for a in self.addressed],
             "addressed_note": self.addressed_note(),
             "disagreement": None if self.disagreement is None else asdict(self.disagreement),
+            "scope": list(self.scope),
             "timings": {"retrieval_ms": t.retrieval_ms, "first_token_ms": t.first_token_ms,
                         "total_ms": t.total_ms, "tokens_per_s": t.tokens_per_s},
         }

@@ -214,3 +214,19 @@ class StoreContract:
             assert {d.path for d in store.documents()} == {"storks.md", "pasta.md"}
             assert not store.mentions("herons") and store.mentions("salted water")
             assert assert_whole(store) == 2
+
+    def test_a_scope_is_searched_inside_the_index(self, store_settings: dict[str, str], tmp_path: Path) -> None:
+        """Both searches keep to the documents of a scope (`within`), inside the search."""
+        settings = settings_for(tmp_path, tmp_path / "index", store_settings)
+        with open_index(settings, create=True) as store, store.writing():
+            add(store, "storks.md", ["White storks nest on church towers.", "Storks migrate to Africa."])
+            add(store, "pasta.md", ["Cook pasta in salted boiling water.", "Drain the pasta."])
+            add(store, "église.md", ["Les cigognes nichent sur le clocher."])
+        with open_index(settings) as store:
+            query = FAKE.encode_query("Where do storks nest?")
+            scoped = store.dense_search(query, 5, within={"pasta.md", "église.md"})
+            assert {c.path for c in store.chunks([i for i, _ in scoped])} == {"pasta.md", "église.md"}
+            assert len(scoped) == 3  # every chunk of the scope, though the question is about storks
+            hits = store.bm25_search("storks pasta", 5, within={"pasta.md"})
+            assert {c.path for c in store.chunks([i for i, _ in hits])} == {"pasta.md"}
+            assert store.dense_search(query, 5, within=set()) == [] == store.bm25_search("pasta", 5, within=set())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,13 +51,13 @@ from rag_app.grounding.evidence import (
     sentence_scores,
 )
 from rag_app.grounding.gate import GateDecision, GateThresholds, gate
-from rag_app.grounding.missing import explain
+from rag_app.grounding.missing import explain, outside_scope
 from rag_app.grounding.proposition import answering_sentence
 from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import Verification, citations_for, message
-from rag_app.retrieval import EmptyQueryError, HybridRetriever
+from rag_app.retrieval import EmptyQueryError, HybridRetriever, resolve_scope
 from rag_app.store import IndexUnavailableError, Store, open_store
 from rag_app.text import ENGLISH, content_words
 
@@ -123,6 +123,8 @@ class _Found:
     evidence: list[Evidence] = field(default_factory=list)
     answer: Answer | None = None  # set when the model is not to be asked
     addressed: list[Addressed] = field(default_factory=list)  # passages set aside: they address the assistant
+    scope: frozenset[str] | None = None  # the documents it was restricted to
+    elsewhere: list[str] = field(default_factory=list)  # refused in scope: other documents that may answer
 
     @property
     def language(self) -> str:
@@ -177,7 +179,7 @@ class AnswerPipeline:
 
     def _ask(self, question: str, history: History, options: AskOptions, started: float
              ) -> EventStream:
-        found = self._find(question, history, options.k, started)
+        found = self._find(question, history, options.k, started, self.scope(options.documents))
         if found.answer is not None:  # an empty question, or the gate closed
             yield AnswerEvent(found.answer)
             return
@@ -211,7 +213,7 @@ class AnswerPipeline:
         if stop():
             return PrefillResult(complete=False)
         history = [(str(q), str(a)) for q, a in history]
-        found = self._find(draft, history, options.k, time.perf_counter())
+        found = self._find(draft, history, options.k, time.perf_counter(), self.scope(options.documents))
         if found.answer is not None:
             return PrefillResult()
         return self.generator.prefill(_request(draft, self._shown(found), history, found.language, options), stop)
@@ -223,15 +225,17 @@ class AnswerPipeline:
             return compress_passages(found.sentences, found.scores, self.settings.generation.prompt_sentences)
         return found.passages
 
-    def _find(self, question: str, history: History, k: int | None, started: float) -> _Found:
-        """Retrieval, the gate and the evidence; with an `Answer` already when there is nothing to
-        ask the model (an empty question, or no passage close enough)."""
+    def _find(self, question: str, history: History, k: int | None, started: float,
+              scope: frozenset[str] | None = None) -> _Found:
+        """Retrieval (inside ``scope`` when given), the gate and the evidence; with an `Answer`
+        already when there is nothing to ask the model (an empty question, or no passage close
+        enough: then, for a scope, where else the answer may be)."""
         read = Question.read(question)
         language = read.language
         timings = Timings()
         query = retrieval_query(question, history, self.settings.grounding.follow_up_max_words)
         try:
-            passages, vector = self._retrieve(query, k)
+            passages, vector = self._retrieve(query, k, scope)
         except EmptyQueryError as exc:
             timings.total_ms = _ms(started)
             return _Found(read, timings, answer=Answer(question, str(exc), True, [], [], [], [],
@@ -251,10 +255,28 @@ class AnswerPipeline:
         # How well each passage sentence answers the question: for the evidence and the prompt.
         scores = sentence_scores(query, vector, sentences, language)
         found = _Found(read, timings, passages, gated, sentences, scores,
-                       evidence(sentences, scores, self.settings.grounding.evidence_sentences), addressed=addressed)
+                       evidence(sentences, scores, self.settings.grounding.evidence_sentences), addressed=addressed,
+                       scope=scope)
         if not gated.open:
+            if scope is not None:
+                found.elsewhere = self._elsewhere(searched, query, vector, scope, k)
             found.answer = self._refusal(question, found, started, relevant=False)
         return found
+
+    def scope(self, patterns: Sequence[str]) -> frozenset[str] | None:
+        """The paths of the documents ``patterns`` choose (`retrieval.scope`); None without any.
+        Raises `ScopeError` naming a pattern that matches no document."""
+        return resolve_scope(patterns, (d.path for d in self.store.documents())) if patterns else None
+
+    def _elsewhere(self, searched: Question, query: str, vector: np.ndarray, scope: frozenset[str],
+                   k: int | None) -> list[str]:
+        """For a question refused inside ``scope``: the other documents whose passages would
+        have opened the gate (where the answer may be), best first; [] when none would."""
+        outside = [p for p in self.retriever.search(query, k=k, vector=vector) if p.path not in scope]
+        thresholds = GateThresholds.of(self.embedder.calibration, self.settings.grounding)
+        if not outside or not gate(searched, outside, searched.language, thresholds).open:
+            return []
+        return list(dict.fromkeys(p.path for p in outside))[:3]
 
     def _decide(self, question: str, raw: str, found: _Found, stats: GenerationStats, valid: int,
                 started: float) -> Answer:
@@ -310,6 +332,7 @@ class AnswerPipeline:
             documents_say=said,
             addressed=found.addressed,
             disagreement=disagreeing,
+            scope=tuple(sorted(found.scope or ())),
         )
 
     def _last_checks(self, found: _Found, check: Verification, verified: bool,
@@ -331,9 +354,14 @@ class AnswerPipeline:
         """"Not in your documents", with why (`why_not`), the evidence and the closest passages."""
         found.timings.total_ms = _ms(started)
         answer = Answer(question, "", True, [], found.evidence, [], found.passages, found.timings, found.language,
-                        verified=False, raw_answer=raw, signals=signals or {}, addressed=found.addressed)
-        if found.passages:
+                        verified=False, raw_answer=raw, signals=signals or {}, addressed=found.addressed,
+                        scope=tuple(sorted(found.scope or ())))
+        if found.elsewhere:  # restricted to some documents, and others may answer
+            answer.reason = outside_scope(found.elsewhere, found.language)
+        elif found.passages:
             answer.reason = self.why_not(found.question, found.passages, relevant=relevant)
+        elif found.scope is not None and not found.addressed:  # the chosen documents hold nothing close
+            answer.reason = outside_scope([], found.language)
         else:  # every passage found addresses the assistant (the note names them)
             answer.reason = ONLY_ADDRESSED.get(found.language, ONLY_ADDRESSED[ENGLISH])
         answer.answer = message("refused", found.language, answer.reason)
@@ -358,13 +386,15 @@ class AnswerPipeline:
         """The passages for ``query`` (raises `EmptyQueryError`, `IndexEmptyError`)."""
         return self._retrieve(query, k)[0]
 
-    def _retrieve(self, query: str, k: int | None = None) -> tuple[list[Passage], np.ndarray]:
-        """The passages for ``query`` and its embedding (embedded once, for retrieval and evidence)."""
+    def _retrieve(self, query: str, k: int | None = None, scope: frozenset[str] | None = None
+                  ) -> tuple[list[Passage], np.ndarray]:
+        """The passages for ``query`` (inside ``scope`` when given) and its embedding (embedded
+        once, for retrieval and evidence)."""
         self.store.refresh()
         if self.store.chunk_count() == 0:
             raise IndexEmptyError(EMPTY_INDEX.format(dir=self.store.location))
         vector = self.retriever.query_vector(query)
-        return self.retriever.search(query, k=k, vector=vector), vector
+        return self.retriever.search(query, k=k, vector=vector, within=scope), vector
 
     def why_not(self, question: Question, passages: list[Passage], *, relevant: bool = True) -> str:
         """Why ``question`` gets no verified answer (`rag_app.grounding.missing.explain`): its

@@ -40,6 +40,13 @@ class Message(_Request):
         return self.content or ""
 
 
+class RagAppOptions(_Request):
+    """Our own fields of a chat request (``rag_app``; the `openai` client sends them in
+    ``extra_body``): the documents the question may be answered from (paths, globs, folders)."""
+
+    documents: list[str] = Field(default_factory=list, max_length=100)
+
+
 class ChatRequest(_Request):
     """``POST /v1/chat/completions``: the last user message is the question; ``model`` names the
     collection (``rag_app/<name>``, ``<name>``, or anything else for the default)."""
@@ -52,6 +59,7 @@ class ChatRequest(_Request):
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
     user: str = ""
+    rag_app: RagAppOptions = Field(default_factory=RagAppOptions)
 
 
 class SearchRequest(_Request):
@@ -61,6 +69,7 @@ class SearchRequest(_Request):
     model: str = ""
     collection: str = ""
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+    documents: list[str] = Field(default_factory=list, max_length=100)  # only these (paths, globs, folders)
 
 
 Parsed = TypeVar("Parsed", bound=BaseModel)

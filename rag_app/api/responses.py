@@ -80,6 +80,7 @@ def answer_extra(answer: Answer, base_url: str, collection: str) -> dict[str, An
                       for a in answer.addressed],
         "addressed_note": answer.addressed_note(),
         "disagreement": _disagreement_json(answer.disagreement),
+        "scope": list(answer.scope),
         "probability": None if answer.probability is None else round(answer.probability, 4),
         "sources": sources,
         "evidence": [_evidence_json(e) for e in answer.evidence],

@@ -55,6 +55,7 @@ from rag_app.service.app import (
     IndexUnavailableError,
     IngestError,
     ModelNotFoundError,
+    ScopeError,
     UploadError,
 )
 from rag_app.service.keys import KeyStore
@@ -92,6 +93,8 @@ def as_api_error(exc: BaseException) -> ApiError | None:
         return ApiError(404, str(exc), "model_not_found", "model")
     if isinstance(exc, EmptyQueryError):
         return ApiError(400, str(exc), "empty_question", "messages")
+    if isinstance(exc, ScopeError):
+        return ApiError(400, str(exc), "no_such_documents", "rag_app.documents")
     if isinstance(exc, UploadError):
         return ApiError(400, str(exc), "upload_refused", "file")
     if isinstance(exc, IndexUnavailableError | IngestError | ModelNotFoundError):
@@ -202,7 +205,8 @@ class Api:
         question, history = self._question(chat)
         name, app = self._app(caller, chat.model)
         options = AskOptions(k=chat.top_k, temperature=chat.temperature,
-                             max_tokens=chat.max_completion_tokens or chat.max_tokens)
+                             max_tokens=chat.max_completion_tokens or chat.max_tokens,
+                             documents=tuple(chat.rag_app.documents))
         base = str(request.base_url)
         if not chat.stream:
             with self.admission.admit():
@@ -273,7 +277,7 @@ class Api:
         name, app = self._app(caller, query.collection or query.model)
         base = str(request.base_url)
         with app_errors():
-            found = await run_in_threadpool(app.search, query.query, query.top_k)
+            found = await run_in_threadpool(app.search, query.query, query.top_k, tuple(query.documents))
         return JSONResponse({"object": "list", "model": responses.model_name(name),
                              "data": [responses.passage_json(p, base, name) for p in found]})
 

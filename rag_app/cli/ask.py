@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def ask_command(
-    settings: Settings, question: str, *, k: int | None, as_json: bool, console: Console, local: bool = False
+    settings: Settings, question: str, *, k: int | None, as_json: bool, console: Console, local: bool = False,
+    documents: Sequence[str] = (),
 ) -> Answer:
     """Answer ``question``: stream tokens (unless ``as_json``), then print the verified answer.
 
@@ -32,13 +33,14 @@ def ask_command(
     server = None if local else running_server(settings)
     if server is not None:
         try:
-            return show_events(remote_ask(server, question, k), as_json=as_json, console=console)
+            return show_events(remote_ask(server, question, k, documents), as_json=as_json, console=console)
         except ServerGone as exc:  # nothing shown yet
             log.info("The server at %s did not answer (%s); answering here", server.url, exc)
     from rag_app.service.app import App  # PyTorch and the models: only when no server answers
 
     with App(settings) as rag:
-        return show_events(rag.ask(question, options=AskOptions(k=k)), as_json=as_json, console=console)
+        options = AskOptions(k=k, documents=tuple(documents))
+        return show_events(rag.ask(question, options=options), as_json=as_json, console=console)
 
 
 def show_events(events: Iterator[Event], *, as_json: bool, console: Console) -> Answer:
@@ -69,6 +71,8 @@ def show_events(events: Iterator[Event], *, as_json: bool, console: Console) -> 
 
 def show_answer(answer: Answer, console: Console) -> None:
     """The verified answer, its sentence verdicts, citations and evidence."""
+    if answer.scope:
+        console.print(f"Answered from: {', '.join(answer.scope)}", style="dim", markup=False, highlight=False)
     console.print(answer.verdict_line(with_reason=False), style="bold green" if answer.verified else "bold yellow",
                   markup=False, highlight=False)
     if answer.addressed:

@@ -25,6 +25,9 @@ IndexDirOpt = Annotated[Optional[Path], typer.Option("--index-dir", help="Index 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 LocalOpt = Annotated[bool, typer.Option("--local", help="Load the models here even when a `rag-app serve` "
                                         "of this index is running (by default it answers).")]
+OnlyOpt = Annotated[Optional[list[str]], typer.Option(
+    "--only", help="Only these documents: a path as `rag-app info` lists it, a folder, a file name or a glob "
+    "(*.pdf); repeatable.")]
 CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="The collection to use "
                                                       "(`rag-app collections list`; default: data_dir).")]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -21,6 +22,7 @@ from rag_app.cli.common import (
     IndexDirOpt,
     JsonOpt,
     LocalOpt,
+    OnlyOpt,
     command_settings,
     console,
     err_console,
@@ -214,6 +216,7 @@ def search(
     index_dir: IndexDirOpt = None,
     collection: CollectionOpt = None,
     k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 5,
+    only: OnlyOpt = None,
     as_json: JsonOpt = False,
     local: LocalOpt = False,
 ) -> None:
@@ -221,14 +224,15 @@ def search(
     from dataclasses import asdict
 
     settings = command_settings(collection, index_dir=index_dir)
-    passages = None if local else _search_on_server(settings, query, k)
+    passages = None if local else _search_on_server(settings, query, k, only or ())
     if passages is None:
         from rag_app.service.app import App, IndexUnavailableError, ModelNotFoundError
 
         with App(settings) as rag:
             try:
-                passages = rag.search(query, k=k)
-            except (IndexUnavailableError, ModelNotFoundError, ValueError) as exc:  # ValueError: an empty query
+                passages = rag.search(query, k=k, documents=only or ())
+            # ValueError: an empty query, a scope that matches nothing
+            except (IndexUnavailableError, ModelNotFoundError, ValueError) as exc:
                 raise fail(str(exc)) from exc
     if as_json:
         print_json([asdict(p) for p in passages])
@@ -243,7 +247,7 @@ def search(
         console.print()
 
 
-def _search_on_server(settings: Settings, query: str, k: int) -> list[Passage] | None:
+def _search_on_server(settings: Settings, query: str, k: int, documents: Sequence[str]) -> list[Passage] | None:
     """The passages a running server of the same index finds (None: no server answered)."""
     from rag_app.cli.remote import RemoteError, ServerGone, remote_search, running_server
 
@@ -251,7 +255,7 @@ def _search_on_server(settings: Settings, query: str, k: int) -> list[Passage] |
     if server is None:
         return None
     try:
-        return remote_search(server, query, k)
+        return remote_search(server, query, k, documents)
     except ServerGone:
         return None
     except RemoteError as exc:
@@ -268,6 +272,7 @@ def ask(
     collection: CollectionOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Catalogue id or GGUF file.")] = None,
     k: Annotated[Optional[int], typer.Option("-k", help="Number of passages.")] = None,
+    only: OnlyOpt = None,
     as_json: JsonOpt = False,
     local: LocalOpt = False,
 ) -> None:
@@ -279,8 +284,10 @@ def ask(
 
     settings = command_settings(collection, index_dir=index_dir, model=model)
     try:
-        ask_command(settings, question, k=k, as_json=as_json, console=console, local=local or model is not None)
-    except RuntimeError as exc:  # IndexUnavailableError, ModelNotFoundError, RemoteError: the message says why
+        ask_command(settings, question, k=k, as_json=as_json, console=console, local=local or model is not None,
+                    documents=only or ())
+    # IndexUnavailableError, ModelNotFoundError, RemoteError; ScopeError, EmptyQueryError: the message says why
+    except (RuntimeError, ValueError) as exc:
         raise fail(str(exc)) from exc
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -67,12 +67,12 @@ def _refused(response: httpx.Response) -> RemoteError:
     return RemoteError(message)
 
 
-def remote_search(server: RunningServer, query: str, k: int) -> list[Passage]:
+def remote_search(server: RunningServer, query: str, k: int, documents: Sequence[str] = ()) -> list[Passage]:
     """``App.search`` asked of ``server``; raises `ServerGone` or `RemoteError`."""
     try:
         with _client(server) as client:
             response = client.post("v1/search", json={"model": "rag_app/" + server.collection, "query": query,
-                                                      "top_k": k})
+                                                      "top_k": k, "documents": list(documents)})
     except httpx.TransportError as exc:
         raise ServerGone(str(exc)) from exc
     if response.status_code != 200:
@@ -80,7 +80,8 @@ def remote_search(server: RunningServer, query: str, k: int) -> list[Passage]:
     return [_passage(p) for p in response.json()["data"]]
 
 
-def remote_ask(server: RunningServer, question: str, k: int | None = None) -> Iterator[Event]:
+def remote_ask(server: RunningServer, question: str, k: int | None = None,
+               documents: Sequence[str] = ()) -> Iterator[Event]:
     """``App.ask`` asked of ``server``: the same events, the last an `AnswerEvent`. Raises
     `ServerGone` before the first event if the server cannot be reached, `RemoteError` if it
     refuses the question."""
@@ -88,6 +89,8 @@ def remote_ask(server: RunningServer, question: str, k: int | None = None) -> It
                             "messages": [{"role": "user", "content": question}]}
     if k is not None:
         body["top_k"] = k
+    if documents:
+        body["rag_app"] = {"documents": list(documents)}
     with _client(server) as client:
         try:
             response = client.send(client.build_request("POST", "v1/chat/completions", json=body), stream=True)
@@ -157,6 +160,7 @@ def _answer(extra: dict[str, Any], usage: dict[str, Any], question: str) -> Answ
         documents_say=_evidence(extra["documents_say"]) if extra.get("documents_say") else None,
         addressed=[Addressed(a["chunk_id"], a["file"], a["page"], a["quote"]) for a in extra.get("addressed", [])],
         disagreement=_disagreement(extra.get("disagreement")),
+        scope=tuple(extra.get("scope") or ()),
     )
 
 

@@ -135,3 +135,16 @@ def explain(question: Question, passages: Sequence[Passage], mentions: Mentions,
     if not relevant or not about:
         return _text("off_topic", language)
     return _text("unstated", language, topic=about)
+
+
+OUTSIDE_SCOPE = {
+    ENGLISH: ("the documents you chose do not answer it", "it may be in: {where}"),
+    FRENCH: ("les documents choisis n'y répondent pas", "peut-être dans : {where}"),
+}
+
+
+def outside_scope(elsewhere: Sequence[str], language: str) -> str:
+    """Why a question restricted to some documents is refused: they do not answer it, and the
+    other documents of the collection that may (``elsewhere``), when a search outside finds some."""
+    plain, where = OUTSIDE_SCOPE.get(language, OUTSIDE_SCOPE[ENGLISH])
+    return f"{plain} ({where.format(where=', '.join(elsewhere))})" if elsewhere else plain

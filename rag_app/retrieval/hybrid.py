@@ -22,7 +22,7 @@ are inert; very long text is cut for both searches. An empty (or blank) query ra
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,14 +96,15 @@ class HybridRetriever:
 
     # ----- public ------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, mode: str = "hybrid", *,
-               vector: np.ndarray | None = None) -> list[Passage]:
+               vector: np.ndarray | None = None, within: Collection[str] | None = None) -> list[Passage]:
         """The ``k`` best passages (``settings.top_k`` by default) for any user text.
 
         ``mode`` is "hybrid" (fused, what the product uses), "dense" or "bm25"; ``vector`` is
-        the query's embedding when the caller has it (`query_vector`). Raises `EmptyQueryError`
-        for an empty or blank query.
+        the query's embedding when the caller has it (`query_vector`); ``within``: only the
+        documents at these paths (a scope, `retrieval.scope`), searched inside both lists.
+        Raises `EmptyQueryError` for an empty or blank query.
         """
-        return self.search_modes(query, k, modes=(mode,), vector=vector)[mode]
+        return self.search_modes(query, k, modes=(mode,), vector=vector, within=within)[mode]
 
     def search_modes(
         self,
@@ -113,6 +114,7 @@ class HybridRetriever:
         *,
         candidates: int | None = None,
         vector: np.ndarray | None = None,
+        within: Collection[str] | None = None,
     ) -> dict[str, list[Passage]]:
         """Several rankings of one query from a single embedding and BM25 pass (for evaluation).
 
@@ -129,7 +131,7 @@ class HybridRetriever:
         if vector is None and ("dense" in modes or "hybrid" in modes):
             vector = self.query_vector(query)
         with self.store.snapshot():
-            ranked = self._ranked(query, vector, depth, bm25="bm25" in modes or "hybrid" in modes)
+            ranked = self._ranked(query, vector, depth, bm25="bm25" in modes or "hybrid" in modes, within=within)
             results: dict[str, list[Passage]] = {}
             for mode in modes:
                 if mode == "dense":
@@ -155,9 +157,10 @@ class HybridRetriever:
         _check_query(query)
         return self.embedder.encode_query(query[:MAX_DENSE_QUERY_CHARS])
 
-    def _ranked(self, query: str, vector: np.ndarray | None, depth: int, *, bm25: bool) -> Ranked:
-        dense_hits = self.store.dense_search(vector, depth) if vector is not None else []
-        bm25_hits = self.store.bm25_search(bm25_text(query), depth) if bm25 else []
+    def _ranked(self, query: str, vector: np.ndarray | None, depth: int, *, bm25: bool,
+                within: Collection[str] | None = None) -> Ranked:
+        dense_hits = self.store.dense_search(vector, depth, within) if vector is not None else []
+        bm25_hits = self.store.bm25_search(bm25_text(query), depth, within) if bm25 else []
         return Ranked(vector, dense_hits, bm25_hits, guess_language(query))
 
     def weights(self, language: str) -> tuple[float, float]:

@@ -16,14 +16,14 @@ Errors are the layers' own, each with a message that says what to do next, and a
 here with the types a view shows, so that views import from this module only:
 `IndexUnavailableError` (no index, an ingest is writing, another embedder; `IndexDamagedError`:
 the index is damaged and nothing is answered from it), `IngestError`,
-`ModelNotFoundError`, `ModelAdminError`, `UploadError`, `SourceError`, `EmptyQueryError` (a
-`ValueError`).
+`ModelNotFoundError`, `ModelAdminError`, `UploadError`, `SourceError`, `EmptyQueryError` and
+`ScopeError` (a pattern of ``documents`` matches nothing; both `ValueError`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from rag_app.ingest.watch import watch as run_watch
 from rag_app.ingest.workspace import UploadError, inside, remove_file, save_upload
 from rag_app.llm.choices import ModelChoice, model_choices
 from rag_app.llm.files import ModelNotFoundError
-from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever
+from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever, ScopeError, resolve_scope
 from rag_app.service import model_admin
 from rag_app.service.info import (
     DocumentInfo,
@@ -74,6 +74,7 @@ __all__ = [
     "App",
     "DocumentInfo",
     "EmptyQueryError",
+    "ScopeError",
     "GenerationServerError",
     "IndexDamagedError",
     "IndexInfo",
@@ -166,9 +167,12 @@ class App:
         draft) or a question (`AnswerPipeline.prefill`)."""
         return self.pipeline.prefill(draft, history, options=options, stop=stop)
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model)."""
-        return self._retriever.search(query, k=k)
+    def search(self, query: str, k: int | None = None, documents: Sequence[str] = ()) -> list[Passage]:
+        """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model); only in
+        the documents the patterns ``documents`` choose when given (`ScopeError` when one
+        matches nothing)."""
+        within = resolve_scope(documents, (d.path for d in self.store.documents())) if documents else None
+        return self._retriever.search(query, k=k, within=within)
 
     def search_modes(
         self, query: str, k: int, *, candidates: int | None = None, modes: Iterable[str] = MODES

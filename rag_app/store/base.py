@@ -7,7 +7,7 @@ Both give the same records, the same errors and the same two lists a question is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, Self
@@ -107,12 +107,16 @@ class IndexReader(Protocol):
         """The stored vectors of these chunk ids, in order."""
         ...
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores of the ``k`` nearest vectors."""
+    def dense_search(self, query_vector: np.ndarray, k: int,
+                     within: Collection[str] | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors; with ``within``, only among
+        the chunks of the documents at those paths, inside the search (a scope of one file
+        among many still gives that file's ``k`` best)."""
         ...
 
-    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word."""
+    def bm25_search(self, text: str, k: int, within: Collection[str] | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word;
+        ``within``: as for `dense_search`."""
         ...
 
     def mentions(self, term: str, prefix: bool = False) -> bool:

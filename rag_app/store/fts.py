@@ -10,8 +10,10 @@ unless the question has no other word. Document frequencies come from the ``chun
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import unicodedata
+from collections.abc import Sequence
 
 from rag_app.text import search_words
 
@@ -20,22 +22,47 @@ LARGE_INDEX_CHUNKS = 50_000
 LARGE_INDEX_COMMON_SHARE = 0.1
 
 
-def bm25_search(conn: sqlite3.Connection, text: str, k: int, total: int) -> list[tuple[int, float]]:
-    """Chunk ids and BM25 scores (higher is better) of the ``k`` best chunks for ``text``.
+MAX_RUNS = 64  # a scope in more runs of consecutive chunk ids is searched in one query
 
-    ``total`` is the number of chunks in the index (read in the caller's transaction).
+
+def bm25_search(conn: sqlite3.Connection, text: str, k: int, total: int,
+                within: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """Chunk ids and BM25 scores (higher is better) of the ``k`` best chunks for ``text``; only
+    among the chunk ids ``within`` (ascending) when given, inside the query.
+
+    ``total`` is the number of chunks in the index (read in the caller's transaction). A scope is
+    searched run by run (a document's chunks have consecutive ids): FTS5 narrows a rowid range
+    at once (0.4 ms for one file among 100,000 chunks here, against 14 ms for ``rowid IN (…)``);
+    scores are comparable across runs (the statistics are the whole index's).
     """
     terms = query_terms(text)
-    if not terms or k <= 0:
+    if not terms or k <= 0 or (within is not None and not within):
         return []
     if len(terms) > 1:
         terms = _without_common_terms(conn, terms, total)
-    rows = conn.execute(
-        "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts "
-        "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
-        (fts_query(terms), k),
-    ).fetchall()
+    query = fts_query(terms)
+    select = "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
+    if within is None:
+        rows = conn.execute(select + "ORDER BY score LIMIT ?", (query, k)).fetchall()
+    elif len(runs := id_runs(within)) <= MAX_RUNS:
+        rows = [row for low, high in runs for row in conn.execute(
+            select + "AND rowid BETWEEN ? AND ? ORDER BY score LIMIT ?", (query, low, high, k))]
+        rows = sorted(rows, key=lambda row: row["score"])[:k]
+    else:  # a scope of many scattered documents: one query, the ids as a JSON list
+        rows = conn.execute(select + "AND rowid IN (SELECT value FROM json_each(?)) ORDER BY score LIMIT ?",
+                            (query, json.dumps([int(i) for i in within]), k)).fetchall()
     return [(int(r["rowid"]), -float(r["score"])) for r in rows]
+
+
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Ascending ``ids`` as runs of consecutive ids: [1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]."""
+    runs: list[tuple[int, int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def _without_common_terms(conn: sqlite3.Connection, terms: list[str], total: int) -> list[str]:

@@ -22,7 +22,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -234,7 +234,7 @@ class IndexStore(StoreBasics):
     def _set_meta(self, values: dict[str, str]) -> None:
         schema.set_meta(self._conn, values)
 
-    # ----- vectors -----------------------------------------------------------------------
+    # ----- vectors and searches ---------------------------------------------------------
     @property
     def vector_count(self) -> int:
         """Number of searchable vectors."""
@@ -257,21 +257,21 @@ class IndexStore(StoreBasics):
         with self.snapshot():
             return self._mirror.read(ids, self.dimension)
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
+    def dense_search(self, query_vector: np.ndarray, k: int,
+                     within: Collection[str] | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors (`Store.dense_search`)."""
         with self.snapshot():
-            return [] if (index := self._sync_vectors()) is None else index.search(query_vector, k)
+            self._sync_vectors()
+            ids = None if within is None else sqlite_reads.chunk_ids_of(self._rows, within)
+            return self._mirror.search(query_vector, k, ids, self.dimension)
 
-    # ----- text search -------------------------------------------------------------------
-    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) for any user text; [] if it has no word.
-
-        The question's most common words are left out (see `fts.bm25_search`).
-        """
+    def bm25_search(self, text: str, k: int, within: Collection[str] | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (`Store.bm25_search`; common words left out: `fts.bm25_search`)."""
         with self.snapshot():
             total = index.count if (index := self._sync_vectors()) is not None else self.chunk_count()
+            ids = None if within is None else sqlite_reads.chunk_ids_of(self._rows, within)
             with self._lock:
-                return fts.bm25_search(self._conn, text, k, total)
+                return fts.bm25_search(self._conn, text, k, total, ids)
 
     def mentions(self, term: str, prefix: bool = False) -> bool:
         """Whether any chunk of the index holds ``term`` (its words in a row; ``prefix``: a word

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -73,3 +73,10 @@ def chunk_of(row: dict[str, Any], document: DocumentRecord) -> ChunkRecord:
         char_start=int(row["char_start"]), char_end=int(row["char_end"]),
         ocr=page is not None and str(page) in ocr_pages, text_hash=row["text_hash"],
     )
+
+
+def paths_filter(paths: Collection[str] | None) -> str:
+    """A filter expression keeping the chunks of the documents at ``paths`` ("" for all)."""
+    if paths is None:
+        return ""
+    return f"path in {json.dumps(sorted(paths), ensure_ascii=False)}"

@@ -32,7 +32,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from rag_app.store.milvus_rows import (
     chunk_of,
     document_of,
     ids_literal,
+    paths_filter,
     record_key,
     record_row,
 )
@@ -215,24 +216,26 @@ class MilvusStore(StoreBasics):
                                        limit=len(part))
         return rows
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors)."""
-        if k <= 0 or not self._has_chunks():
+    def dense_search(self, query_vector: np.ndarray, k: int,
+                     within: Collection[str] | None = None) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores of the ``k`` nearest vectors (normalized vectors); only
+        chunks of the documents at the paths ``within`` when given (a filter inside the search)."""
+        if k <= 0 or not self._has_chunks() or (within is not None and not within):
             return []
         hits = self._client.search(self._chunks, data=[np.asarray(query_vector, dtype=np.float32).tolist()],
-                                   anns_field="dense", limit=min(k, 16_384),
+                                   anns_field="dense", limit=min(k, 16_384), filter=paths_filter(within),
                                    search_params={"metric_type": "IP"}, output_fields=[])
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
 
-    def bm25_search(self, text: str, k: int) -> list[tuple[int, float]]:
+    def bm25_search(self, text: str, k: int, within: Collection[str] | None = None) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) from Milvus's BM25 over the text field;
-        [] for a text with no word."""
+        [] for a text with no word; only the documents at the paths ``within`` when given."""
         terms = query_terms(text)
-        if not terms or k <= 0 or not self._has_chunks():
+        if not terms or k <= 0 or not self._has_chunks() or (within is not None and not within):
             return []
         hits = self._client.search(self._chunks, data=[" ".join(terms)], anns_field="sparse",
                                    limit=min(k, 16_384), search_params={"metric_type": "BM25"},
-                                   output_fields=[])
+                                   filter=paths_filter(within), output_fields=[])
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
 
     def mentions(self, term: str, prefix: bool = False) -> bool:

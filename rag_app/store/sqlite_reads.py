@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -52,3 +52,13 @@ def known_vectors(rows: Rows, text_hashes: Sequence[str]) -> dict[str, np.ndarra
         ):
             found[row["text_hash"]] = np.frombuffer(row["embedding"], dtype=np.float32)
     return found
+
+
+def chunk_ids_of(rows: Rows, paths: Collection[str]) -> list[int]:
+    """The ids of the chunks of the documents at ``paths``, ascending."""
+    if not paths:
+        return []
+    marks = ",".join("?" * len(paths))
+    found = rows("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                 f"WHERE d.path IN ({marks}) ORDER BY c.id", list(paths))
+    return [int(r[0]) for r in found]

@@ -143,12 +143,23 @@ class VectorIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Ids and inner products of the ``k`` best vectors for one query vector."""
-        if self.count == 0 or k <= 0:
+    def search(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Ids and inner products of the ``k`` best vectors for one query vector; only among the
+        ids ``within`` when given (inside the search: a FAISS id selector). For IVF, ``within``
+        is searched in the `nprobe` lists the query probes; `IndexStore` reads small scopes
+        exactly instead."""
+        if self.count == 0 or k <= 0 or (within is not None and len(within) == 0):
             return []
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.index.search(query, min(k, self.count))
+        if within is None:
+            scores, ids = self.index.search(query, min(k, self.count))
+        else:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(within, dtype=np.int64))
+            params: Any = faiss.SearchParameters() if self._ivf is None else faiss.SearchParametersIVF()
+            params.sel = selector
+            if self._ivf is not None:
+                params.nprobe = self._ivf.nprobe
+            scores, ids = self.index.search(query, min(k, len(within)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     # ----- changing ----------------------------------------------------------------------

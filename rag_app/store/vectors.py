@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # Rewrite the on-disk vector cache when the vectors changed since it by more than this share.
 CACHE_REWRITE_SHARE = 0.1
+EXACT_SCOPE = 20_000  # a scope of at most this many chunks in an IVF index is searched exactly
 _READ_BATCH = 500
 
 
@@ -100,6 +101,22 @@ class VectorMirror:
         vectors.save(self.index_dir)
         self.cache_generation, self.changed_since_cache = vectors.generation, 0
         return vectors, self._removed_seen
+
+    def search(self, query: np.ndarray, k: int, within: Sequence[int] | None, dimension: int
+               ) -> list[tuple[int, float]]:
+        """The ``k`` best of the synced index for ``query``, only among the ids ``within`` when
+        given: inside the search (an id selector), or, for a scope of at most `EXACT_SCOPE`
+        chunks in an IVF index (whose probed lists could miss them), exactly over their stored
+        vectors."""
+        if self.index is None:
+            return []
+        if within is None:
+            return self.index.search(query, k)
+        ids = np.asarray(within, dtype=np.int64)
+        if not self.index.approximate or len(ids) > EXACT_SCOPE:
+            return self.index.search(query, k, within=ids)
+        scores = self.read(ids, dimension) @ np.asarray(query, dtype=np.float32)
+        return [(int(ids[i]), float(scores[i])) for i in np.argsort(-scores)[:k]]
 
     def read(self, ids: Sequence[int] | np.ndarray, dimension: int) -> np.ndarray:
         """The stored vectors of ``ids``, in that order (ids without a vector are an error)."""

@@ -73,6 +73,11 @@ def test_every_index_and_answer_command_of_the_cli(tmp_path: Path) -> None:
     answer = json.loads(_run(env, "ask", QUESTION, "--json").output)
     assert answer["verified"] and "church towers" in answer["answer"]
     assert answer["citations"][0]["path"] == "storks.md"
+    scoped = json.loads(_run(env, "ask", QUESTION, "--only", "pasta.md", "--json").output)
+    assert scoped["refused"] and "storks.md" in scoped["reason"] and scoped["scope"] == ["pasta.md"]
+    assert "herons.md" not in _run(env, "search", "herons storks", "--only", "storks.md").output
+    nowhere = CliRunner().invoke(cli, ["ask", QUESTION, "--only", "owls.md"], env=env)
+    assert nowhere.exit_code == 1 and "owls.md" in nowhere.output
     refused = json.loads(_run(env, "ask", "Quel est le prix du pétrole en 1973 ?", "--json").output)
     assert refused["refused"] and not refused["verified"]
     assert "church towers" in _run(env, "show", "storks.md").output
@@ -108,7 +113,7 @@ def test_the_collection_and_key_commands(tmp_path: Path) -> None:
 
 
 def test_the_served_api_answers_the_openai_client(environment: dict[str, str]) -> None:
-    from openai import OpenAI
+    from openai import BadRequestError, OpenAI
 
     from rag_app.web.serve import serve
 
@@ -128,6 +133,12 @@ def test_the_served_api_answers_the_openai_client(environment: dict[str, str]) -
             assert "church towers" in "".join(chunk.choices[0].delta.content or "" for chunk in streamed
                                               if chunk.choices)
             assert [m.id for m in client.models.list()] == ["rag_app/default"]
+            scoped = client.chat.completions.create(model="rag_app/default", extra_body={
+                "rag_app": {"documents": ["pasta.md"]}}, messages=[{"role": "user", "content": QUESTION}])
+            assert scoped.model_extra["rag_app"]["refused"] and scoped.model_extra["rag_app"]["scope"] == ["pasta.md"]
+            with pytest.raises(BadRequestError, match="owls.md"):
+                client.chat.completions.create(model="rag_app/default", extra_body={
+                    "rag_app": {"documents": ["owls.md"]}}, messages=[{"role": "user", "content": QUESTION}])
     finally:
         demo.close()
         page.close()
