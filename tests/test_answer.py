@@ -257,9 +257,9 @@ def test_answer_never_glues_sources_into_text(pipeline: AnswerPipeline) -> None:
     data = answer.to_json()
     assert set(data) == {"answer", "refused", "verified", "verdict", "verdict_line", "documents_say",
                          "probability", "reason", "citations", "evidence", "sentences", "timings",
-                         "addressed", "addressed_note", "disagreement"}
+                         "addressed", "addressed_note", "disagreement", "scope"}
     assert data["addressed"] == [] and data["addressed_note"] == ""  # the demo documents give no orders
-    assert data["disagreement"] is None  # nor two values for one thing
+    assert data["disagreement"] is None and data["scope"] == []  # nor two values for one thing; no scope
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens_per_s"}
     for c in data["citations"]:
         assert set(c) == {"n", "path", "page", "heading", "text", "chunk_id", "supporting_sentence"}
