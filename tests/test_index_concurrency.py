@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -174,8 +175,9 @@ def test_one_question_reads_one_committed_state(demo_index: Settings, tmp_path: 
 
     dense_search = reader.dense_search
 
-    def dense_then_commit(vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        hits = dense_search(vector, k)
+    def dense_then_commit(vector: np.ndarray, k: int, within: Collection[str] | None = None
+                          ) -> list[tuple[int, float]]:
+        hits = dense_search(vector, k, within)
         with writer.writing(), writer.transaction(embedder.name, embedder.dimension) as change:
             change.remove_document(victim)
         return hits
