@@ -57,7 +57,7 @@ from rag_app.grounding.question import Question
 from rag_app.grounding.relevance import judge_reply, model_agrees, model_reason
 from rag_app.grounding.signals import answer_signals
 from rag_app.grounding.support import Verification, citations_for, message
-from rag_app.retrieval import EmptyQueryError, HybridRetriever, resolve_scope
+from rag_app.retrieval import EmptyQueryError, HybridRetriever
 from rag_app.store import IndexUnavailableError, Store, open_store
 from rag_app.text import ENGLISH, content_words
 
@@ -266,7 +266,7 @@ class AnswerPipeline:
     def scope(self, patterns: Sequence[str]) -> frozenset[str] | None:
         """The paths of the documents ``patterns`` choose (`retrieval.scope`); None without any.
         Raises `ScopeError` naming a pattern that matches no document."""
-        return resolve_scope(patterns, (d.path for d in self.store.documents())) if patterns else None
+        return self.retriever.scope(patterns)
 
     def _elsewhere(self, searched: Question, query: str, vector: np.ndarray, scope: frozenset[str],
                    k: int | None) -> list[str]:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from rag_app.config import GenerationSettings
 from rag_app.generation.base import Generation, GenerationStats, PrefillResult, timed
 from rag_app.generation.prompt import Prompt
-from rag_app.generation.renderer import Renderer, llama_class
+from rag_app.generation.renderer import Renderer, context_window, llama_class
 from rag_app.generation.request import Request
 from rag_app.generation.server_tokens import ServerTokenizer
 from rag_app.llm.files import resolve_llm
@@ -101,8 +101,8 @@ class ServerGenerator:
 
     @property
     def n_ctx(self) -> int:
-        """The context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
-        return self.settings.n_ctx or self.model.n_ctx
+        """The context window (`renderer.context_window`)."""
+        return context_window(self.settings, self.model)
 
     @property
     def renderer(self) -> Renderer:

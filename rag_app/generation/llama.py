@@ -29,7 +29,7 @@ from rag_app.generation.base import Generation, GenerationStats, PrefillResult, 
 from rag_app.generation.context_cache import ContextCache, ReadResult
 from rag_app.generation.fair_lock import FairLock
 from rag_app.generation.prompt import Prompt, reading_stops
-from rag_app.generation.renderer import Renderer, llama_class
+from rag_app.generation.renderer import Renderer, context_window, llama_class
 from rag_app.generation.request import Request
 from rag_app.generation.token_record import TokenRecorder, first_tokens, last_logits, stopping
 from rag_app.llm.files import resolve_llm
@@ -71,8 +71,8 @@ class LlamaGenerator:
 
     @property
     def n_ctx(self) -> int:
-        """The context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
-        return self.settings.n_ctx or self.model.n_ctx
+        """The context window (`renderer.context_window`)."""
+        return context_window(self.settings, self.model)
 
     @property
     def llm(self) -> Llama:

@@ -162,6 +162,11 @@ class Renderer:
         return self.vocabulary.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)[-(self.n_ctx - 1):]
 
 
+def context_window(settings: GenerationSettings, model: ResolvedModel) -> int:
+    """The model's context window: the ``n_ctx`` setting, or the one the catalogue recommends."""
+    return settings.n_ctx or model.n_ctx
+
+
 def llama_class() -> type[Llama]:
     """llama-cpp-python's `Llama`; `ModelNotFoundError` saying how to install it when it is not."""
     try:

@@ -22,7 +22,7 @@ are inert; very long text is cut for both searches. An empty (or blank) query ra
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +31,7 @@ from rag_app.answer import Passage
 from rag_app.config import RetrievalSettings
 from rag_app.embedding import Embedder
 from rag_app.retrieval.fusion import mmr_order, zscore_fuse
+from rag_app.retrieval.scope import resolve_scope
 from rag_app.store import ChunkRecord, IndexReader
 from rag_app.text import ENGLISH, FUNCTION_WORDS, guess_language, search_words
 
@@ -142,6 +143,11 @@ class HybridRetriever:
                     order = self._fuse(ranked, k)
                 results[mode] = self._passages(order, ranked)
         return results
+
+    def scope(self, patterns: Sequence[str]) -> frozenset[str] | None:
+        """The paths of this index's documents that ``patterns`` choose (`scope.resolve_scope`),
+        for ``within``; None without any. Raises `ScopeError` naming a pattern that matches none."""
+        return resolve_scope(patterns, (d.path for d in self.store.documents())) if patterns else None
 
     def ranked_lists(self, query: str, depth: int, *, dense: bool = True, bm25: bool = True) -> Ranked:
         """The dense and BM25 candidate lists of ``query`` (each up to ``depth`` chunks), both

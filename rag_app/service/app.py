@@ -43,7 +43,7 @@ from rag_app.ingest.watch import watch as run_watch
 from rag_app.ingest.workspace import UploadError, inside, remove_file, save_upload
 from rag_app.llm.choices import ModelChoice, model_choices
 from rag_app.llm.files import ModelNotFoundError
-from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever, ScopeError, resolve_scope
+from rag_app.retrieval import MODES, EmptyQueryError, HybridRetriever, ScopeError
 from rag_app.service import model_admin
 from rag_app.service.info import (
     DocumentInfo,
@@ -171,8 +171,7 @@ class App:
         """The ``k`` passages hybrid retrieval ranks first for ``query`` (no answer model); only in
         the documents the patterns ``documents`` choose when given (`ScopeError` when one
         matches nothing)."""
-        within = resolve_scope(documents, (d.path for d in self.store.documents())) if documents else None
-        return self._retriever.search(query, k=k, within=within)
+        return self._retriever.search(query, k=k, within=self._retriever.scope(documents))
 
     def search_modes(
         self, query: str, k: int, *, candidates: int | None = None, modes: Iterable[str] = MODES
